@@ -1,0 +1,19 @@
+"""The Flask app that serves every function from one process (local server and tests)."""
+
+from __future__ import annotations
+
+import flask
+
+from functions.handlers import handle
+from shared.wiring import Deps
+
+
+def create_app(deps: Deps) -> flask.Flask:
+    app = flask.Flask("errand")
+
+    @app.route("/", defaults={"path": ""}, methods=["GET", "POST", "PUT", "DELETE", "PATCH"])
+    @app.route("/<path:path>", methods=["GET", "POST", "PUT", "DELETE", "PATCH"])
+    def route(path: str) -> flask.Response:
+        return handle(flask.request, deps)
+
+    return app

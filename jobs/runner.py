@@ -1,0 +1,92 @@
+"""Runs one stage of one task: the body of every job execution, wherever it runs."""
+
+from __future__ import annotations
+
+import logging
+import shutil
+import traceback
+from collections.abc import Callable
+
+from jobs.agent.loop import Cancelled
+from jobs.context import StageContext
+from jobs.stages import execute, plan, prepare, publish, summarize, verify
+from shared import paths
+from shared.domain import TERMINAL, Stage, StageRequest, Status, TaskError, is_due
+from shared.errors import Conflict, ErrandError, NotFound
+from shared.wiring import Deps
+
+log = logging.getLogger("errand.job")
+
+STAGES: dict[Stage, Callable[[StageContext], None]] = {
+    Stage.PREPARE: prepare.run,
+    Stage.PLAN: plan.run,
+    Stage.EXECUTE: execute.run,
+    Stage.VERIFY: verify.run,
+    Stage.PUBLISH: publish.run,
+    Stage.SUMMARIZE: summarize.run,
+}
+
+
+def run_stage(deps: Deps, request: StageRequest) -> int:
+    """Returns the process exit code: 0 when the task ended this stage in a consistent state
+    (moved on, failed with a clear error, or the request was stale)."""
+    try:
+        task = deps.store.get_task(request.task_id)
+    except NotFound:
+        log.warning("task %s does not exist; dropping %s", request.task_id, request.stage.value)
+        return 0
+    if not is_due(request.stage, task.status):
+        log.info(
+            "task %s is %s; %s has nothing to do", task.id, task.status.value, request.stage.value
+        )
+        return 0
+    ctx = StageContext(deps, request, task)
+    try:
+        STAGES[request.stage](ctx)
+    except Cancelled:
+        ctx.log("stopped: the task was cancelled")
+    except ErrandError as exc:
+        fail(ctx, exc.code, exc.message)
+    except Exception as exc:  # the task must never be left running after a bug
+        traceback.print_exc()
+        fail(
+            ctx,
+            "internal_error",
+            f"Errand hit an internal error in the {request.stage.value} stage "
+            f"({type(exc).__name__}: {exc}); the job log has the details — please report it",
+        )
+    finally:
+        if ctx.task.status in TERMINAL:
+            shutil.rmtree(paths.workspace(deps.settings.home, task.id), ignore_errors=True)
+    return 0
+
+
+def fail(ctx: StageContext, code: str, message: str) -> None:
+    for _ in range(3):
+        task = ctx.refresh()
+        if task.status in TERMINAL:
+            return
+        try:
+            ctx.move(Status.FAILED, error=TaskError(code=code, message=ctx.scrub(message)))
+            ctx.log(f"failed: {ctx.scrub(message)}")
+            return
+        except Conflict:
+            continue
+    log.error("could not mark task %s failed after 3 attempts", ctx.task.id)
+
+
+def fail_crashed(deps: Deps, request: StageRequest, how: str, log_path: str) -> None:
+    """Called by the job supervisor when an execution died without finishing its stage (killed,
+    out of memory, a crash in the interpreter): the task must not stay stuck."""
+    try:
+        task = deps.store.get_task(request.task_id)
+    except NotFound:
+        return
+    if not is_due(request.stage, task.status):
+        return
+    ctx = StageContext(deps, request, task)
+    fail(
+        ctx,
+        "job_crashed",
+        f"the {request.stage.value} job {how} before finishing; its log is {log_path}",
+    )

@@ -1,0 +1,53 @@
+"""execute: the tool loop that changes the code, inside the sandbox, without network."""
+
+from __future__ import annotations
+
+from pydantic import JsonValue
+
+from jobs.agent import tools
+from jobs.agent.loop import AgentLoop, Done
+from jobs.context import StageContext
+from jobs.prompts import render
+from jobs.stages.common import format_plan, hooks, task_context
+from shared.domain import Stage, Status
+from shared.errors import StageFailed
+from shared.ports import Message
+
+
+def run(ctx: StageContext) -> None:
+    settings = ctx.deps.settings
+    if ctx.task.plan is None:
+        raise StageFailed("no_plan", "the task reached execute without a plan; create it again")
+
+    def bash(args: dict[str, JsonValue]) -> str:
+        command = args["command"]
+        if not isinstance(command, str) or not command.strip():
+            raise ValueError("'command' must be a non-empty string")
+        result = ctx.sandbox(command, timeout_s=settings.command_timeout_s)
+        note = f" ({result.limit} limit hit)" if result.limit else ""
+        return f"exit code {result.exit_code}{note}\n{result.output}"
+
+    def finish(args: dict[str, JsonValue]) -> str:
+        raise Done(str(args.get("summary", "")))
+
+    loop = AgentLoop(
+        model=ctx.deps.model(ctx.task.model, Stage.EXECUTE),
+        tools=[tools.BASH, tools.FINISH],
+        handlers={"bash": bash, "finish": finish},
+        budgets=settings.budgets,
+        hooks=hooks(ctx),
+    )
+    messages = [
+        Message(role="system", content=render("execute_system")),
+        Message(
+            role="user",
+            content=render(
+                "execute_user", context=task_context(ctx), plan=format_plan(ctx.task.plan)
+            ),
+        ),
+    ]
+    try:
+        loop.run(messages)
+    except Done as done:
+        ctx.log(f"agent finished: {done.result}")
+    ctx.advance(Status.VERIFYING, Stage.VERIFY)

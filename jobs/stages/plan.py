@@ -1,0 +1,63 @@
+"""plan: the model explores read-only and calls submit_plan."""
+
+from __future__ import annotations
+
+from pydantic import JsonValue, ValidationError
+
+from jobs.agent import tools
+from jobs.agent.loop import AgentLoop, Done
+from jobs.context import StageContext
+from jobs.prompts import render
+from jobs.stages.common import hooks, task_context
+from shared.domain import EventKind, Plan, Stage, Status
+from shared.errors import StageFailed
+from shared.ports import Message
+
+PLAN_MAX_STEPS = 15
+
+
+def run(ctx: StageContext) -> None:
+    settings = ctx.deps.settings
+
+    def bash(args: dict[str, JsonValue]) -> str:
+        command = str(args["command"])
+        result = ctx.sandbox(command, timeout_s=min(60.0, settings.command_timeout_s))
+        return f"exit code {result.exit_code}\n{result.output}"
+
+    def submit_plan(args: dict[str, JsonValue]) -> str:
+        try:
+            plan = Plan.model_validate(args)
+        except ValidationError as exc:
+            problem = exc.errors()[0]
+            where = ".".join(str(p) for p in problem["loc"])
+            return (
+                f"error: the plan does not match the schema ({where}: {problem['msg']}); resubmit"
+            )
+        raise Done(plan.model_dump(mode="json"))
+
+    budgets = settings.budgets.model_copy(
+        update={"max_steps": min(settings.budgets.max_steps, PLAN_MAX_STEPS)}
+    )
+    loop = AgentLoop(
+        model=ctx.deps.model(ctx.task.model, Stage.PLAN),
+        tools=[tools.SUBMIT_PLAN, tools.BASH],
+        handlers={"submit_plan": submit_plan, "bash": bash},
+        budgets=budgets,
+        hooks=hooks(ctx),
+    )
+    messages = [
+        Message(role="system", content=render("plan_system")),
+        Message(role="user", content=task_context(ctx)),
+    ]
+    try:
+        loop.run(messages)
+    except Done as done:
+        plan = Plan.model_validate(done.result)
+    else:  # pragma: no cover - run() only returns by raising
+        raise StageFailed("no_plan", "the model stopped without submitting a plan")
+    ctx.emit(EventKind.PLAN_READY, {"plan": plan.model_dump(mode="json")})
+    if ctx.task.auto_approve:
+        ctx.advance(Status.EXECUTING, Stage.EXECUTE, plan=plan)
+    else:
+        ctx.move(Status.PLAN_REVIEW, plan=plan)
+        ctx.log("plan ready: approve it with `errand task approve " + ctx.task.id + " --plan`")

@@ -1,0 +1,73 @@
+"""prepare: trusted-side clone, dependency install in the sandbox (egress only), baseline tests."""
+
+from __future__ import annotations
+
+import shutil
+
+from jobs.agent.repo_context import list_files
+from jobs.context import StageContext
+from jobs.stages.common import describe_counts
+from jobs.stages.tests_run import JUNIT_ABS, PrepState, run_suite, state_key
+from shared import safefs, testsuite
+from shared.domain import EventKind, Stage, Status, TestReport
+from shared.errors import StageFailed
+
+DETECT_FILES = (*testsuite.RELEVANT_FILES, *testsuite.REQUIREMENTS)
+
+
+def run(ctx: StageContext) -> None:
+    if ctx.task.status == Status.QUEUED:
+        ctx.move(Status.PREPARING)
+    settings = ctx.deps.settings
+    if ctx.workspace.exists():  # a redelivery after a crash starts over
+        shutil.rmtree(ctx.workspace)
+    ctx.workspace.mkdir(parents=True)
+    ctx.log(f"cloning {ctx.task.repo}")
+    branch = ctx.deps.forge.clone(ctx.task.repo, ctx.task.base_branch, ctx.repo_dir)
+    ctx.save(base_branch=branch)
+
+    files: dict[str, str] = {}
+    for name in DETECT_FILES:
+        text = safefs.read_text(ctx.repo_dir, name)
+        if text is not None:
+            files[name] = text
+    plan = testsuite.detect(files, list_files(ctx.repo_dir, limit=5000), JUNIT_ABS)
+    if plan is None:
+        raise StageFailed("no_test_command", testsuite.NO_TESTS_MESSAGE)
+    head = ctx.sandbox("git rev-parse HEAD", timeout_s=60)
+    if head.exit_code != 0:
+        raise StageFailed(
+            "clone_unreadable", f"could not read the cloned commit: {head.output[-500:]}"
+        )
+    base_sha = head.output.strip().splitlines()[-1]
+
+    for command in plan.install:
+        result = ctx.sandbox(
+            command, network=True, timeout_s=settings.install_timeout_s, cwd="/workspace/repo"
+        )
+        if result.exit_code != 0:
+            why = "timed out" if result.timed_out else f"exited with {result.exit_code}"
+            raise StageFailed(
+                "install_failed",
+                f"installing dependencies failed: `{command}` {why}:\n"
+                + ctx.scrub(result.output[-1500:]),
+            )
+
+    baseline = run_suite(ctx, plan)
+    if baseline.timed_out:
+        raise StageFailed(
+            "tests_timed_out",
+            f"the test suite (`{plan.test}`) did not finish within {settings.test_timeout_s:.0f} s "
+            "before any change: fix or skip the hanging tests, name a faster command in AGENTS.md, "
+            "or raise ERRAND_TEST_TIMEOUT_S",
+        )
+    state = PrepState(base_sha=base_sha, test_plan=plan, baseline=baseline)
+    ctx.deps.blobs.put(state_key(ctx.task.id), state.model_dump_json().encode(), "application/json")
+    counts = testsuite.counts(baseline)
+    ctx.emit(EventKind.TEST_RESULTS, {"phase": "baseline", "counts": counts.model_dump()})
+    ctx.log(f"baseline: {describe_counts(counts)}")
+    ctx.advance(
+        Status.PLANNING,
+        Stage.PLAN,
+        tests=TestReport(command=plan.test, baseline=counts, baseline_note=baseline.note),
+    )

@@ -1,0 +1,72 @@
+"""summarize: the model writes a short spoken summary; Speech renders it to audio."""
+
+from __future__ import annotations
+
+import time
+
+from jobs.context import StageContext
+from jobs.prompts import render
+from jobs.stages.common import describe_counts
+from jobs.stages.verify import changed_files
+from shared.domain import Audio, EventKind, Stage, Status
+from shared.errors import StageFailed
+from shared.ports import Message
+
+MAX_WORDS = 80
+
+
+def verdict(ctx: StageContext) -> str:
+    t = ctx.task.tests
+    if t.after is None:
+        return "the tests were not run after the change"
+    parts = [
+        f"before the change {describe_counts(t.baseline)}; after it {describe_counts(t.after)}"
+    ]
+    if t.newly_failing:
+        parts.append(f"{len(t.newly_failing)} tests newly fail")
+    if t.newly_passing:
+        parts.append(f"{len(t.newly_passing)} tests newly pass")
+    if t.after.failed == 0 and t.after.errors == 0 and t.after_note == "":
+        parts.append("all tests pass")
+    return "; ".join(parts)
+
+
+def run(ctx: StageContext) -> None:
+    task = ctx.task
+    model = ctx.deps.model(task.model, Stage.SUMMARIZE)
+    messages = [
+        Message(role="system", content=render("summarize_system")),
+        Message(
+            role="user",
+            content=render(
+                "summarize_user",
+                prompt=task.prompt,
+                plan=task.plan.summary if task.plan else "(none)",
+                files=", ".join(changed_files(task.diff)) or "(none)",
+                verdict=verdict(ctx),
+            ),
+        ),
+    ]
+    completion = model.complete(messages, [])
+    ctx.record_usage(completion.usage, completion.duration_s)
+    text = " ".join(completion.message.content.split())
+    if not text:
+        raise StageFailed("empty_summary", "the model returned an empty summary")
+    words = text.split(" ")
+    if len(words) > MAX_WORDS:
+        text = " ".join(words[:MAX_WORDS]).rstrip(",;:") + "."
+    started = time.monotonic()
+    speech = ctx.deps.speech.synthesize(text)
+    ctx.deps.timings.speech_s += time.monotonic() - started
+    key = f"tasks/{task.id}/summary.{speech.extension}"
+    ctx.deps.blobs.put(key, speech.data, speech.mime_type)
+    ctx.deps.blobs.put(f"tasks/{task.id}/summary.txt", text.encode(), "text/plain")
+    audio = Audio(
+        url=ctx.deps.blobs.url(key),
+        path=ctx.deps.blobs.local_path(key),
+        duration_s=round(speech.duration_s, 2),
+        transcript=text,
+    )
+    ctx.emit(EventKind.AUDIO_READY, audio.model_dump())
+    ctx.move(Status.COMPLETED, audio=audio)
+    ctx.emit(EventKind.TASK_COMPLETED, {"branch": task.branch, "pr_url": task.pr_url})

@@ -1,0 +1,219 @@
+"""Per-command memory and pids limits through cgroups, v1 or v2, chosen per controller.
+
+Per-command groups are made below the cgroup this process already lives in, so the limits of
+whoever runs us still bound the sandbox (a group elsewhere would escape them)."""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+import secrets
+import signal
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from shared.errors import SandboxError
+
+CONTROLLERS = ("memory", "pids")
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class _Hierarchy:
+    controller: str
+    parent: Path  # the directory per-command groups are made in
+    v2: bool
+
+
+@dataclass(frozen=True)
+class _Mount:
+    root: str  # the path inside the hierarchy that is mounted
+    point: Path
+    fstype: str
+    options: frozenset[str]
+
+
+def _read_mounts(mountinfo: Path) -> list[_Mount]:
+    mounts = []
+    for line in mountinfo.read_text().splitlines():
+        fields, _, rest = line.partition(" - ")
+        left, right = fields.split(), rest.split()
+        if len(left) < 5 or len(right) < 3 or not right[0].startswith("cgroup"):
+            continue
+        point = Path(left[4].replace("\\040", " "))
+        mounts.append(_Mount(left[3], point, right[0], frozenset(right[2].split(","))))
+    return mounts
+
+
+def _own_paths(cgroup_file: Path) -> dict[str, str]:
+    """Controller name ("" for the v2 unified hierarchy) -> this process's group path."""
+    paths: dict[str, str] = {}
+    for line in cgroup_file.read_text().splitlines():
+        _, names, path = line.split(":", 2)
+        for name in names.split(",") if names else [""]:
+            paths[name] = path
+    return paths
+
+
+def _below(mount: _Mount, own: str) -> Path:
+    relative = os.path.relpath(own, mount.root)
+    if relative.startswith(".."):
+        raise SandboxError(f"this process's cgroup {own} is outside the mount at {mount.point}")
+    return (mount.point / relative).resolve()
+
+
+def _locate(controller: str, mounts: list[_Mount], own: dict[str, str]) -> _Hierarchy:
+    for mount in mounts:
+        if mount.fstype == "cgroup" and controller in mount.options and controller in own:
+            parent = _below(mount, own[controller])
+            if not os.access(parent, os.W_OK):
+                raise SandboxError(f"cgroup v1 {controller}: {parent} is not writable")
+            return _Hierarchy(controller, parent, v2=False)
+    for mount in mounts:
+        if mount.fstype != "cgroup2" or "" not in own:
+            continue
+        parent = _below(mount, own[""])
+        available = (parent / "cgroup.controllers").read_text().split()
+        if controller not in available:
+            continue  # bound to a v1 hierarchy elsewhere, or not delegated to us
+        enabled = (parent / "cgroup.subtree_control").read_text().split()
+        if controller not in enabled:
+            try:
+                (parent / "cgroup.subtree_control").write_text(f"+{controller}")
+            except OSError as exc:
+                raise SandboxError(
+                    f"cgroup v2 {controller}: cannot enable it for groups below {parent} "
+                    f"({exc.strerror}); run Errand in a delegated leaf cgroup "
+                    "(e.g. `systemd-run --scope -p Delegate=yes`)"
+                ) from exc
+        return _Hierarchy(controller, parent, v2=True)
+    raise SandboxError(f"no cgroup hierarchy offers the {controller} controller")
+
+
+class CgroupLimits:
+    """Finds usable controllers once; `create()` makes one group per command."""
+
+    def __init__(self, memory_bytes: int, pids: int, proc: Path = Path("/proc")) -> None:
+        self._memory_bytes = memory_bytes
+        self._pids = pids
+        self._hierarchies: dict[str, _Hierarchy] = {}
+        self.unavailable: dict[str, str] = {}  # controller -> why it cannot be used
+        try:
+            mounts = _read_mounts(proc / "self/mountinfo")
+            own = _own_paths(proc / "self/cgroup")
+        except (OSError, ValueError) as exc:
+            self.unavailable = {c: f"cannot read cgroup information: {exc}" for c in CONTROLLERS}
+            return
+        for controller in CONTROLLERS:
+            try:
+                self._hierarchies[controller] = _locate(controller, mounts, own)
+            except (SandboxError, OSError) as exc:
+                self.unavailable[controller] = str(exc)
+
+    @property
+    def active(self) -> list[str]:
+        return sorted(self._hierarchies)
+
+    def create(self) -> CommandGroup:
+        name = f"errand-{os.getpid()}-{secrets.token_hex(4)}"
+        dirs: dict[str, tuple[Path, bool]] = {}
+        try:
+            for controller, hierarchy in self._hierarchies.items():
+                path = hierarchy.parent / name
+                path.mkdir(exist_ok=True)
+                dirs[controller] = (path, hierarchy.v2)
+            group = CommandGroup(dirs)
+            group.set_limits(self._memory_bytes, self._pids)
+        except OSError as exc:
+            CommandGroup(dirs).remove()
+            raise SandboxError(f"could not set up the command's cgroup: {exc}") from exc
+        return group
+
+
+class CommandGroup:
+    """The cgroup(s) of one command: v1 has one directory per controller, v2 one in all."""
+
+    def __init__(self, dirs: dict[str, tuple[Path, bool]]) -> None:
+        self._dirs = dirs
+
+    @property
+    def procs_files(self) -> list[Path]:
+        return sorted({path / "cgroup.procs" for path, _ in self._dirs.values()})
+
+    def set_limits(self, memory_bytes: int, pids: int) -> None:
+        if "memory" in self._dirs:
+            path, v2 = self._dirs["memory"]
+            if v2:
+                (path / "memory.max").write_text(str(memory_bytes))
+                with contextlib.suppress(FileNotFoundError):  # absent without swap accounting
+                    (path / "memory.swap.max").write_text("0")
+            else:
+                (path / "memory.limit_in_bytes").write_text(str(memory_bytes))
+                with contextlib.suppress(FileNotFoundError):
+                    (path / "memory.memsw.limit_in_bytes").write_text(str(memory_bytes))
+        if "pids" in self._dirs:
+            (self._dirs["pids"][0] / "pids.max").write_text(str(pids))
+
+    def hit(self) -> str:
+        """Which limit was reached: "memory" (an OOM kill), "pids" (a refused fork) or ""."""
+        if "memory" in self._dirs:
+            path, v2 = self._dirs["memory"]
+            events = path / ("memory.events" if v2 else "memory.oom_control")
+            if _counter(events, "oom_kill") > 0:
+                return "memory"
+        if "pids" in self._dirs and _counter(self._dirs["pids"][0] / "pids.events", "max") > 0:
+            return "pids"
+        return ""
+
+    def kill(self) -> None:
+        """SIGKILL every process still in the group."""
+        for path, v2 in self._dirs.values():
+            if v2 and (path / "cgroup.kill").exists():
+                (path / "cgroup.kill").write_text("1")
+                continue
+            for _ in range(20):  # a fork racing the sweep lands in the group too: sweep again
+                pids = _members(path)
+                if not pids:
+                    break
+                for pid in pids:
+                    with contextlib.suppress(ProcessLookupError):
+                        os.kill(pid, signal.SIGKILL)
+                time.sleep(0.01)
+
+    def remove(self) -> None:
+        for path, _ in self._dirs.values():
+            if not path.exists():
+                continue
+            deadline = time.monotonic() + 2.0
+            while True:
+                try:
+                    path.rmdir()
+                    break
+                except OSError as exc:  # busy while killed tasks finish exiting
+                    if time.monotonic() > deadline:
+                        log.warning("could not remove cgroup %s: %s", path, exc)
+                        break
+                    if _members(path):
+                        self.kill()
+                    time.sleep(0.01)
+
+
+def _members(path: Path) -> list[int]:
+    try:
+        return [int(pid) for pid in (path / "cgroup.procs").read_text().split()]
+    except FileNotFoundError:
+        return []
+
+
+def _counter(path: Path, key: str) -> int:
+    try:
+        for line in path.read_text().splitlines():
+            name, _, value = line.partition(" ")
+            if name == key:
+                return int(value)
+    except FileNotFoundError:
+        pass
+    return 0

@@ -1,0 +1,107 @@
+"""Capping a command's output: bounded memory however much it prints, head and tail kept.
+
+IO-free: bytes in, lines out (to a callback) and one text at the end."""
+
+from __future__ import annotations
+
+from collections import deque
+from collections.abc import Callable
+
+
+class CappedOutput:
+    """Collects merged stdout+stderr bytes. Keeps about `limit_bytes`: the first half as it
+    arrives, the last half as a rolling window, and one `[... N bytes truncated ...]` line
+    between them. Lines longer than `max_line_chars` are cut with a note.
+
+    `on_line` receives exactly the kept lines, in order, without their newline: the head as it
+    arrives, the rest when `close()` is called (only then is it known what the tail is)."""
+
+    def __init__(
+        self, limit_bytes: int, max_line_chars: int, on_line: Callable[[str], None] | None
+    ) -> None:
+        self._head_cap = limit_bytes // 2
+        self._tail_cap = limit_bytes - self._head_cap
+        self._max_line = max_line_chars
+        self._on_line = on_line
+        self._head: list[str] = []
+        self._head_bytes = 0
+        self._head_full = False
+        self._tail: deque[tuple[str, int]] = deque()
+        self._tail_bytes = 0
+        self._dropped = 0  # bytes dropped between head and tail
+        self._notes: list[str] = []
+        self._pending = bytearray()  # the current, unfinished line, at most _max_raw bytes
+        self._pending_extra = 0  # bytes of the current line beyond _max_raw
+        self._max_raw = max_line_chars * 4  # no more bytes than that can make max_line chars
+        self._closed = False
+        self.truncated = False
+
+    def feed(self, data: bytes) -> None:
+        start = 0
+        while (end := data.find(b"\n", start)) >= 0:
+            self._append(data[start:end])
+            self._line(bytes(self._pending), self._pending_extra, newline=True)
+            self._pending.clear()
+            self._pending_extra = 0
+            start = end + 1
+        self._append(data[start:])
+
+    def close(self) -> None:
+        """Ends the output: the last unfinished line and the tail are kept and streamed."""
+        if self._closed:
+            return
+        self._closed = True
+        if self._pending or self._pending_extra:
+            self._line(bytes(self._pending), self._pending_extra, newline=False)
+            self._pending.clear()
+        if self._dropped:
+            self.truncated = True
+            self._emit(f"[... {self._dropped} bytes truncated ...]")
+        for line, _ in self._tail:
+            self._emit(line.removesuffix("\n"))
+
+    def note(self, text: str) -> None:
+        """A line of our own after the command's output (e.g. why it was killed)."""
+        self.close()
+        self._notes.append(text)
+        self._emit(text)
+
+    def text(self) -> str:
+        middle = [f"[... {self._dropped} bytes truncated ...]\n"] if self._dropped else []
+        body = "".join([*self._head, *middle, *(line for line, _ in self._tail)])
+        if self._notes:
+            body = (body + "\n" if body and not body.endswith("\n") else body) + "".join(
+                f"{n}\n" for n in self._notes
+            )
+        return body
+
+    def _append(self, chunk: bytes) -> None:
+        room = self._max_raw - len(self._pending)
+        self._pending += chunk[:room]
+        self._pending_extra += max(0, len(chunk) - room)
+
+    def _line(self, raw: bytes, extra: int, newline: bool) -> None:
+        text = raw.decode("utf-8", errors="replace")
+        if len(text) > self._max_line or extra:
+            kept = text[: self._max_line]
+            cut = len(raw) + extra - len(kept.encode("utf-8", errors="replace"))
+            text = f"{kept} [... line cut: {max(cut, 1)} more bytes ...]"
+            self.truncated = True
+        line = text + "\n" if newline else text
+        size = len(line.encode("utf-8", errors="replace"))
+        if not self._head_full and self._head_bytes + size <= self._head_cap:
+            self._head.append(line)
+            self._head_bytes += size
+            self._emit(text)
+            return
+        self._head_full = True
+        self._tail.append((line, size))
+        self._tail_bytes += size
+        while self._tail_bytes > self._tail_cap and self._tail:
+            _, dropped = self._tail.popleft()
+            self._tail_bytes -= dropped
+            self._dropped += dropped
+
+    def _emit(self, line: str) -> None:
+        if self._on_line is not None:
+            self._on_line(line)

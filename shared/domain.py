@@ -1,0 +1,243 @@
+"""The task, its statuses, transitions and events. Pure: no IO, no SDKs."""
+
+from __future__ import annotations
+
+import secrets
+from datetime import UTC, datetime
+from enum import StrEnum
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, JsonValue
+
+MAX_PROMPT_CHARS = 100_000
+
+
+class Model(BaseModel):
+    """Base for everything that crosses a process boundary: unknown fields are errors."""
+
+    model_config = ConfigDict(extra="forbid")
+
+
+class Status(StrEnum):
+    QUEUED = "queued"
+    PREPARING = "preparing"
+    PLANNING = "planning"
+    PLAN_REVIEW = "plan_review"
+    EXECUTING = "executing"
+    VERIFYING = "verifying"
+    DIFF_REVIEW = "diff_review"
+    PUBLISHING = "publishing"
+    SUMMARIZING = "summarizing"
+    COMPLETED = "completed"
+    FAILED = "failed"
+    CANCELLED = "cancelled"
+
+
+TERMINAL = frozenset({Status.COMPLETED, Status.FAILED, Status.CANCELLED})
+
+
+class Stage(StrEnum):
+    PREPARE = "prepare"
+    PLAN = "plan"
+    EXECUTE = "execute"
+    VERIFY = "verify"
+    PUBLISH = "publish"
+    SUMMARIZE = "summarize"
+
+
+# The status a task is in while a stage works on it.
+STAGE_STATUS: dict[Stage, Status] = {
+    Stage.PREPARE: Status.PREPARING,
+    Stage.PLAN: Status.PLANNING,
+    Stage.EXECUTE: Status.EXECUTING,
+    Stage.VERIFY: Status.VERIFYING,
+    Stage.PUBLISH: Status.PUBLISHING,
+    Stage.SUMMARIZE: Status.SUMMARIZING,
+}
+STATUS_STAGE: dict[Status, Stage] = {v: k for k, v in STAGE_STATUS.items()}
+
+
+def is_due(stage: Stage, status: Status) -> bool:
+    """Whether a delivery of `stage` has work to do for a task in `status`. Prepare also starts
+    queued tasks; any other mismatch means the request is stale and is acknowledged as done."""
+    return STAGE_STATUS[stage] == status or (stage == Stage.PREPARE and status == Status.QUEUED)
+
+
+_FORWARD: dict[Status, frozenset[Status]] = {
+    Status.QUEUED: frozenset({Status.PREPARING}),
+    Status.PREPARING: frozenset({Status.PLANNING}),
+    Status.PLANNING: frozenset({Status.PLAN_REVIEW, Status.EXECUTING}),
+    Status.PLAN_REVIEW: frozenset({Status.EXECUTING}),
+    # verify may send the task back to execute (fix loop, later issue)
+    Status.EXECUTING: frozenset({Status.VERIFYING}),
+    Status.VERIFYING: frozenset({Status.DIFF_REVIEW, Status.PUBLISHING, Status.EXECUTING}),
+    Status.DIFF_REVIEW: frozenset({Status.PUBLISHING}),
+    Status.PUBLISHING: frozenset({Status.SUMMARIZING}),
+    Status.SUMMARIZING: frozenset({Status.COMPLETED}),
+}
+
+
+def can_transition(current: Status, target: Status) -> bool:
+    if current in TERMINAL:
+        return False
+    if target in (Status.FAILED, Status.CANCELLED):
+        return True
+    return target in _FORWARD.get(current, frozenset())
+
+
+class PlanStep(Model):
+    title: str = Field(min_length=1, max_length=500)
+    details: str = Field(default="", max_length=20_000)
+    files: list[str] = Field(default_factory=list)
+
+
+class Plan(Model):
+    summary: str = Field(min_length=1, max_length=20_000)
+    steps: list[PlanStep] = Field(min_length=1, max_length=50)
+
+
+class TestCounts(Model):
+    passed: int = 0
+    failed: int = 0
+    errors: int = 0
+    skipped: int = 0
+
+
+class TestReport(Model):
+    command: str = ""
+    baseline: TestCounts | None = None
+    after: TestCounts | None = None
+    newly_failing: list[str] = Field(default_factory=list)
+    newly_passing: list[str] = Field(default_factory=list)
+    baseline_note: str = ""
+    after_note: str = ""
+
+
+class Audio(Model):
+    url: str
+    path: str
+    duration_s: float
+    transcript: str
+
+
+class Usage(Model):
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    cost_usd: float = 0.0
+
+    def plus(self, other: Usage) -> Usage:
+        return Usage(
+            prompt_tokens=self.prompt_tokens + other.prompt_tokens,
+            completion_tokens=self.completion_tokens + other.completion_tokens,
+            cost_usd=round(self.cost_usd + other.cost_usd, 8),
+        )
+
+
+class Timings(Model):
+    """Seconds spent waiting on the model, inside sandboxed commands and rendering speech (the
+    external services of the cloud deployment), for the overhead benchmark."""
+
+    model_s: float = 0.0
+    sandbox_s: float = 0.0
+    speech_s: float = 0.0
+
+    def plus(self, other: Timings) -> Timings:
+        return Timings(
+            model_s=round(self.model_s + other.model_s, 4),
+            sandbox_s=round(self.sandbox_s + other.sandbox_s, 4),
+            speech_s=round(self.speech_s + other.speech_s, 4),
+        )
+
+
+class TaskError(Model):
+    code: str
+    message: str
+
+
+def now() -> datetime:
+    return datetime.now(UTC)
+
+
+def new_task_id() -> str:
+    return "t_" + secrets.token_hex(6)
+
+
+class Task(Model):
+    id: str = Field(default_factory=new_task_id)
+    status: Status = Status.QUEUED
+    repo: str
+    base_branch: str = ""
+    prompt: str
+    model: str
+    auto_approve: bool = False
+    plan: Plan | None = None
+    diff: str = ""
+    tests: TestReport = Field(default_factory=TestReport)
+    branch: str = ""
+    pr_url: str = ""
+    audio: Audio | None = None
+    usage: Usage = Field(default_factory=Usage)
+    error: TaskError | None = None
+    stage_step: int = 0
+    claim: str = ""
+    round: int = 0
+    timings: Timings = Field(default_factory=Timings)
+    version: int = 0
+    created_at: datetime = Field(default_factory=now)
+    updated_at: datetime = Field(default_factory=now)
+
+    @property
+    def short_id(self) -> str:
+        return self.id.removeprefix("t_")[:8]
+
+
+class EventKind(StrEnum):
+    LOG = "log"
+    STATUS = "status"
+    PLAN_READY = "plan_ready"
+    DIFF_READY = "diff_ready"
+    TEST_RESULTS = "test_results"
+    PR_CREATED = "pr_created"
+    AUDIO_READY = "audio_ready"
+    COST = "cost"
+    TASK_COMPLETED = "task_completed"
+    TOOL = "tool"
+
+
+class Event(Model):
+    """One entry of a task's append-only log. `id` is global and increasing: it is the cursor
+    the change feed and Server-Sent Events resume from."""
+
+    id: int
+    task_id: str
+    kind: EventKind
+    data: dict[str, JsonValue] = Field(default_factory=dict)
+    created_at: datetime = Field(default_factory=now)
+
+
+class StageRequest(Model):
+    """The body of one queue delivery: run `stage` for `task_id`. `round` separates deliveries
+    of the same stage (the fix loop) so that dedupe names stay unique per intent."""
+
+    task_id: str
+    stage: Stage
+    round: int = 0
+
+    def delivery_name(self) -> str:
+        return f"{self.task_id}-{self.stage.value}-{self.round}"
+
+
+def slugify(text: str, max_len: int = 32) -> str:
+    out: list[str] = []
+    for ch in text.lower():
+        if ch.isascii() and ch.isalnum():
+            out.append(ch)
+        elif out and out[-1] != "-":
+            out.append("-")
+    slug = "".join(out).strip("-")[:max_len].strip("-")
+    return slug or "task"
+
+
+def task_public(task: Task) -> dict[str, Any]:
+    """The task as the API and CLI show it (internal bookkeeping left out)."""
+    return task.model_dump(mode="json", exclude={"version", "claim", "timings"})

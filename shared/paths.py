@@ -1,0 +1,38 @@
+"""One function per storage location under ERRAND_HOME."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+
+def db(home: Path) -> Path:
+    return home / "errand.db"
+
+
+def blobs(home: Path) -> Path:
+    return home / "blobs"
+
+
+def workspace(home: Path, task_id: str) -> Path:
+    return home / "workspaces" / task_id
+
+
+def job_log(home: Path, execution_id: str) -> Path:
+    return home / "jobs" / f"{execution_id}.log"
+
+
+def jobs_dir(home: Path) -> Path:
+    return home / "jobs"
+
+
+def key_file(home: Path) -> Path:
+    return home / "keys" / "master.key"
+
+
+def server_file(home: Path) -> Path:
+    """Written by `errand up` so that CLI commands find the running server."""
+    return home / "server.json"
+
+
+def env_cache(home: Path) -> Path:
+    return home / "envcache"

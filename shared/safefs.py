@@ -1,0 +1,59 @@
+"""Reading files of an untrusted tree from the trusted side without following symlinks out of it.
+
+Each path component is opened relative to its parent with O_NOFOLLOW, so a symlink anywhere on
+the way (`AGENTS.md -> /root/.errand/keys/master.key`, or a linked directory) is refused instead
+of followed."""
+
+from __future__ import annotations
+
+import os
+import stat
+from pathlib import Path
+
+from shared.errors import InvalidInput
+
+
+def _open_under(root: Path, relpath: str) -> int:
+    parts = [p for p in relpath.replace("\\", "/").split("/") if p not in ("", ".")]
+    if not parts or ".." in parts:
+        raise InvalidInput(f"unsafe path {relpath!r}: must be relative and stay inside the tree")
+    flags_dir = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
+    fd = os.open(root, flags_dir)
+    try:
+        for part in parts[:-1]:
+            nfd = os.open(part, flags_dir, dir_fd=fd)
+            os.close(fd)
+            fd = nfd
+        leaf = os.open(parts[-1], os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC, dir_fd=fd)
+    finally:
+        os.close(fd)
+    return leaf
+
+
+def read_bytes(root: Path, relpath: str, max_bytes: int = 1_000_000) -> bytes | None:
+    """The file's bytes, or None when it is missing, not a regular file, or reached through a
+    symlink. Files larger than max_bytes raise InvalidInput."""
+    try:
+        fd = _open_under(root, relpath)
+    except (FileNotFoundError, NotADirectoryError, OSError):
+        return None
+    try:
+        st = os.fstat(fd)
+        if not stat.S_ISREG(st.st_mode):
+            return None
+        if st.st_size > max_bytes:
+            raise InvalidInput(
+                f"{relpath} is {st.st_size} bytes, more than the {max_bytes} Errand reads; "
+                "make it smaller"
+            )
+        chunks = []
+        while chunk := os.read(fd, 65536):
+            chunks.append(chunk)
+        return b"".join(chunks)
+    finally:
+        os.close(fd)
+
+
+def read_text(root: Path, relpath: str, max_bytes: int = 1_000_000) -> str | None:
+    data = read_bytes(root, relpath, max_bytes)
+    return None if data is None else data.decode("utf-8", errors="replace")

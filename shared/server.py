@@ -1,0 +1,154 @@
+"""The local server behind `errand up`: every function on one port, plus the queue worker and
+the warm job pool.
+
+It is an asyncio (ASGI) server so that an open event stream costs a coroutine, not an OS
+thread: the SSE route is served natively here, everything else runs the same Flask handlers as
+the cloud functions through a small thread pool."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import mimetypes
+import re
+from collections.abc import Awaitable, Callable, MutableMapping
+from typing import Any, Protocol, cast, runtime_checkable
+
+from a2wsgi import WSGIMiddleware
+
+from functions.app import create_app
+from shared import sse
+from shared.errors import ConfigError, InvalidInput, NotFound
+from shared.wiring import Deps
+
+Scope = MutableMapping[str, Any]
+Receive = Callable[[], Awaitable[MutableMapping[str, Any]]]
+Send = Callable[[MutableMapping[str, Any]], Awaitable[None]]
+
+
+@runtime_checkable
+class AsyncChangeFeed(Protocol):
+    async def wait_for_events_async(self, after: int, timeout_s: float) -> bool: ...
+
+
+EVENTS_PATH = re.compile(r"^/api/tasks/(?P<task_id>[A-Za-z0-9_\-]+)/events$")
+
+
+class LocalServer:
+    def __init__(self, deps: Deps, wsgi_workers: int = 16) -> None:
+        self.deps = deps
+        store = deps.store
+        if not isinstance(store, AsyncChangeFeed):
+            raise ConfigError("the local server needs a store with an asyncio change feed")
+        self._feed: AsyncChangeFeed = store
+        # a2wsgi's ASGI types are stricter than the plain mappings uvicorn hands over
+        self._wsgi: Any = WSGIMiddleware(cast(Any, create_app(deps)), workers=wsgi_workers)
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "lifespan":
+            await self._lifespan(receive, send)
+            return
+        if scope["type"] != "http":
+            return
+        path = scope["path"]
+        match = EVENTS_PATH.match(path)
+        if match and scope["method"] == "GET":
+            await self._events(scope, receive, send, match["task_id"])
+        elif path.startswith("/blobs/") and scope["method"] == "GET":
+            await self._blob(path.removeprefix("/blobs/"), send)  # ASGI paths arrive decoded
+        else:
+            await self._wsgi(scope, receive, send)
+
+    async def _lifespan(self, receive: Receive, send: Send) -> None:
+        while True:
+            message = await receive()
+            if message["type"] == "lifespan.startup":
+                await send({"type": "lifespan.startup.complete"})
+            elif message["type"] == "lifespan.shutdown":
+                await send({"type": "lifespan.shutdown.complete"})
+                return
+
+    async def _blob(self, key: str, send: Send) -> None:
+        try:
+            data = await asyncio.to_thread(self.deps.blobs.get, key)
+        except (NotFound, InvalidInput):
+            await _json(send, 404, {"error": {"code": "not_found", "message": f"no blob {key}"}})
+            return
+        ctype = mimetypes.guess_type(key)[0] or "application/octet-stream"
+        headers = [(b"content-type", ctype.encode()), (b"content-length", str(len(data)).encode())]
+        await send({"type": "http.response.start", "status": 200, "headers": headers})
+        await send({"type": "http.response.body", "body": data})
+
+    async def _events(self, scope: Scope, receive: Receive, send: Send, task_id: str) -> None:
+        store = self.deps.store
+        try:
+            await asyncio.to_thread(store.get_task, task_id)
+        except NotFound as exc:
+            await _json(send, 404, {"error": {"code": exc.code, "message": exc.message}})
+            return
+        headers = dict(scope.get("headers") or [])
+        query = dict(
+            part.split("=", 1)
+            for part in scope.get("query_string", b"").decode().split("&")
+            if "=" in part
+        )
+        cursor = sse.parse_cursor(
+            headers.get(b"last-event-id", b"").decode() or None, query.get("after")
+        )
+        await send(
+            {
+                "type": "http.response.start",
+                "status": 200,
+                "headers": [
+                    (b"content-type", b"text/event-stream"),
+                    (b"cache-control", b"no-cache"),
+                    (b"x-accel-buffering", b"no"),
+                ],
+            }
+        )
+        disconnected = asyncio.Event()
+
+        async def watch_disconnect() -> None:
+            while (await receive())["type"] != "http.disconnect":
+                pass
+            disconnected.set()
+
+        watcher = asyncio.create_task(watch_disconnect())
+        try:
+            await send({"type": "http.response.body", "body": sse.preamble(), "more_body": True})
+            while not disconnected.is_set():
+                seen = store.latest_event_id()
+                events = await asyncio.to_thread(store.read_events, task_id, cursor)
+                done = False
+                for event in events:
+                    cursor = event.id
+                    await send(
+                        {"type": "http.response.body", "body": sse.frame(event), "more_body": True}
+                    )
+                    if sse.ends_stream(event):
+                        done = True
+                        break
+                if done:
+                    break
+                woke = await self._feed.wait_for_events_async(seen, sse.HEARTBEAT_S)
+                if not woke:
+                    await send(
+                        {"type": "http.response.body", "body": sse.heartbeat(), "more_body": True}
+                    )
+            with contextlib.suppress(OSError):
+                await send({"type": "http.response.body", "body": b"", "more_body": False})
+        finally:
+            watcher.cancel()
+
+
+async def _json(send: Send, status: int, body: object) -> None:
+    data = json.dumps(body).encode()
+    await send(
+        {
+            "type": "http.response.start",
+            "status": status,
+            "headers": [(b"content-type", b"application/json")],
+        }
+    )
+    await send({"type": "http.response.body", "body": data})

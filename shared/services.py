@@ -1,0 +1,160 @@
+"""Task use cases shared by the HTTP API and the CLI. Thin over the Store and Queue ports."""
+
+from __future__ import annotations
+
+from pydantic import Field, ValidationError
+
+from shared.domain import (
+    MAX_PROMPT_CHARS,
+    TERMINAL,
+    EventKind,
+    Model,
+    Plan,
+    Stage,
+    StageRequest,
+    Status,
+    Task,
+    TaskError,
+    can_transition,
+    now,
+)
+from shared.errors import Conflict, InvalidInput, InvalidTransition
+from shared.ports import Queue, Store
+
+
+class CreateTask(Model):
+    repo: str = ""
+    prompt: str = ""
+    branch: str = ""
+    model: str = ""
+    auto_approve: bool = False
+
+
+class ApprovePlan(Model):
+    plan: Plan | None = None
+
+
+class TaskList(Model):
+    tasks: list[Task] = Field(default_factory=list)
+
+
+def validate_create(req: CreateTask, default_model: str) -> tuple[str, str, str]:
+    """Returns (repo, prompt, model) or raises InvalidInput saying what to change."""
+    repo = req.repo.strip()
+    prompt = req.prompt.strip()
+    if not repo:
+        raise InvalidInput("repo is empty: pass a local git repository path or a git URL")
+    if not prompt:
+        raise InvalidInput(
+            "prompt is empty: describe the change you want, e.g. 'fix the bug in add'"
+        )
+    if len(prompt) > MAX_PROMPT_CHARS:
+        raise InvalidInput(
+            f"prompt is {len(prompt):,} characters, more than the {MAX_PROMPT_CHARS:,} allowed: "
+            "shorten it, or put the long material in a file in the repository and refer to it"
+        )
+    model = (req.model or default_model).strip()
+    if not model:
+        raise InvalidInput(
+            "no model chosen: pass --model (e.g. openai/gpt-4o-mini) or set ERRAND_MODEL on the "
+            "server; `errand demo` shows the flow with the scripted model"
+        )
+    return repo, prompt, model
+
+
+class TaskService:
+    def __init__(self, store: Store, queue: Queue, default_model: str) -> None:
+        self._store = store
+        self._queue = queue
+        self._default_model = default_model
+
+    def create(self, req: CreateTask) -> Task:
+        repo, prompt, model = validate_create(req, self._default_model)
+        task = self._store.create_task(
+            Task(
+                repo=repo,
+                base_branch=req.branch.strip(),
+                prompt=prompt,
+                model=model,
+                auto_approve=req.auto_approve,
+            )
+        )
+        self._store.append_event(task.id, EventKind.STATUS, {"status": task.status.value})
+        self._queue.enqueue(StageRequest(task_id=task.id, stage=Stage.PREPARE))
+        return task
+
+    def get(self, task_id: str) -> Task:
+        return self._store.get_task(task_id)
+
+    def list(self, limit: int = 50) -> TaskList:
+        return TaskList(tasks=self._store.list_tasks(limit))
+
+    def approve_plan(self, task_id: str, req: ApprovePlan) -> Task:
+        task = self._store.get_task(task_id)
+        self._require(task, Status.PLAN_REVIEW, "approve a plan")
+        plan = req.plan or task.plan
+        task = transition(self._store, task, Status.EXECUTING, plan=plan)
+        if req.plan is not None:
+            self._store.append_event(task.id, EventKind.PLAN_READY, {"edited": True})
+        self._queue.enqueue(StageRequest(task_id=task.id, stage=Stage.EXECUTE))
+        return task
+
+    def approve_diff(self, task_id: str) -> Task:
+        task = self._store.get_task(task_id)
+        self._require(task, Status.DIFF_REVIEW, "approve a diff")
+        task = transition(self._store, task, Status.PUBLISHING)
+        self._queue.enqueue(StageRequest(task_id=task.id, stage=Stage.PUBLISH))
+        return task
+
+    def cancel(self, task_id: str) -> Task:
+        task = self._store.get_task(task_id)
+        if task.status in TERMINAL:
+            raise InvalidTransition(
+                f"task {task_id} is already {task.status.value}; "
+                "only running tasks can be cancelled"
+            )
+        return transition(
+            self._store,
+            task,
+            Status.CANCELLED,
+            error=TaskError(code="cancelled", message="cancelled by the user"),
+        )
+
+    @staticmethod
+    def _require(task: Task, status: Status, action: str) -> None:
+        if task.status != status:
+            raise InvalidTransition(
+                f"cannot {action}: task {task.id} is {task.status.value}, not {status.value}"
+            )
+
+
+def parse(model: type[Model], body: bytes | str) -> Model:
+    """Parses a request body into `model`, turning validation errors into InvalidInput."""
+    try:
+        return model.model_validate_json(body or b"{}")
+    except ValidationError as exc:
+        details = "; ".join(
+            f"{'.'.join(str(p) for p in e['loc']) or 'body'}: {e['msg']}" for e in exc.errors()
+        )
+        raise InvalidInput(f"invalid request body ({details})") from None
+
+
+def transition(store: Store, task: Task, target: Status, **changes: object) -> Task:
+    """Compare-and-set move of `task` to `target`, emitting a status event. Raises
+    InvalidTransition when the move is not allowed and Conflict when `task` is stale."""
+    if not can_transition(task.status, target):
+        raise InvalidTransition(
+            f"task {task.id} cannot go from {task.status.value} to {target.value}"
+        )
+    updated = task.model_copy(update={"status": target, "updated_at": now(), **changes})
+    try:
+        stored = store.update_task(updated)
+    except Conflict:
+        raise Conflict(
+            f"task {task.id} changed while moving it to {target.value}; reload and retry"
+        ) from None
+    data: dict[str, object] = {"status": target.value, "from": task.status.value}
+    if stored.error is not None and target in (Status.FAILED, Status.CANCELLED):
+        data["error"] = stored.error.model_dump()
+    store.append_event(task.id, EventKind.STATUS, data)  # type: ignore[arg-type]
+    return stored

@@ -1,0 +1,64 @@
+"""The only place that reads the environment. Built once at startup and passed down."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from pathlib import Path
+
+from pydantic import Field, SecretStr
+
+from shared.domain import Model
+from shared.errors import ConfigError
+
+
+class Budgets(Model):
+    max_steps: int = 40
+    max_tokens: int = 400_000
+    max_cost_usd: float = 5.0
+    max_wall_s: float = 1800.0
+
+
+class Settings(Model):
+    home: Path
+    model: str = ""
+    model_api_base: str = ""
+    model_api_key: SecretStr = SecretStr("")
+    server_url: str = "http://127.0.0.1:8080"
+    port: int = 8080
+    speech: str = "piper"  # piper | espeak
+    install_timeout_s: float = 900.0
+    test_timeout_s: float = 600.0
+    command_timeout_s: float = 300.0
+    queue_max_attempts: int = 5
+    queue_min_backoff_s: float = 0.5
+    queue_max_backoff_s: float = 60.0
+    job_pool: bool = True
+    budgets: Budgets = Field(default_factory=Budgets)
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
+        e = os.environ if env is None else env
+        home = Path(e.get("ERRAND_HOME") or Path.home() / ".errand").expanduser()
+        try:
+            return cls(
+                home=home,
+                model=e.get("ERRAND_MODEL", ""),
+                model_api_base=e.get("ERRAND_MODEL_API_BASE", ""),
+                model_api_key=SecretStr(e.get("ERRAND_MODEL_API_KEY", "")),
+                server_url=e.get("ERRAND_SERVER", "http://127.0.0.1:8080").rstrip("/"),
+                port=int(e.get("ERRAND_PORT", "8080")),
+                speech=e.get("ERRAND_SPEECH", "piper"),
+                test_timeout_s=float(e.get("ERRAND_TEST_TIMEOUT_S", "600")),
+                install_timeout_s=float(e.get("ERRAND_INSTALL_TIMEOUT_S", "900")),
+                command_timeout_s=float(e.get("ERRAND_COMMAND_TIMEOUT_S", "300")),
+                job_pool=e.get("ERRAND_JOB_POOL", "1") != "0",
+                budgets=Budgets(
+                    max_steps=int(e.get("ERRAND_MAX_STEPS", "40")),
+                    max_tokens=int(e.get("ERRAND_MAX_TOKENS", "400000")),
+                    max_cost_usd=float(e.get("ERRAND_MAX_COST_USD", "5")),
+                    max_wall_s=float(e.get("ERRAND_MAX_WALL_S", "1800")),
+                ),
+            )
+        except ValueError as exc:
+            raise ConfigError(f"invalid Errand setting in the environment: {exc}") from exc

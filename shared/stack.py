@@ -1,0 +1,78 @@
+"""The embedded stack: store, queue worker and warm job pool, for `errand up` (deliveries over
+HTTP to the server's dispatch route) and for CLI commands run without a server (deliveries to
+the same dispatch handler in-process)."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import httpx
+
+from functions.app import create_app
+from shared import paths
+from shared.settings import Settings
+from shared.wiring import Deps
+
+
+def http_delivery(url: str) -> object:
+    client = httpx.Client(timeout=30.0)
+
+    def deliver(body: bytes) -> int:
+        return client.post(
+            url, content=body, headers={"content-type": "application/json"}
+        ).status_code
+
+    return deliver
+
+
+class Stack:
+    def __init__(self, settings: Settings, server_url: str | None = None) -> None:
+        env = dict(os.environ)
+        env["ERRAND_HOME"] = str(settings.home)
+        if server_url:
+            env["ERRAND_SERVER"] = server_url
+            settings = settings.model_copy(update={"server_url": server_url})
+        self.settings = settings
+        self.deps = Deps(settings, job_env=env)
+        if server_url:
+            self.deps.deliver = http_delivery(server_url + "/api/dispatch")  # type: ignore[assignment]
+        else:
+            client = create_app(self.deps).test_client()
+
+            def deliver(body: bytes) -> int:
+                return client.post(
+                    "/api/dispatch", data=body, content_type="application/json"
+                ).status_code
+
+            self.deps.deliver = deliver
+
+    def start(self) -> None:
+        self.settings.home.mkdir(parents=True, exist_ok=True)
+        _ = self.deps.store  # creates the schema before workers race for it
+        start = getattr(self.deps.jobs, "start", None)
+        if start is not None:
+            start()
+        self.deps.local_queue.start()
+
+    def stop(self) -> None:
+        self.deps.local_queue.stop()
+        stop = getattr(self.deps.jobs, "stop", None)
+        if stop is not None:
+            stop()
+
+
+def write_server_file(home: Path, url: str) -> None:
+    p = paths.server_file(home)
+    p.parent.mkdir(parents=True, exist_ok=True)
+    p.write_text(json.dumps({"url": url, "pid": os.getpid()}))
+
+
+def read_server_url(home: Path) -> str | None:
+    try:
+        data = json.loads(paths.server_file(home).read_text())
+    except (OSError, ValueError):
+        return None
+    url = data.get("url")
+    return url if isinstance(url, str) else None

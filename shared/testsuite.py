@@ -1,0 +1,434 @@
+"""How to install and run a repository's tests, and what their results mean. Pure: strings in,
+models out; the caller lists and reads files, runs commands in the sandbox, reads the report.
+
+Layout inside the sandbox: the repository is checked out at REPO_DIR (the working directory of
+every command); the Python environment lives at VENV_DIR, outside the repository so it never
+shows in the diff; JUnit reports go to JUNIT_PATH unless the caller picks another path.
+
+AGENTS.md may name the commands; a named command wins over detection. The grammar:
+
+- a line `Test command: <cmd>` or `Install command: <cmd>` (case-insensitive, may be a list
+  item, the label may be bold, the command may be wrapped in backticks); or
+- under a heading named `Test`, `Tests`, `Testing` or `Running (the) tests`, the first fenced
+  code block whose language is empty, sh, bash, shell, zsh or console: its non-empty lines,
+  `#` comments dropped and a leading `$ ` prompt removed, joined with ` && `.
+
+A named test command gets a JUnit report when it runs pytest (`pytest ...` or
+`python -m pytest ...`); any other command is judged by its exit code alone, the whole suite
+counting as one test whose id is the command.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import shlex
+import tomllib
+from collections.abc import Iterable, Mapping
+from enum import StrEnum
+from pathlib import PurePosixPath
+from typing import Any, ClassVar
+from xml.etree import ElementTree
+from xml.parsers import expat
+
+from shared.domain import Model, TestCounts
+from shared.errors import InvalidInput
+
+REPO_DIR = "/workspace/repo"
+VENV_DIR = "/workspace/env/venv"
+JUNIT_PATH = "/workspace/results/junit.xml"
+NO_TESTS_MESSAGE = (
+    "no test command found — add a tests/ directory with pytest tests, a package.json test "
+    "script, or name the command in AGENTS.md ('Test command: ...')"
+)
+# Files whose contents detect() reads (at the repository root); the caller passes the ones that
+# exist, plus the list of every path in the repository.
+RELEVANT_FILES = (
+    "AGENTS.md",
+    "pyproject.toml",
+    "setup.cfg",
+    "pytest.ini",
+    "tox.ini",
+    "package.json",
+)
+REQUIREMENTS = (
+    *("requirements.txt", "requirements-dev.txt", "requirements_dev.txt", "dev-requirements.txt"),
+    *("requirements-test.txt", "requirements_test.txt", "test-requirements.txt"),
+)
+_TEST_EXTRAS = ("test", "tests", "testing", "dev")
+_IGNORED_DIRS = {"node_modules", ".venv", "venv", ".git", "site-packages", ".tox", "build", "dist"}
+_PIP = f"{VENV_DIR}/bin/python -m pip install --disable-pip-version-check --no-input"
+_NPM_FLAGS = "--no-audit --no-fund"
+_LABEL = re.compile(
+    r"^\s*(?:[-*+]\s+)?(?:\*\*|__)?(test|install)\s+command\s*(?:\*\*|__)?\s*:\s*(?:\*\*|__)?"
+    r"\s*(.*?)\s*$",
+    re.IGNORECASE | re.MULTILINE,
+)
+_HEADING = re.compile(r"^\s{0,3}(#{1,6})\s+(.*?)\s*#*\s*$")
+_TEST_HEADINGS = {"test", "tests", "testing", "running tests", "running the tests"}
+_SHELL_FENCES = {"", "sh", "bash", "shell", "zsh", "console"}
+_CODE_SPAN = re.compile(r"^(`+)(.+?)\1")
+# Arguments appended to a command only reach its runner when it is a single simple command.
+_SHELL_OPERATORS = re.compile(r"&&|\|\||[;|<>`]|\$\(")
+_PYTEST = re.compile(r"^(?:pytest|py\.test|python3?\s+-m\s+pytest)(?:\s+(.*))?$")
+
+
+class TestPlan(Model):
+    """Commands run in the sandbox with REPO_DIR as working directory. `junit_path` is where
+    `test` writes its JUnit report (None: judge by exit code). `display` is the command as
+    people know it (also the test id when there is no report)."""
+
+    __test__: ClassVar[bool] = False  # not a pytest test class
+
+    install: list[str]
+    test: str
+    junit_path: str | None
+    runner: str  # pytest | node-test | vitest | jest | npm | command
+    display: str
+
+
+def relevant_paths(paths: Iterable[str]) -> list[str]:
+    """The subset of a repository listing whose contents detect() wants to read."""
+    return [p for p in paths if p in RELEVANT_FILES]
+
+
+def detect(
+    files: Mapping[str, str], paths: Iterable[str], junit_path: str = JUNIT_PATH
+) -> TestPlan | None:
+    """`files`: contents of the RELEVANT_FILES that exist (others are ignored), keyed by path;
+    `paths`: every file path in the repository (relative, '/'-separated). None when the
+    repository has no tests Errand can find (fail the task with NO_TESTS_MESSAGE).
+    Raises InvalidInput when pyproject.toml or package.json cannot be parsed."""
+    listing = [p for p in paths if not _IGNORED_DIRS.intersection(PurePosixPath(p).parts[:-1])]
+    named_test, named_install = agents_commands(files.get("AGENTS.md", ""))
+    python = _python_plan(files, listing, junit_path)
+    node = _node_plan(files, listing, junit_path)
+    detected = python or node
+    if named_test:
+        pytest_args = None if _SHELL_OPERATORS.search(named_test) else _PYTEST.match(named_test)
+        if pytest_args:
+            install = python.install if python else _python_install(files, listing)
+            plan = _pytest_plan(install, junit_path, pytest_args.group(1) or "", named_test)
+        else:
+            path = f"export PATH={VENV_DIR}/bin:{REPO_DIR}/node_modules/.bin:$PATH && "
+            plan = TestPlan(
+                install=detected.install if detected else [],
+                test=path + named_test,
+                junit_path=None,
+                runner="command",
+                display=named_test,
+            )
+    elif detected:
+        plan = detected
+    else:
+        return None
+    return plan.model_copy(update={"install": [named_install]}) if named_install else plan
+
+
+def agents_commands(agents_md: str) -> tuple[str, str]:
+    """(test command, install command) named in AGENTS.md; '' for each one not named."""
+    named: dict[str, str] = {}
+    for match in _LABEL.finditer(agents_md):
+        value = match.group(2).strip()
+        quoted = _CODE_SPAN.match(value)
+        value = quoted.group(2).strip() if quoted else value
+        if value:
+            named.setdefault(match.group(1).lower(), value)
+    return named.get("test") or _fenced_test_block(agents_md), named.get("install", "")
+
+
+def _fenced_test_block(markdown: str) -> str:
+    section = 0  # level of the open test heading; 0 outside one
+    fence, collect = "", False
+    commands: list[str] = []
+    for line in markdown.splitlines():
+        stripped = line.strip()
+        if fence:  # inside a code block: headings in it are not headings
+            if stripped.startswith(fence):
+                if commands:
+                    return " && ".join(commands)
+                fence = ""
+            elif collect and stripped and not stripped.startswith("#"):
+                commands.append(stripped.removeprefix("$ ").strip())
+        elif stripped[:3] in ("```", "~~~"):
+            fence = stripped[:3]
+            collect = bool(section) and stripped[3:].strip().lower() in _SHELL_FENCES
+        elif heading := _HEADING.match(line):
+            level = len(heading.group(1))
+            if section and level <= section:
+                section = 0
+            if heading.group(2).strip(":").lower() in _TEST_HEADINGS:
+                section = level
+    return " && ".join(commands)
+
+
+def _python_plan(files: Mapping[str, str], paths: list[str], junit_path: str) -> TestPlan | None:
+    names = [PurePosixPath(p).name for p in paths]
+    has_tests = any(
+        n.endswith(".py") and (n.startswith("test_") or n.endswith("_test.py")) for n in names
+    )
+    pyproject = _toml(files.get("pyproject.toml", ""))
+    configured = (
+        "pytest.ini" in files
+        or "conftest.py" in paths
+        or "pytest" in pyproject.get("tool", {})
+        or "[tool:pytest]" in files.get("setup.cfg", "")
+        or "[pytest]" in files.get("tox.ini", "")
+    )
+    if not (has_tests or configured):
+        return None
+    return _pytest_plan(_python_install(files, paths), junit_path, "", "pytest")
+
+
+def _python_install(files: Mapping[str, str], paths: Iterable[str]) -> list[str]:
+    present = set(paths)
+    targets = [f"-r {shlex.quote(r)}" for r in REQUIREMENTS if r in present]
+    pyproject = _toml(files.get("pyproject.toml", ""))
+    if "setup.py" in present or "project" in pyproject or "build-system" in pyproject:
+        extras = pyproject.get("project", {}).get("optional-dependencies", {})
+        extra = next((e for e in _TEST_EXTRAS if e in extras), "")
+        # Editable, so that tests import the code being changed, not a copy in site-packages.
+        targets.append("-e " + (shlex.quote(f".[{extra}]") if extra else "."))
+    targets.append("pytest")
+    venv = f"test -x {VENV_DIR}/bin/python || python3 -m venv {VENV_DIR}"
+    return [venv, f"{_PIP} {' '.join(targets)}"]
+
+
+def _pytest_plan(install: list[str], junit_path: str, args: str, display: str) -> TestPlan:
+    extra = f" {args}" if args else ""
+    command = (
+        f"PYTHONDONTWRITEBYTECODE=1 PATH={VENV_DIR}/bin:$PATH {VENV_DIR}/bin/python -m pytest"
+        f"{extra} -p no:cacheprovider --junitxml={shlex.quote(junit_path)}"
+    )
+    return TestPlan(
+        install=install,
+        test=_fresh_report(junit_path) + command,
+        junit_path=junit_path,
+        runner="pytest",
+        display=display,
+    )
+
+
+def _node_plan(files: Mapping[str, str], paths: list[str], junit_path: str) -> TestPlan | None:
+    if "package.json" not in files:
+        return None
+    try:
+        package = json.loads(files["package.json"])
+    except json.JSONDecodeError as exc:
+        raise InvalidInput(f"package.json is not valid JSON ({exc}) — fix it and retry") from exc
+    scripts = package.get("scripts") if isinstance(package, dict) else None
+    script = scripts.get("test") if isinstance(scripts, dict) else None
+    if not isinstance(script, str) or not script.strip() or "no test specified" in script:
+        return None
+    locked = "package-lock.json" in paths or "npm-shrinkwrap.json" in paths
+    install = [f"npm ci {_NPM_FLAGS}" if locked else f"npm install {_NPM_FLAGS}"]
+    deps = [
+        name
+        for key in ("dependencies", "devDependencies")
+        if isinstance(package.get(key), dict)
+        for name in package[key]
+    ]
+    single = not _SHELL_OPERATORS.search(script)
+    quoted = shlex.quote(junit_path)
+    reporters = {
+        "node-test": (
+            re.search(r"\bnode\b.*\s--test\b", script),
+            "NODE_OPTIONS='--test-reporter=spec --test-reporter-destination=stdout "
+            f"--test-reporter=junit --test-reporter-destination={junit_path}' npm test",
+        ),
+        "vitest": (
+            single and re.search(r"\bvitest\b", script),
+            f"npm test -- --run --reporter=default --reporter=junit --outputFile.junit={quoted}",
+        ),
+        "jest": (
+            single and re.search(r"\bjest\b", script) and "jest-junit" in deps,
+            f"JEST_JUNIT_OUTPUT_FILE={quoted} npm test -- --ci --reporters=default "
+            "--reporters=jest-junit",
+        ),
+    }
+    for runner, (applies, command) in reporters.items():
+        if applies:
+            return TestPlan(
+                install=install,
+                test=_fresh_report(junit_path) + "CI=true " + command,
+                junit_path=junit_path,
+                runner=runner,
+                display="npm test",
+            )
+    return TestPlan(
+        install=install, test="CI=true npm test", junit_path=None, runner="npm", display="npm test"
+    )
+
+
+def _fresh_report(junit_path: str) -> str:
+    # A report left by an earlier run must never be read as this run's.
+    parent = str(PurePosixPath(junit_path).parent)
+    return f"mkdir -p {shlex.quote(parent)} && rm -f {shlex.quote(junit_path)} && "
+
+
+def _toml(text: str) -> dict[str, Any]:
+    try:
+        return tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise InvalidInput(f"pyproject.toml is not valid TOML ({exc}) — fix it and retry") from exc
+
+
+# ---------------------------------------------------------------------------- results
+
+
+class Outcome(StrEnum):
+    PASSED = "passed"
+    FAILED = "failed"
+    ERROR = "error"
+    SKIPPED = "skipped"
+
+
+FAILING = frozenset({Outcome.FAILED, Outcome.ERROR})
+_GENERIC_CLASSNAMES = {"", "test"}  # node --test puts "test" on every case
+
+
+class SuiteResult(Model):
+    passed: int = 0
+    failed: int = 0
+    errors: int = 0
+    skipped: int = 0
+    outcomes: dict[str, Outcome]
+    note: str = ""
+    timed_out: bool = False
+
+    @classmethod
+    def of(
+        cls, outcomes: dict[str, Outcome], note: str = "", timed_out: bool = False
+    ) -> SuiteResult:
+        values = list(outcomes.values())
+        return cls(
+            passed=values.count(Outcome.PASSED),
+            failed=values.count(Outcome.FAILED),
+            errors=values.count(Outcome.ERROR),
+            skipped=values.count(Outcome.SKIPPED),
+            outcomes=outcomes,
+            note=note,
+            timed_out=timed_out,
+        )
+
+
+def counts(result: SuiteResult) -> TestCounts:
+    return TestCounts(
+        passed=result.passed, failed=result.failed, errors=result.errors, skipped=result.skipped
+    )
+
+
+def parse_junit(xml_text: str) -> SuiteResult:
+    """Per-test outcomes from a JUnit XML report (pytest, node --test, vitest, jest-junit).
+    A test's id is `<classname>::<name>`, or `<suite> > <suite>::<name>` when the classname
+    says nothing; ids that repeat get ` (2)`, ` (3)`... Raises InvalidInput for text that is not
+    a JUnit report, and for any document with a DTD (entity expansion attacks)."""
+    _refuse_dtd(xml_text)
+    root = ElementTree.fromstring(xml_text)
+    if root.tag not in ("testsuites", "testsuite"):
+        raise InvalidInput(f"test report is not JUnit XML: its root element is <{root.tag}>")
+    outcomes: dict[str, Outcome] = {}
+    pending = [(root, [_norm(root.get("name"))] if root.tag == "testsuite" else [])]
+    while pending:
+        element, suites = pending.pop()
+        for child in reversed(element):
+            if child.tag == "testsuite":
+                pending.append((child, [*suites, _norm(child.get("name"))]))
+        for child in element:
+            if child.tag == "testcase":
+                test_id = _case_id(child, suites)
+                unique, n = test_id, 1
+                while unique in outcomes:
+                    n += 1
+                    unique = f"{test_id} ({n})"
+                outcomes[unique] = _case_outcome(child)
+    return SuiteResult.of(outcomes)
+
+
+def result_from_exit(
+    command: str, exit_code: int, timed_out: bool, timeout_s: float | None = None
+) -> SuiteResult:
+    """The whole suite as one test named `command`, judged by its exit code. A timeout is a
+    failure, never a pass."""
+    if timed_out:
+        after = f" after {timeout_s:g} s" if timeout_s is not None else ""
+        return SuiteResult.of({command: Outcome.FAILED}, f"timed out{after}", timed_out=True)
+    if exit_code == 0:
+        return SuiteResult.of({command: Outcome.PASSED})
+    return SuiteResult.of({command: Outcome.FAILED}, f"exited with code {exit_code}")
+
+
+def suite_result(
+    plan: TestPlan,
+    exit_code: int,
+    timed_out: bool,
+    junit_xml: str | None,
+    timeout_s: float | None = None,
+) -> SuiteResult:
+    """The result of running `plan.test`: `junit_xml` is the report's text (None when the file
+    is missing). A report with no failure from a command that failed gets one more failing
+    test, `plan.display`, so that a crashed or misconfigured run never reads as green."""
+    if timed_out or plan.junit_path is None:
+        return result_from_exit(plan.display, exit_code, timed_out, timeout_s)
+    if not junit_xml or not junit_xml.strip():
+        result = result_from_exit(plan.display, exit_code, False)
+        return result.model_copy(update={"note": f"no JUnit report was written; {result.note}"})
+    parsed = parse_junit(junit_xml)
+    if exit_code != 0 and not (parsed.failed or parsed.errors):
+        outcomes = {**parsed.outcomes, plan.display: Outcome.ERROR}
+        note = f"exited with code {exit_code} although no test failed"
+        return SuiteResult.of(outcomes, note)
+    return parsed
+
+
+def compare(baseline: SuiteResult, after: SuiteResult) -> tuple[list[str], list[str]]:
+    """(newly failing, newly passing). Newly failing: fails after the change but did not fail
+    before (new tests included). Newly passing: passes now, failed before."""
+    before = baseline.outcomes
+    newly_failing = [
+        t for t, o in after.outcomes.items() if o in FAILING and before.get(t) not in FAILING
+    ]
+    newly_passing = [
+        t for t, o in after.outcomes.items() if o == Outcome.PASSED and before.get(t) in FAILING
+    ]
+    return sorted(newly_failing), sorted(newly_passing)
+
+
+def disappeared(baseline: SuiteResult, after: SuiteResult) -> list[str]:
+    """Tests of the baseline missing after the change (deleted, renamed, or never reached)."""
+    return sorted(set(baseline.outcomes) - set(after.outcomes))
+
+
+def _refuse_dtd(xml_text: str) -> None:
+    def refuse(*_: object) -> None:
+        raise InvalidInput("test report declares a DTD, which JUnit reports never need; refused")
+
+    parser = expat.ParserCreate()
+    parser.StartDoctypeDeclHandler = refuse
+    parser.EntityDeclHandler = refuse
+    try:
+        parser.Parse(xml_text, True)
+    except expat.ExpatError as exc:
+        raise InvalidInput(f"test report is not valid XML: {exc}") from exc
+
+
+def _norm(text: str | None) -> str:
+    return " ".join((text or "").split())
+
+
+def _case_id(case: ElementTree.Element, suites: list[str]) -> str:
+    name = _norm(case.get("name")) or "(unnamed)"
+    classname = _norm(case.get("classname"))
+    prefix = classname if classname not in _GENERIC_CLASSNAMES else " > ".join(filter(None, suites))
+    return f"{prefix}::{name}" if prefix else name
+
+
+def _case_outcome(case: ElementTree.Element) -> Outcome:
+    tags = {child.tag for child in case}
+    if "failure" in tags:
+        return Outcome.FAILED
+    if "error" in tags:
+        return Outcome.ERROR
+    if "skipped" in tags:
+        return Outcome.SKIPPED
+    return Outcome.PASSED

@@ -1,0 +1,35 @@
+"""`errand up`: the local server on 127.0.0.1."""
+
+from __future__ import annotations
+
+import logging
+
+import uvicorn
+
+from shared import paths
+from shared.server import LocalServer
+from shared.settings import Settings
+from shared.stack import Stack, write_server_file
+
+
+def serve(settings: Settings, port: int) -> int:
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
+    url = f"http://127.0.0.1:{port}"
+    stack = Stack(settings, server_url=url)
+    config = uvicorn.Config(
+        LocalServer(stack.deps),
+        host="127.0.0.1",
+        port=port,
+        log_level="warning",
+        timeout_graceful_shutdown=3,
+    )
+    server = uvicorn.Server(config)
+    stack.start()
+    write_server_file(settings.home, url)
+    print(f"Errand is serving on {url} (home {settings.home})", flush=True)
+    try:
+        server.run()
+    finally:
+        paths.server_file(settings.home).unlink(missing_ok=True)
+        stack.stop()
+    return 0

@@ -1,0 +1,155 @@
+"""The one place that picks adapters from settings. Nothing else imports an adapter module."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from functools import cached_property
+from pathlib import Path
+
+from shared import paths
+from shared.domain import Stage, StageRequest, Timings
+from shared.errors import ConfigError
+from shared.ports import (
+    Blobs,
+    Forge,
+    Jobs,
+    ModelClient,
+    Queue,
+    Sandbox,
+    Secrets,
+    Store,
+    Synthesizer,
+)
+from shared.settings import Settings
+
+SCRIPTED_PREFIX = "scripted:"
+
+
+@dataclass
+class Deps:
+    """Adapters for one process, built lazily: the API server never pays for a model or a voice,
+    a job process builds only what its stage touches."""
+
+    settings: Settings
+    deliver: Callable[[bytes], int] | None = None
+    job_env: Mapping[str, str] = field(default_factory=dict)  # what job processes inherit
+    timings: Timings = field(default_factory=Timings)
+
+    @cached_property
+    def store(self) -> Store:
+        from shared.adapters.sqlite_store import SqliteStore
+
+        self.settings.home.mkdir(parents=True, exist_ok=True)
+        return SqliteStore(paths.db(self.settings.home))
+
+    @cached_property
+    def local_queue(self):  # type: ignore[no-untyped-def]  # LocalQueue; typed below
+        from shared.adapters.local_queue import LocalQueue
+
+        s = self.settings
+        deliver = self.deliver or _no_delivery
+        return LocalQueue(
+            paths.db(s.home),
+            deliver,
+            max_attempts=s.queue_max_attempts,
+            min_backoff_s=s.queue_min_backoff_s,
+            max_backoff_s=s.queue_max_backoff_s,
+        )
+
+    @property
+    def queue(self) -> Queue:
+        q: Queue = self.local_queue
+        return q
+
+    @cached_property
+    def blobs(self) -> Blobs:
+        from shared.adapters.fs_blobs import FsBlobs
+
+        return FsBlobs(paths.blobs(self.settings.home), self.settings.server_url)
+
+    @cached_property
+    def forge(self) -> Forge:
+        from shared.adapters.local_git import LocalGitForge
+
+        return LocalGitForge()
+
+    @cached_property
+    def secrets(self) -> Secrets:
+        from shared.adapters.local_secrets import LocalSecrets
+
+        return LocalSecrets(paths.key_file(self.settings.home))
+
+    @cached_property
+    def _sandbox(self) -> Sandbox:
+        from shared.adapters.bwrap_sandbox import BwrapSandbox
+
+        return BwrapSandbox()
+
+    def sandbox(self) -> Sandbox:
+        return self._sandbox
+
+    def model(self, name: str, stage: Stage) -> ModelClient:
+        if name.startswith(SCRIPTED_PREFIX) or name == "scripted":
+            from shared.adapters.scripted_model import ScriptedModel
+
+            path = name.removeprefix(SCRIPTED_PREFIX)
+            if name == "scripted" or not path:
+                raise ConfigError(
+                    "the scripted model needs a file: use --model scripted:/path/to/turns.json"
+                )
+            return ScriptedModel.from_file(Path(path), stage=stage.value)
+        from shared.adapters.litellm_model import LitellmModel
+
+        s = self.settings
+        return LitellmModel(
+            name,
+            api_base=s.model_api_base,
+            api_key=s.model_api_key.get_secret_value(),
+        )
+
+    @cached_property
+    def jobs(self) -> Jobs:
+        from shared.adapters.local_jobs import ProcessJobs, WarmPool
+
+        s = self.settings
+        env = dict(self.job_env)
+        if s.job_pool:
+            return WarmPool(s.home, env)
+        return ProcessJobs(s.home, env, on_crash=self._job_crashed)
+
+    def _job_crashed(self, request: StageRequest, how: str, log_path: str) -> None:
+        from jobs.runner import fail_crashed
+
+        fail_crashed(self, request, how, log_path)
+
+    @cached_property
+    def speech(self) -> Synthesizer:
+        from shared.adapters.speech import make_speech
+
+        return make_speech(self.settings.speech)
+
+    def known_secrets(self) -> list[str]:
+        """Values that must be scrubbed from anything stored or shown."""
+        key = self.settings.model_api_key.get_secret_value()
+        return [key] if len(key) >= 6 else []
+
+
+def _no_delivery(body: bytes) -> int:
+    raise ConfigError("this process only enqueues; deliveries are made by the server's worker")
+
+
+def prewarm() -> None:
+    """Imports what stages need so that forked job executions start warm."""
+    from shared.adapters import (  # noqa: F401
+        bwrap_sandbox,
+        fs_blobs,
+        local_git,
+        local_queue,
+        scripted_model,
+        speech,
+        sqlite_store,
+    )
+    from shared.adapters.litellm_model import import_litellm
+
+    import_litellm()

@@ -1,0 +1,105 @@
+"""Contract suite for the Secrets port (LocalSecrets) and the key file's safety checks."""
+
+from __future__ import annotations
+
+import stat
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+from shared.adapters.local_secrets import LocalSecrets
+from shared.errors import ConfigError, InvalidInput
+from shared.ports import Secrets
+
+MakeSecrets = Callable[[], Secrets]
+
+
+def _conforms(a: LocalSecrets) -> Secrets:
+    return a  # mypy checks that it implements the port
+
+
+@pytest.fixture(params=["local"])
+def make_secrets(request: pytest.FixtureRequest, tmp_path: Path) -> MakeSecrets:
+    """Returns a factory: two instances from it share one key (two processes on one host)."""
+    return lambda: LocalSecrets(tmp_path / "keys" / "master.key")
+
+
+@pytest.mark.parametrize("plaintext", [b"", b"ghp_token123", bytes(range(256)) * 4096])
+def test_round_trip(make_secrets: MakeSecrets, plaintext: bytes) -> None:
+    sealed = make_secrets().encrypt(plaintext, "user:42")
+    assert plaintext not in sealed or plaintext == b""
+    assert make_secrets().decrypt(sealed, "user:42") == plaintext
+
+
+def test_each_encryption_is_fresh(make_secrets: MakeSecrets) -> None:
+    secrets = make_secrets()
+    one, two = secrets.encrypt(b"same", "user:42"), secrets.encrypt(b"same", "user:42")
+    assert one != two
+
+
+def test_wrong_context_fails(make_secrets: MakeSecrets) -> None:
+    secrets = make_secrets()
+    sealed = secrets.encrypt(b"sk-live-key", "user:42")
+    with pytest.raises(InvalidInput, match="could not decrypt"):
+        secrets.decrypt(sealed, "user:43")
+
+
+def test_tampering_anywhere_fails(make_secrets: MakeSecrets) -> None:
+    secrets = make_secrets()
+    sealed = secrets.encrypt(b"sk-live-key", "user:42")
+    for position in range(len(sealed)):
+        altered = bytearray(sealed)
+        altered[position] ^= 0x01
+        with pytest.raises(InvalidInput):
+            secrets.decrypt(bytes(altered), "user:42")
+    for cut in (1, 17, len(sealed) - 1):
+        with pytest.raises(InvalidInput):
+            secrets.decrypt(sealed[:cut], "user:42")
+    with pytest.raises(InvalidInput):
+        secrets.decrypt(sealed + b"x", "user:42")
+
+
+# ---------------------------------------------------------------------------- LocalSecrets
+
+
+def test_key_file_is_created_private(tmp_path: Path) -> None:
+    key_file = tmp_path / "home" / "keys" / "master.key"
+    secrets = LocalSecrets(key_file)
+    assert not key_file.exists()  # nothing happens until first use
+    secrets.encrypt(b"x", "c")
+    assert stat.S_IMODE(key_file.stat().st_mode) == 0o600
+    assert stat.S_IMODE(key_file.parent.stat().st_mode) == 0o700
+    assert len(key_file.read_bytes()) == 32
+    assert [p.name for p in key_file.parent.iterdir()] == ["master.key"]
+
+
+@pytest.mark.parametrize("mode", [0o644, 0o640, 0o604, 0o660])
+def test_key_file_open_to_others_is_refused(tmp_path: Path, mode: int) -> None:
+    key_file = tmp_path / "master.key"
+    sealed = LocalSecrets(key_file).encrypt(b"x", "c")
+    key_file.chmod(mode)
+    with pytest.raises(ConfigError, match="chmod 600"):
+        LocalSecrets(key_file).decrypt(sealed, "c")
+
+
+def test_damaged_key_file_is_refused(tmp_path: Path) -> None:
+    key_file = tmp_path / "master.key"
+    key_file.write_bytes(b"short")
+    key_file.chmod(0o600)
+    with pytest.raises(ConfigError, match="damaged"):
+        LocalSecrets(key_file).encrypt(b"x", "c")
+
+
+def test_another_master_key_cannot_decrypt(tmp_path: Path) -> None:
+    sealed = LocalSecrets(tmp_path / "a.key").encrypt(b"x", "c")
+    with pytest.raises(InvalidInput, match="another master key"):
+        LocalSecrets(tmp_path / "b.key").decrypt(sealed, "c")
+
+
+def test_unknown_format_version_is_explained(tmp_path: Path) -> None:
+    secrets = LocalSecrets(tmp_path / "master.key")
+    sealed = bytearray(secrets.encrypt(b"x", "c"))
+    sealed[3] = 2
+    with pytest.raises(InvalidInput, match="format version 2"):
+        secrets.decrypt(bytes(sealed), "c")

@@ -1,0 +1,57 @@
+"""End-to-end helpers: run the real `errand` CLI in a subprocess on a private home."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from collections.abc import Callable, Mapping
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+ERRAND = [sys.executable, "-m", "shared.cli"]
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def errand_env(home: Path, extra: Mapping[str, str] | None = None) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("ERRAND_")}
+    env.update({"ERRAND_HOME": str(home), "ERRAND_SPEECH": "piper", "PYTHONPATH": str(ROOT)})
+    env.update(extra or {})
+    return env
+
+
+Runner = Callable[..., subprocess.CompletedProcess[str]]
+
+
+@pytest.fixture
+def errand(tmp_path: Path) -> Runner:
+    home = tmp_path / "home"
+
+    def run(
+        *args: str, env: Mapping[str, str] | None = None, timeout: float = 300
+    ) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [*ERRAND, *args],
+            env=errand_env(home, env),
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+            cwd=ROOT,
+        )
+
+    return run
+
+
+def final_json(proc: subprocess.CompletedProcess[str]) -> dict[str, Any]:
+    assert proc.stdout.strip(), f"no JSON on stdout; stderr:\n{proc.stderr[-3000:]}"
+    try:
+        data = json.loads(proc.stdout)
+    except json.JSONDecodeError:
+        raise AssertionError(
+            f"stdout is not one JSON object:\n{proc.stdout[-3000:]}\n{proc.stderr[-2000:]}"
+        ) from None
+    assert isinstance(data, dict)
+    return data
