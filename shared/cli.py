@@ -36,7 +36,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     c = task.add_parser("create")
     c.add_argument("--repo", required=True)
-    c.add_argument("--prompt", required=True)
+    c.add_argument("--prompt", required=True, help="the task; '-' reads it from stdin")
     c.add_argument("--branch", default="")
     c.add_argument("--model", default="")
     c.add_argument("--auto-approve", action="store_true")
@@ -114,7 +114,7 @@ def _dispatch(args: argparse.Namespace, client: Client, in_process: bool) -> int
     if args.action == "create":
         req = CreateTask(
             repo=args.repo,
-            prompt=args.prompt,
+            prompt=sys.stdin.read() if args.prompt == "-" else args.prompt,
             branch=args.branch,
             model=args.model,
             auto_approve=args.auto_approve,

@@ -5,7 +5,7 @@ from __future__ import annotations
 import secrets
 from datetime import UTC, datetime
 from enum import StrEnum
-from typing import Any
+from typing import Any, ClassVar
 
 from pydantic import BaseModel, ConfigDict, Field, JsonValue
 
@@ -97,6 +97,7 @@ class Plan(Model):
 
 
 class TestCounts(Model):
+    __test__: ClassVar[bool] = False  # not a pytest test class
     passed: int = 0
     failed: int = 0
     errors: int = 0
@@ -104,6 +105,7 @@ class TestCounts(Model):
 
 
 class TestReport(Model):
+    __test__: ClassVar[bool] = False
     command: str = ""
     baseline: TestCounts | None = None
     after: TestCounts | None = None

@@ -91,6 +91,8 @@ class AgentLoop:
                     Message(role="tool", tool_call_id=call.id, name=call.name, content=result)
                 )
                 malformed = 0 if ok else malformed + 1
+                if not ok:
+                    continue  # malformed calls have their own limit below
                 signature = f"{call.name}:{call.arguments}"
                 recent = [*recent[-(LOOP_REPEATS - 1) :], signature]
                 if len(recent) == LOOP_REPEATS and len(set(recent)) == 1:

@@ -7,7 +7,7 @@ import shutil
 from jobs.agent.repo_context import list_files
 from jobs.context import StageContext
 from jobs.stages.common import describe_counts
-from jobs.stages.tests_run import JUNIT_ABS, PrepState, run_suite, state_key
+from jobs.stages.tests_run import PrepState, run_suite, state_key
 from shared import safefs, testsuite
 from shared.domain import EventKind, Stage, Status, TestReport
 from shared.errors import StageFailed
@@ -31,7 +31,7 @@ def run(ctx: StageContext) -> None:
         text = safefs.read_text(ctx.repo_dir, name)
         if text is not None:
             files[name] = text
-    plan = testsuite.detect(files, list_files(ctx.repo_dir, limit=5000), JUNIT_ABS)
+    plan = testsuite.detect(files, list_files(ctx.repo_dir, limit=5000))
     if plan is None:
         raise StageFailed("no_test_command", testsuite.NO_TESTS_MESSAGE)
     head = ctx.sandbox("git rev-parse HEAD", timeout_s=60)

@@ -9,8 +9,8 @@ from shared.domain import Model
 from shared.errors import InvalidInput
 from shared.testsuite import SuiteResult, TestPlan
 
-JUNIT_REL = ".errand/junit.xml"
-JUNIT_ABS = "/workspace/" + JUNIT_REL
+# the report path relative to the workspace, for reading it without following symlinks
+JUNIT_REL = testsuite.JUNIT_PATH.removeprefix("/workspace/")
 
 
 class PrepState(Model):
@@ -32,20 +32,13 @@ def load_state(ctx: StageContext) -> PrepState:
 
 def run_suite(ctx: StageContext, plan: TestPlan) -> SuiteResult:
     timeout = ctx.deps.settings.test_timeout_s
-    command = f"mkdir -p /workspace/.errand && rm -f {JUNIT_ABS} && {plan.test}"
-    result = ctx.sandbox(command, timeout_s=timeout)
+    result = ctx.sandbox(plan.test, timeout_s=timeout)
     ctx.log(result.output[-3000:], exit_code=result.exit_code)
-    if result.timed_out:
-        return testsuite.result_from_exit(
-            plan.test, result.exit_code, timed_out=True, timeout_s=timeout
-        )
-    if plan.junit_path:
+    xml = None
+    if plan.junit_path and not result.timed_out:
         xml = safefs.read_text(ctx.workspace, JUNIT_REL, max_bytes=50_000_000)
-        if xml is not None:
-            try:
-                return testsuite.parse_junit(xml)
-            except InvalidInput as exc:
-                ctx.log(f"could not read the JUnit report ({exc.message}); using the exit code")
-        else:
-            ctx.log("the test runner wrote no JUnit report; using the exit code")
-    return testsuite.result_from_exit(plan.test, result.exit_code, timed_out=False)
+    try:
+        return testsuite.suite_result(plan, result.exit_code, result.timed_out, xml, timeout)
+    except InvalidInput as exc:
+        ctx.log(f"could not read the JUnit report ({exc.message}); judging by the exit code")
+        return testsuite.suite_result(plan, result.exit_code, result.timed_out, None, timeout)

@@ -31,7 +31,7 @@ def errand(tmp_path: Path) -> Runner:
     home = tmp_path / "home"
 
     def run(
-        *args: str, env: Mapping[str, str] | None = None, timeout: float = 300
+        *args: str, env: Mapping[str, str] | None = None, timeout: float = 300, stdin: str = ""
     ) -> subprocess.CompletedProcess[str]:
         return subprocess.run(
             [*ERRAND, *args],
@@ -40,6 +40,7 @@ def errand(tmp_path: Path) -> Runner:
             text=True,
             timeout=timeout,
             cwd=ROOT,
+            input=stdin,
         )
 
     return run

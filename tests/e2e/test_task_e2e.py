@@ -136,7 +136,7 @@ def test_gates_wait_for_approval_and_edited_plan_is_followed(
         task = final_json(proc)
         assert task["status"] == "diff_review", (task.get("error"), proc.stderr[-2000:])
         assert task["plan"]["summary"] == "Edited: fix add only"
-        execute_prompts = [r for r in llm.requests if "bash" in offered_tools(r)]
+        execute_prompts = [r for r in llm.requests if "finish" in offered_tools(r)]
         assert "Edited: fix add only" in json.dumps(execute_prompts[0]["messages"])
         proc = errand("task", "approve", task["id"], "--diff", "--wait", "--json", env=env)
         task = final_json(proc)
