@@ -91,7 +91,7 @@ class StageContext:
         """Moves the task on and enqueues the stage that works in the new status."""
         self.move(target, **changes)
         self.deps.queue.enqueue(
-            StageRequest(task_id=self.task.id, stage=stage, round=self.request.round)
+            StageRequest(task_id=self.task.id, stage=stage, round=self.task.round)
         )
         return self.task
 

@@ -111,8 +111,18 @@ class TestReport(Model):
     after: TestCounts | None = None
     newly_failing: list[str] = Field(default_factory=list)
     newly_passing: list[str] = Field(default_factory=list)
+    pre_existing: list[str] = Field(default_factory=list)
+    flaky: list[str] = Field(default_factory=list)
+    disappeared: list[str] = Field(default_factory=list)
     baseline_note: str = ""
     after_note: str = ""
+
+
+class Conformance(Model):
+    """How the change matches the approved plan."""
+
+    unplanned_files: list[str] = Field(default_factory=list)
+    untouched_steps: list[str] = Field(default_factory=list)
 
 
 class Audio(Model):
@@ -175,6 +185,7 @@ class Task(Model):
     plan: Plan | None = None
     diff: str = ""
     tests: TestReport = Field(default_factory=TestReport)
+    conformance: Conformance = Field(default_factory=Conformance)
     branch: str = ""
     pr_url: str = ""
     audio: Audio | None = None

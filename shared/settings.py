@@ -34,6 +34,9 @@ class Settings(Model):
     queue_min_backoff_s: float = 0.5
     queue_max_backoff_s: float = 60.0
     job_pool: bool = True
+    fix_rounds: int = 2
+    # USD per million (input, output) tokens for models litellm has no price for
+    model_price: tuple[float, float] | None = None
     budgets: Budgets = Field(default_factory=Budgets)
 
     @classmethod
@@ -53,6 +56,8 @@ class Settings(Model):
                 install_timeout_s=float(e.get("ERRAND_INSTALL_TIMEOUT_S", "900")),
                 command_timeout_s=float(e.get("ERRAND_COMMAND_TIMEOUT_S", "300")),
                 job_pool=e.get("ERRAND_JOB_POOL", "1") != "0",
+                fix_rounds=int(e.get("ERRAND_FIX_ROUNDS", "2")),
+                model_price=_price(e.get("ERRAND_MODEL_PRICE", "")),
                 budgets=Budgets(
                     max_steps=int(e.get("ERRAND_MAX_STEPS", "40")),
                     max_tokens=int(e.get("ERRAND_MAX_TOKENS", "400000")),
@@ -62,3 +67,15 @@ class Settings(Model):
             )
         except ValueError as exc:
             raise ConfigError(f"invalid Errand setting in the environment: {exc}") from exc
+
+
+def _price(raw: str) -> tuple[float, float] | None:
+    if not raw.strip():
+        return None
+    parts = [p.strip() for p in raw.split(",")]
+    if len(parts) != 2:
+        raise ValueError(
+            f"ERRAND_MODEL_PRICE={raw!r}: expected 'input,output' USD per million tokens, "
+            "e.g. 0.15,0.60 (0,0 for a free local model)"
+        )
+    return float(parts[0]), float(parts[1])

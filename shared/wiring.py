@@ -8,8 +8,8 @@ from functools import cached_property
 from pathlib import Path
 
 from shared import paths
-from shared.domain import Stage, StageRequest, Timings
-from shared.errors import ConfigError
+from shared.domain import StageRequest, Timings
+from shared.errors import BudgetExceeded, ConfigError
 from shared.ports import (
     Blobs,
     Forge,
@@ -89,7 +89,9 @@ class Deps:
     def sandbox(self) -> Sandbox:
         return self._sandbox
 
-    def model(self, name: str, stage: Stage) -> ModelClient:
+    def model(self, name: str, label: str) -> ModelClient:
+        """`label` names the conversation (the stage, plus the round for fix rounds): the
+        scripted model replays the turns recorded under it."""
         if name.startswith(SCRIPTED_PREFIX) or name == "scripted":
             from shared.adapters.scripted_model import ScriptedModel
 
@@ -98,15 +100,23 @@ class Deps:
                 raise ConfigError(
                     "the scripted model needs a file: use --model scripted:/path/to/turns.json"
                 )
-            return ScriptedModel.from_file(Path(path), stage=stage.value)
+            return ScriptedModel.from_file(Path(path), stage=label)
         from shared.adapters.litellm_model import LitellmModel
 
         s = self.settings
-        return LitellmModel(
+        model = LitellmModel(
             name,
             api_base=s.model_api_base,
             api_key=s.model_api_key.get_secret_value(),
+            price_per_mtok=s.model_price,
         )
+        if not model.priced:
+            raise BudgetExceeded(
+                f"model {name!r} has no price in litellm's cost map, so the USD budget cannot be "
+                "enforced: set ERRAND_MODEL_PRICE=input,output (USD per million tokens; 0,0 for "
+                "a free local model)"
+            )
+        return model
 
     @cached_property
     def jobs(self) -> Jobs:

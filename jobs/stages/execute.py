@@ -9,6 +9,7 @@ from jobs.agent.loop import AgentLoop, Done
 from jobs.context import StageContext
 from jobs.prompts import render
 from jobs.stages.common import format_plan, hooks, task_context
+from jobs.stages.verify import feedback_key
 from shared.domain import Stage, Status
 from shared.errors import StageFailed
 from shared.ports import Message
@@ -30,8 +31,10 @@ def run(ctx: StageContext) -> None:
     def finish(args: dict[str, JsonValue]) -> str:
         raise Done(str(args.get("summary", "")))
 
+    round_ = ctx.task.round
+    label = Stage.EXECUTE.value if round_ == 0 else f"{Stage.EXECUTE.value}-{round_}"
     loop = AgentLoop(
-        model=ctx.deps.model(ctx.task.model, Stage.EXECUTE),
+        model=ctx.deps.model(ctx.task.model, label),
         tools=[tools.BASH, tools.FINISH],
         handlers={"bash": bash, "finish": finish},
         budgets=settings.budgets,
@@ -46,6 +49,15 @@ def run(ctx: StageContext) -> None:
             ),
         ),
     ]
+    if round_ > 0:
+        feedback = ctx.deps.blobs.get(feedback_key(ctx.task.id, round_)).decode()
+        messages.append(
+            Message(
+                role="user",
+                content=f"Fix round {round_}: your earlier change is still in the working "
+                f"tree.\n\n{feedback}\n\nFix the failures, then call finish.",
+            )
+        )
     try:
         loop.run(messages)
     except Done as done:

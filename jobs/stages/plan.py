@@ -39,7 +39,7 @@ def run(ctx: StageContext) -> None:
         update={"max_steps": min(settings.budgets.max_steps, PLAN_MAX_STEPS)}
     )
     loop = AgentLoop(
-        model=ctx.deps.model(ctx.task.model, Stage.PLAN),
+        model=ctx.deps.model(ctx.task.model, Stage.PLAN.value),
         tools=[tools.SUBMIT_PLAN, tools.BASH],
         handlers={"submit_plan": submit_plan, "bash": bash},
         budgets=budgets,

@@ -53,21 +53,48 @@ def run(ctx: StageContext) -> None:
                 + ctx.scrub(result.output[-1500:]),
             )
 
-    baseline = run_suite(ctx, plan)
+    run = run_suite(ctx, plan)
+    baseline = run.result
     if baseline.timed_out:
         raise StageFailed(
             "tests_timed_out",
-            f"the test suite (`{plan.test}`) did not finish within {settings.test_timeout_s:.0f} s "
-            "before any change: fix or skip the hanging tests, name a faster command in AGENTS.md, "
-            "or raise ERRAND_TEST_TIMEOUT_S",
+            f"the test suite (`{plan.display}`) did not finish within "
+            f"{settings.test_timeout_s:.0f} s before any change: fix or skip the hanging tests, "
+            "name a faster command in AGENTS.md, or raise ERRAND_TEST_TIMEOUT_S",
         )
-    state = PrepState(base_sha=base_sha, test_plan=plan, baseline=baseline)
+    state = PrepState(
+        base_sha=base_sha,
+        test_plan=plan,
+        baseline=baseline,
+        baseline_flaky=run.flaky,
+        pr_template=pr_template(ctx),
+    )
     ctx.deps.blobs.put(state_key(ctx.task.id), state.model_dump_json().encode(), "application/json")
     counts = testsuite.counts(baseline)
     ctx.emit(EventKind.TEST_RESULTS, {"phase": "baseline", "counts": counts.model_dump()})
-    ctx.log(f"baseline: {describe_counts(counts)}")
+    flaky_note = f" ({len(run.flaky)} flaky)" if run.flaky else ""
+    ctx.log(f"baseline: {describe_counts(counts)}{flaky_note}")
     ctx.advance(
         Status.PLANNING,
         Stage.PLAN,
-        tests=TestReport(command=plan.test, baseline=counts, baseline_note=baseline.note),
+        tests=TestReport(
+            command=plan.display, baseline=counts, baseline_note=baseline.note, flaky=run.flaky
+        ),
     )
+
+
+PR_TEMPLATES = (
+    ".github/PULL_REQUEST_TEMPLATE.md",
+    ".github/pull_request_template.md",
+    "PULL_REQUEST_TEMPLATE.md",
+    "pull_request_template.md",
+    "docs/PULL_REQUEST_TEMPLATE.md",
+)
+
+
+def pr_template(ctx: StageContext) -> str:
+    for name in PR_TEMPLATES:
+        text = safefs.read_text(ctx.repo_dir, name, max_bytes=100_000)
+        if text:
+            return text
+    return ""

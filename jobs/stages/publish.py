@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
+import re
+
 from jobs.context import StageContext
 from jobs.stages.common import describe_counts, format_plan
+from jobs.stages.tests_run import load_state
 from jobs.stages.verify import changed_files
 from shared import conventional
-from shared.domain import EventKind, Stage, Status, slugify
+from shared.domain import EventKind, Stage, Status, Task, slugify
 from shared.errors import StageFailed
+
+_SUMMARY_HEADING = re.compile(r"^#{1,4}\s*(summary|description|what|changes)\b.*$", re.I | re.M)
 
 
 def branch_name(prompt: str, short_id: str) -> str:
@@ -21,7 +26,7 @@ def run(ctx: StageContext) -> None:
     summary = task.plan.summary if task.plan else task.prompt
     message = conventional.commit_message(task.prompt, summary)
     title = message.splitlines()[0]
-    body = pr_body(ctx)
+    body = pr_body(task, load_state(ctx).pr_template)
     branch = task.branch or branch_name(task.prompt, task.short_id)
     cr = ctx.deps.forge.publish(
         task.repo, task.base_branch, branch, task.diff, message, title, body
@@ -31,20 +36,52 @@ def run(ctx: StageContext) -> None:
     ctx.advance(Status.SUMMARIZING, Stage.SUMMARIZE, branch=cr.branch, pr_url=cr.url)
 
 
-def pr_body(ctx: StageContext) -> str:
-    t = ctx.task
-    lines = [f"Task: {t.prompt}", ""]
+def pr_body(t: Task, template: str = "") -> str:
+    """The PR description: the repository's template when it has one, with our summary under
+    its first summary-like heading and the rest appended; otherwise our own sections."""
+    summary = [f"Task: {t.prompt}", ""]
     if t.plan:
-        lines += ["## Plan", format_plan(t.plan), ""]
-    lines += [
+        summary += [format_plan(t.plan), ""]
+    details = [*_tests_section(t), *_conformance_section(t)]
+    details += ["## Files", *[f"- {f}" for f in changed_files(t.diff)], "", "Opened by Errand."]
+    if template.strip():
+        match = _SUMMARY_HEADING.search(template)
+        if match:
+            end = match.end()
+            filled = template[:end] + "\n\n" + "\n".join(summary) + template[end:]
+        else:
+            filled = "\n".join(summary) + "\n\n" + template
+        return filled.rstrip() + "\n\n" + "\n".join(details)
+    return "\n".join(["## Summary", *summary, *details])
+
+
+def _tests_section(t: Task) -> list[str]:
+    r = t.tests
+    lines = [
         "## Tests",
-        f"Command: `{t.tests.command}`",
-        f"- before: {describe_counts(t.tests.baseline)}",
-        f"- after: {describe_counts(t.tests.after)}",
+        f"Command: `{r.command}`",
+        f"- before: {describe_counts(r.baseline)}",
+        f"- after: {describe_counts(r.after)}" + (f" ({r.after_note})" if r.after_note else ""),
     ]
-    if t.tests.newly_failing:
-        lines.append("- newly failing: " + ", ".join(t.tests.newly_failing))
-    if t.tests.newly_passing:
-        lines.append("- newly passing: " + ", ".join(t.tests.newly_passing))
-    lines += ["", "## Files", *[f"- {f}" for f in changed_files(t.diff)], "", "Opened by Errand."]
-    return "\n".join(lines)
+    for label, ids in (
+        ("newly failing", r.newly_failing),
+        ("newly passing", r.newly_passing),
+        ("failing before and after", r.pre_existing),
+        ("flaky (failed, then passed on rerun)", r.flaky),
+        ("no longer reported", r.disappeared),
+    ):
+        if ids:
+            lines.append(f"- {label}: " + ", ".join(ids[:20]) + (" …" if len(ids) > 20 else ""))
+    return [*lines, ""]
+
+
+def _conformance_section(t: Task) -> list[str]:
+    c = t.conformance
+    if not (c.unplanned_files or c.untouched_steps):
+        return []
+    lines = ["## Plan conformance"]
+    if c.unplanned_files:
+        lines.append("- changed outside the plan: " + ", ".join(c.unplanned_files))
+    if c.untouched_steps:
+        lines.append("- plan steps with no change: " + "; ".join(c.untouched_steps))
+    return [*lines, ""]

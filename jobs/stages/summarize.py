@@ -16,24 +16,31 @@ MAX_WORDS = 80
 
 
 def verdict(ctx: StageContext) -> str:
+    """The test verdict in plain words; never "all tests pass" unless they did."""
     t = ctx.task.tests
     if t.after is None:
         return "the tests were not run after the change"
     parts = [
         f"before the change {describe_counts(t.baseline)}; after it {describe_counts(t.after)}"
     ]
+    if t.after_note:
+        parts.append(f"the test run {t.after_note}")
     if t.newly_failing:
         parts.append(f"{len(t.newly_failing)} tests newly fail")
     if t.newly_passing:
         parts.append(f"{len(t.newly_passing)} tests newly pass")
-    if t.after.failed == 0 and t.after.errors == 0 and t.after_note == "":
+    if t.pre_existing:
+        parts.append(f"{len(t.pre_existing)} tests failed before and still fail")
+    if t.flaky:
+        parts.append(f"{len(t.flaky)} tests are flaky")
+    if t.after.failed == 0 and t.after.errors == 0 and not t.after_note and t.after.passed > 0:
         parts.append("all tests pass")
     return "; ".join(parts)
 
 
 def run(ctx: StageContext) -> None:
     task = ctx.task
-    model = ctx.deps.model(task.model, Stage.SUMMARIZE)
+    model = ctx.deps.model(task.model, Stage.SUMMARIZE.value)
     messages = [
         Message(role="system", content=render("summarize_system")),
         Message(

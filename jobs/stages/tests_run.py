@@ -3,8 +3,10 @@ the runner writes it, the exit code otherwise)."""
 
 from __future__ import annotations
 
+from pydantic import Field
+
 from jobs.context import StageContext
-from shared import safefs, testsuite
+from shared import safefs, testsuite, verdict
 from shared.domain import Model
 from shared.errors import InvalidInput
 from shared.testsuite import SuiteResult, TestPlan
@@ -20,6 +22,14 @@ class PrepState(Model):
     base_sha: str
     test_plan: TestPlan
     baseline: SuiteResult
+    baseline_flaky: list[str] = Field(default_factory=list)
+    pr_template: str = ""  # read before any untrusted code ran
+
+
+class SuiteRun(Model):
+    result: SuiteResult
+    flaky: list[str] = Field(default_factory=list)
+    output: str = ""
 
 
 def state_key(task_id: str) -> str:
@@ -30,7 +40,18 @@ def load_state(ctx: StageContext) -> PrepState:
     return PrepState.model_validate_json(ctx.deps.blobs.get(state_key(ctx.task.id)))
 
 
-def run_suite(ctx: StageContext, plan: TestPlan) -> SuiteResult:
+def run_suite(ctx: StageContext, plan: TestPlan) -> SuiteRun:
+    """Runs the suite; when something fails, runs it once more so that a test which fails and
+    then passes is reported as flaky rather than as broken or fixed."""
+    first, output = _run_once(ctx, plan)
+    if first.timed_out or not verdict.has_failures(first):
+        return SuiteRun(result=first, output=output)
+    ctx.log("some tests failed; running the suite again to tell flaky tests apart")
+    rerun, _ = _run_once(ctx, plan)
+    return SuiteRun(result=first, flaky=verdict.flaky_between(first, rerun), output=output)
+
+
+def _run_once(ctx: StageContext, plan: TestPlan) -> tuple[SuiteResult, str]:
     timeout = ctx.deps.settings.test_timeout_s
     result = ctx.sandbox(plan.test, timeout_s=timeout)
     ctx.log(result.output[-3000:], exit_code=result.exit_code)
@@ -38,7 +59,8 @@ def run_suite(ctx: StageContext, plan: TestPlan) -> SuiteResult:
     if plan.junit_path and not result.timed_out:
         xml = safefs.read_text(ctx.workspace, JUNIT_REL, max_bytes=50_000_000)
     try:
-        return testsuite.suite_result(plan, result.exit_code, result.timed_out, xml, timeout)
+        suite = testsuite.suite_result(plan, result.exit_code, result.timed_out, xml, timeout)
     except InvalidInput as exc:
         ctx.log(f"could not read the JUnit report ({exc.message}); judging by the exit code")
-        return testsuite.suite_result(plan, result.exit_code, result.timed_out, None, timeout)
+        suite = testsuite.suite_result(plan, result.exit_code, result.timed_out, None, timeout)
+    return suite, result.output

@@ -8,8 +8,8 @@ from pydantic import JsonValue
 from jobs.context import StageContext
 from jobs.stages.common import describe_counts
 from jobs.stages.tests_run import load_state, run_suite
-from shared import safefs, testsuite
-from shared.domain import EventKind, Stage, Status
+from shared import safefs, testsuite, verdict
+from shared.domain import Conformance, EventKind, Stage, Status, TestReport
 from shared.errors import StageFailed
 
 DIFF_REL = ".errand/diff.patch"
@@ -20,6 +20,7 @@ EXCLUDES = "':(exclude)node_modules' ':(exclude).venv' ':(exclude)**/__pycache__
 
 def run(ctx: StageContext) -> None:
     state = load_state(ctx)
+    task = ctx.task
     diff = take_diff(ctx, state.base_sha)
     if not diff.strip():
         raise StageFailed(
@@ -27,40 +28,72 @@ def run(ctx: StageContext) -> None:
             "the agent finished without changing any file, so there is nothing to publish; "
             "rephrase the task or check the plan",
         )
-    after = run_suite(ctx, state.test_plan)
-    newly_failing, newly_passing = testsuite.compare(state.baseline, after)
+    run_after = run_suite(ctx, state.test_plan)
+    after = run_after.result
+    v = verdict.classify(state.baseline, after, [*state.baseline_flaky, *run_after.flaky])
     counts = testsuite.counts(after)
-    tests = ctx.task.tests.model_copy(
-        update={
-            "after": counts,
-            "newly_failing": newly_failing,
-            "newly_passing": newly_passing,
-            "after_note": after.note,
-        }
+    tests = task.tests.model_copy(
+        update={"after": counts, "after_note": after.note, **v.model_dump()}
     )
-    failing: list[JsonValue] = list(newly_failing)
-    passing: list[JsonValue] = list(newly_passing)
-    ctx.emit(
-        EventKind.TEST_RESULTS,
-        {
-            "phase": "after",
-            "counts": counts.model_dump(),
-            "newly_failing": failing,
-            "newly_passing": passing,
-        },
-    )
-    files: list[JsonValue] = list(changed_files(diff))
-    ctx.emit(EventKind.DIFF_READY, {"bytes": len(diff.encode()), "files": files})
-    ctx.log(
-        f"after: {describe_counts(counts)}; newly failing {len(newly_failing)}, "
-        f"newly passing {len(newly_passing)}"
-    )
-    ctx.deps.blobs.put(f"tasks/{ctx.task.id}/diff.patch", diff.encode(), "text/x-diff")
-    if ctx.task.auto_approve:
-        ctx.advance(Status.PUBLISHING, Stage.PUBLISH, diff=diff, tests=tests)
+    files = changed_files(diff)
+    conf = verdict.conformance(task.plan, files) if task.plan else Conformance()
+    report(ctx, diff, tests, files, conf)
+    ctx.deps.blobs.put(f"tasks/{task.id}/diff.patch", diff.encode(), "text/x-diff")
+    changes: dict[str, object] = {"diff": diff, "tests": tests, "conformance": conf}
+    if v.newly_failing and task.round < ctx.deps.settings.fix_rounds:
+        feedback = failure_feedback(v.newly_failing, after.note, run_after.output)
+        ctx.deps.blobs.put(feedback_key(task.id, task.round + 1), feedback.encode(), "text/plain")
+        ctx.log(
+            f"{len(v.newly_failing)} tests newly fail; sending the task back to execute "
+            f"(fix round {task.round + 1} of {ctx.deps.settings.fix_rounds})"
+        )
+        ctx.advance(Status.EXECUTING, Stage.EXECUTE, round=task.round + 1, **changes)
+    elif v.newly_failing:
+        ctx.move(Status.DIFF_REVIEW, **changes)
+        ctx.log(
+            f"stopped: {len(v.newly_failing)} tests still fail after {task.round} fix rounds "
+            f"({', '.join(v.newly_failing[:5])}); review the diff before publishing it"
+        )
+    elif task.auto_approve:
+        ctx.advance(Status.PUBLISHING, Stage.PUBLISH, **changes)
     else:
-        ctx.move(Status.DIFF_REVIEW, diff=diff, tests=tests)
-        ctx.log("diff ready: approve it with `errand task approve " + ctx.task.id + " --diff`")
+        ctx.move(Status.DIFF_REVIEW, **changes)
+        ctx.log("diff ready: approve it with `errand task approve " + task.id + " --diff`")
+
+
+def report(
+    ctx: StageContext, diff: str, tests: TestReport, files: list[str], conf: Conformance
+) -> None:
+    assert tests.after is not None
+    payload: dict[str, JsonValue] = {"phase": "after", "counts": tests.after.model_dump()}
+    for name in ("newly_failing", "newly_passing", "pre_existing", "flaky", "disappeared"):
+        ids: list[JsonValue] = list(getattr(tests, name))
+        payload[name] = ids
+    ctx.emit(EventKind.TEST_RESULTS, payload)
+    listed: list[JsonValue] = list(files)
+    ctx.emit(EventKind.DIFF_READY, {"bytes": len(diff.encode()), "files": listed})
+    ctx.log(
+        f"after: {describe_counts(tests.after)}; newly failing {len(tests.newly_failing)}, "
+        f"newly passing {len(tests.newly_passing)}, flaky {len(tests.flaky)}"
+    )
+    if conf.unplanned_files or conf.untouched_steps:
+        ctx.log(
+            f"plan conformance: files outside the plan {conf.unplanned_files}; "
+            f"steps with no change {conf.untouched_steps}"
+        )
+
+
+def feedback_key(task_id: str, round_: int) -> str:
+    return f"tasks/{task_id}/fix-{round_}.txt"
+
+
+def failure_feedback(failing: list[str], note: str, output: str) -> str:
+    lines = ["After your change these tests fail (they passed or did not exist before):"]
+    lines += [f"- {t}" for t in failing]
+    if note:
+        lines.append(f"Note: {note}")
+    lines += ["", "Test output (tail):", output[-6000:]]
+    return "\n".join(lines)
 
 
 def take_diff(ctx: StageContext, base_sha: str) -> str:

@@ -19,6 +19,8 @@ ROOT = Path(__file__).resolve().parents[2]
 def errand_env(home: Path, extra: Mapping[str, str] | None = None) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("ERRAND_")}
     env.update({"ERRAND_HOME": str(home), "ERRAND_SPEECH": "piper", "PYTHONPATH": str(ROOT)})
+    # the fake models have no litellm price; a configured one keeps the USD budget enforceable
+    env["ERRAND_MODEL_PRICE"] = "1.5,6"
     env.update(extra or {})
     return env
 

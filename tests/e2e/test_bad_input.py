@@ -157,3 +157,10 @@ def test_planning_model_that_never_plans_stops_on_budget(tmp_path: Path, errand:
         )
     assert_failed(task, "budget_exceeded", "4 model steps")
     assert calls["n"] == 4
+
+
+def test_unpriced_model_is_refused_rather_than_run_without_a_usd_budget(
+    tmp_path: Path, errand: Runner
+) -> None:
+    _, task, _ = run_task(errand, str(node_repo(tmp_path)), env={"ERRAND_MODEL_PRICE": ""})
+    assert_failed(task, "budget_exceeded", "ERRAND_MODEL_PRICE")

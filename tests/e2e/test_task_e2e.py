@@ -84,7 +84,10 @@ def test_task_completes_with_every_field(tmp_path: Path, errand: Runner) -> None
     assert audio["duration_s"] > 2.0 and audio["transcript"]
     data = Path(audio["path"]).read_bytes()
     assert data[:3] == b"ID3" or (data[0] == 0xFF and data[1] & 0xE0 == 0xE0)
-    assert task["usage"]["prompt_tokens"] > 0 and task["usage"]["completion_tokens"] > 0
+    usage = task["usage"]
+    assert usage["prompt_tokens"] > 0 and usage["completion_tokens"] > 0
+    expected = (usage["prompt_tokens"] * 1.5 + usage["completion_tokens"] * 6) / 1e6
+    assert abs(usage["cost_usd"] - expected) < 1e-6
     for field in ("id", "repo", "base_branch", "prompt", "model", "created_at", "updated_at"):
         assert task[field], field
     assert task["base_branch"] == "main"

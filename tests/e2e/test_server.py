@@ -1,0 +1,158 @@
+"""`errand up` as users run it: a real uvicorn server on a free port, the CLI talking to it,
+live streams."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import socket
+import subprocess
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+
+from shared.demo import make_sample_repo, turns_path
+from tests.e2e.conftest import ERRAND, ROOT, errand_env
+
+pytestmark = pytest.mark.e2e
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+class Server:
+    def __init__(self, home: Path, port: int, proc: subprocess.Popen[str]) -> None:
+        self.home, self.port, self.proc = home, port, proc
+        self.url = f"http://127.0.0.1:{port}"
+
+    def cli(self, *args: str, timeout: float = 180) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [*ERRAND, *args],
+            env=errand_env(self.home),
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+            cwd=ROOT,
+        )
+
+    def threads(self) -> int:
+        status = Path(f"/proc/{self.proc.pid}/status").read_text()
+        return int(
+            next(line.split()[1] for line in status.splitlines() if line.startswith("Threads:"))
+        )
+
+
+@pytest.fixture
+def server(tmp_path: Path) -> Iterator[Server]:
+    home, port = tmp_path / "home", free_port()
+    proc = subprocess.Popen(
+        [*ERRAND, "up", "--port", str(port)],
+        env=errand_env(home),
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    srv = Server(home, port, proc)
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        try:
+            if httpx.get(srv.url + "/api/health", timeout=1).status_code == 200:
+                break
+        except httpx.HTTPError:
+            time.sleep(0.2)
+    else:
+        proc.kill()
+        raise AssertionError(f"server did not start:\n{proc.communicate()[0]}")
+    yield srv
+    proc.terminate()
+    proc.wait(timeout=20)
+
+
+def test_cli_uses_the_server_and_watch_shows_stages_live(server: Server, tmp_path: Path) -> None:
+    repo = make_sample_repo(tmp_path / "calc")
+    created = server.cli(
+        "task",
+        "create",
+        "--repo",
+        str(repo),
+        "--prompt",
+        "Fix add",
+        "--model",
+        f"scripted:{turns_path()}",
+        "--auto-approve",
+        "--json",
+    )
+    assert created.returncode == 0, created.stderr
+    task_id = created.stdout.split('"id": "')[1].split('"')[0]
+    watch = server.cli("task", "watch", task_id)
+    out = watch.stdout
+    assert watch.returncode == 0, watch.stderr
+    stages = [
+        "preparing",
+        "planning",
+        "executing",
+        "verifying",
+        "publishing",
+        "summarizing",
+        "completed",
+    ]
+    positions = [out.index(f"== {s}") for s in stages]
+    assert positions == sorted(positions), out
+    assert "-> bash" in out and "audio_ready" in out
+    shown = httpx.get(f"{server.url}/api/tasks/{task_id}").json()
+    assert shown["status"] == "completed"
+    audio = httpx.get(shown["audio"]["url"])
+    assert audio.status_code == 200 and audio.headers["content-type"] == "audio/mpeg"
+    assert len(audio.content) > 10_000
+
+
+def test_hundreds_of_streams_without_a_thread_each(server: Server) -> None:
+    # a git server that accepts and never answers keeps the task in prepare while streams open
+    silent = socket.socket()
+    silent.bind(("127.0.0.1", 0))
+    silent.listen(8)
+    repo = f"http://127.0.0.1:{silent.getsockname()[1]}/repo.git"
+    task = httpx.post(
+        f"{server.url}/api/tasks", json={"repo": repo, "prompt": "x", "model": "openai/x"}
+    ).json()
+    streams = 300
+    baseline_threads = server.threads()
+
+    async def one(client: httpx.AsyncClient, seen: list[int], opened: asyncio.Event) -> str:
+        async with client.stream("GET", f"/api/tasks/{task['id']}/events") as resp:
+            assert resp.status_code == 200
+            seen.append(1)
+            if len(seen) == streams:
+                opened.set()
+            body = ""
+            async for chunk in resp.aiter_text():
+                body += chunk
+            return body
+
+    async def run() -> tuple[list[str], int]:
+        limits = httpx.Limits(max_connections=streams + 10)
+        async with httpx.AsyncClient(base_url=server.url, limits=limits, timeout=120) as client:
+            seen: list[int] = []
+            opened = asyncio.Event()
+            tasks = [asyncio.create_task(one(client, seen, opened)) for _ in range(streams)]
+            await asyncio.wait_for(opened.wait(), 60)
+            await asyncio.sleep(0.5)
+            peak = server.threads()
+            assert not any(t.done() for t in tasks)  # all 300 are open at once
+            await client.post(f"/api/tasks/{task['id']}/cancel")
+            return await asyncio.gather(*tasks), peak
+
+    try:
+        bodies, peak = asyncio.run(run())
+    finally:
+        silent.close()
+    assert all('"cancelled"' in body for body in bodies)  # every stream saw the end and closed
+    assert peak - baseline_threads < 40, (baseline_threads, peak)
+    assert os.path.exists(f"/proc/{server.proc.pid}")
