@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import logging
+import os
 import shutil
+import sys
+import threading
 import traceback
 from collections.abc import Callable
 
@@ -16,6 +19,7 @@ from shared.errors import Conflict, ErrandError, NotFound
 from shared.wiring import Deps
 
 log = logging.getLogger("errand.job")
+CANCEL_POLL_S = 1.0
 
 STAGES: dict[Stage, Callable[[StageContext], None]] = {
     Stage.PREPARE: prepare.run,
@@ -41,6 +45,8 @@ def run_stage(deps: Deps, request: StageRequest) -> int:
         )
         return 0
     ctx = StageContext(deps, request, task)
+    done = threading.Event()
+    threading.Thread(target=_exit_on_cancel, args=(deps, task.id, done), daemon=True).start()
     try:
         STAGES[request.stage](ctx)
     except Cancelled:
@@ -56,9 +62,26 @@ def run_stage(deps: Deps, request: StageRequest) -> int:
             f"({type(exc).__name__}: {exc}); the job log has the details — please report it",
         )
     finally:
+        done.set()
         if ctx.task.status in TERMINAL:
             shutil.rmtree(paths.workspace(deps.settings.home, task.id), ignore_errors=True)
     return 0
+
+
+def _exit_on_cancel(deps: Deps, task_id: str, done: threading.Event) -> None:
+    """A cancelled task stops now, not when its current command ends: exiting the execution
+    takes every sandboxed process with it (bubblewrap runs with --die-with-parent)."""
+    while not done.wait(CANCEL_POLL_S):
+        try:
+            status = deps.store.get_task(task_id).status
+        except ErrandError:
+            continue
+        if status == Status.CANCELLED:
+            log.info("task %s was cancelled; stopping this execution", task_id)
+            shutil.rmtree(paths.workspace(deps.settings.home, task_id), ignore_errors=True)
+            sys.stdout.flush()
+            sys.stderr.flush()
+            os._exit(0)
 
 
 def fail(ctx: StageContext, code: str, message: str) -> None:

@@ -1,0 +1,97 @@
+"""The job shim: a stage execution that dies must not leave its task stuck."""
+
+from __future__ import annotations
+
+import os
+import signal
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from shared.client import LocalClient
+from shared.services import CreateTask
+from shared.settings import Settings
+from shared.stack import Stack
+from tests.support.gitrepo import make_repo
+
+pytestmark = pytest.mark.e2e
+
+
+@pytest.fixture
+def stack(tmp_path: Path) -> Iterator[Stack]:
+    s = Stack(Settings(home=tmp_path / "home"))
+    s.start()
+    yield s
+    s.stop()
+
+
+def children_of(pid: int) -> list[int]:
+    found = []
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                stat = Path(f"/proc/{entry}/stat").read_text()
+            except OSError:
+                continue
+            if int(stat.rsplit(")", 1)[1].split()[1]) == pid:
+                found.append(int(entry))
+    return found
+
+
+def test_a_killed_stage_execution_fails_its_task(tmp_path: Path, stack: Stack) -> None:
+    repo = make_repo(tmp_path / "slow", {"AGENTS.md": "Test command: `sleep 60`\n", "a.txt": "a\n"})
+    client = LocalClient(stack)
+    task = client.create(CreateTask(repo=str(repo), prompt="anything", model="openai/x"))
+    pool = stack.deps.jobs
+    zygote = pool._proc  # type: ignore[attr-defined]
+    assert zygote is not None
+    deadline = time.monotonic() + 60
+    victims: list[int] = []
+    while time.monotonic() < deadline and not victims:
+        if client.get(task["id"])["status"] == "preparing":
+            victims = children_of(zygote.pid)
+        time.sleep(0.1)
+    assert victims, "the prepare execution never started"
+    for pid in victims:
+        os.kill(pid, signal.SIGKILL)
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline and client.get(task["id"])["status"] == "preparing":
+        time.sleep(0.2)
+    final = client.get(task["id"])
+    assert final["status"] == "failed"
+    assert final["error"]["code"] == "job_crashed"
+    assert "killed by signal SIGKILL" in final["error"]["message"]
+
+
+def test_cancel_stops_a_running_stage_and_its_sandbox_at_once(tmp_path: Path, stack: Stack) -> None:
+    repo = make_repo(
+        tmp_path / "slow", {"AGENTS.md": "Test command: `sleep 120`\n", "a.txt": "a\n"}
+    )
+    client = LocalClient(stack)
+    task = client.create(CreateTask(repo=str(repo), prompt="anything", model="openai/x"))
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline and not _sleepers():
+        time.sleep(0.1)
+    assert _sleepers(), "the test command never started"
+    started = time.monotonic()
+    client.cancel(task["id"])
+    while time.monotonic() - started < 15 and _sleepers():
+        time.sleep(0.1)
+    assert not _sleepers(), "the sandboxed command outlived the cancelled task"
+    assert time.monotonic() - started < 5
+    assert client.get(task["id"])["status"] == "cancelled"
+
+
+def _sleepers() -> list[int]:
+    found = []
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                cmd = Path(f"/proc/{entry}/cmdline").read_bytes()
+            except OSError:
+                continue
+            if cmd.split(b"\0")[:2] == [b"sleep", b"120"]:
+                found.append(int(entry))
+    return found
