@@ -25,7 +25,7 @@ _REPLACE_RE = re.compile(r"^\s*>{5,9} ?REPLACE\s*$")
 _FENCE_RE = re.compile(r"^\s*(```|~~~)")
 _WORD_RE = re.compile(r"\w+")
 MIN_SIMILARITY = 0.5  # below this, "closest match" would mislead more than help
-_CANDIDATES = 25  # windows compared character by character when looking for the closest match
+_CANDIDATES = 12  # windows compared character by character when looking for the closest match
 
 
 class EditError(InvalidInput):
@@ -150,8 +150,11 @@ def closest_match(lines: Sequence[str], target: Sequence[str]) -> Closest | None
     best: Closest | None = None
     for _, start in scores[:_CANDIDATES]:
         matcher.set_seq1("\n".join(keys[start : start + n]))
+        floor = max(MIN_SIMILARITY, best.ratio if best else 0.0)
+        if matcher.quick_ratio() < floor:  # an upper bound of ratio(), far cheaper
+            continue
         ratio = matcher.ratio()
-        if ratio >= MIN_SIMILARITY and (best is None or ratio > best.ratio):
+        if ratio >= floor and (best is None or ratio > best.ratio):
             best = Closest(start, ratio)
     return best
 
@@ -239,7 +242,16 @@ def apply_edit(content: str, search: str, replace: str) -> Applied:
     if "\n" in wanted:  # several lines: a match must not start in the middle of a line
         found = [at for at in found if not content[content.rfind("\n", 0, at) + 1 : at].strip()]
     if len(found) == 1:
-        return _result(content, found[0], len(wanted), replace_lf.replace("\n", nl), False)
+        at = found[0]
+        indent = content[content.rfind("\n", 0, at) + 1 : at]
+        first, *rest = replace_lf.split("\n")
+        multi = "\n" in search_lf.rstrip("\n")
+        if not indent or indent.strip() or multi or not any(r.strip() for r in rest):
+            return _result(content, at, len(wanted), replace_lf.replace("\n", nl), False)
+        # One line found without its indentation: the replacement's further lines are
+        # indented relative to it, as the model wrote it.
+        rest = [indent + r if r.strip() else r for r in rest]
+        return _result(content, at, len(wanted), nl.join([first, *rest]), True)
     if len(found) > 1:
         raise _ambiguous([content.count("\n", 0, at) + 1 for at in found])
     return _apply_tolerant(content, search_lf, replace_lf, nl)
@@ -294,7 +306,9 @@ def _find_lines(keys: list[str], wanted: list[str]) -> list[int]:
     n = len(wanted)
     if not n:
         return []
-    return [s for s in range(len(keys) - n + 1) if keys[s : s + n] == wanted]
+    return [
+        s for s in range(len(keys) - n + 1) if keys[s] == wanted[0] and keys[s : s + n] == wanted
+    ]
 
 
 def _blank_ends(lines: list[str]) -> tuple[int, int]:

@@ -50,6 +50,9 @@ class AgentLoop:
     handlers: Mapping[str, ToolHandler]
     budgets: Budgets
     hooks: LoopHooks
+    # a reply without tool calls may still carry edits (SEARCH/REPLACE blocks or a diff):
+    # on_text applies them and returns what to tell the model, or None when there were none
+    on_text: Callable[[str], str | None] | None = None
     usage: Usage = field(default_factory=Usage)
     steps: int = 0
 
@@ -68,6 +71,11 @@ class AgentLoop:
             reply = completion.message
             messages.append(reply)
             if not reply.tool_calls:
+                applied = self.on_text(reply.content) if self.on_text and reply.content else None
+                if applied is not None:
+                    messages.append(Message(role="user", content=applied))
+                    malformed = 0
+                    continue
                 malformed += 1
                 if malformed >= MAX_MALFORMED:
                     raise StageFailed(

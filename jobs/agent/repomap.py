@@ -10,6 +10,7 @@ import functools
 import importlib
 import os
 import re
+import tempfile
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 
@@ -81,14 +82,13 @@ class RepoMap(BaseModel):
         cached = cache_dir / f"repomap-v{FORMAT_VERSION}-{commit}.json"
         try:
             return cls.model_validate_json(cached.read_bytes())
-        except FileNotFoundError:
-            pass
-        except ValidationError:
-            pass  # written by an older or broken run: rebuilding replaces it
+        except (FileNotFoundError, ValidationError):
+            pass  # not built yet, or left broken by a crashed run: rebuilding replaces it
         repo_map = scan(repo_dir, commit)
         cache_dir.mkdir(parents=True, exist_ok=True)
-        tmp = cached.with_suffix(f".{os.getpid()}.tmp")
-        tmp.write_text(repo_map.model_dump_json(), encoding="utf-8")
+        fd, tmp = tempfile.mkstemp(dir=cache_dir, prefix=cached.name, suffix=".tmp")
+        with os.fdopen(fd, "w", encoding="utf-8") as out:
+            out.write(repo_map.model_dump_json())
         os.replace(tmp, cached)
         return repo_map
 

@@ -66,6 +66,8 @@ class Patched:
 def parse_patch(text: str) -> list[FilePatch]:
     """The file patches in `text`, which may hold prose and code fences around the diff."""
     lines = [line.removesuffix("\r") for line in text.split("\n")]
+    if lines[-1] == "":
+        lines.pop()  # what follows the final newline is not a line
     patches: list[FilePatch] = []
     git: FilePatch | None = None  # a `diff --git` section still waiting for its ---/+++ lines
     i = 0
@@ -163,6 +165,7 @@ def _parse_hunk(lines: list[str], i: int) -> tuple[Hunk, int]:
         tag, text = (line[0], line[1:]) if line else (" ", "")
         bare_blanks = bare_blanks + 1 if not line else 0
         hunk.lines.append((tag, text))
+        hunk.new_no_eol = hunk.new_no_eol and tag == "-"  # the marker is for an earlier line
         old_left -= tag in " -"
         new_left -= tag in " +"
         i += 1
@@ -257,8 +260,9 @@ def _apply_file(patch: FilePatch, content: str, notes: list[str]) -> str:
         lines[at : at + len(old)] = region
         if reaches_end:
             final_newline = not hunk.new_no_eol
-        if how or (hunk.old_start is not None and at - lead != expected):
-            stated = f" (the patch says line {hunk.old_start})" if hunk.old_start else ""
+        moved = hunk.old_start is not None and at - lead != expected
+        if how or moved:
+            stated = f" (the patch says line {hunk.old_start})" if moved else ""
             notes.append(f"{where}: applied at line {at - lead + 1}{stated}{how}")
         floor = at + len(region)
         if hunk.old_start is not None:
@@ -282,16 +286,16 @@ def _place(
         old = [text for tag, text in used if tag in " -"]
         if not old:
             continue
-        fuzz = f", ignoring {sum(drop)} context lines" if sum(drop) else ""
+        fuzz = f", ignoring {sum(drop)} context line{'s' * (sum(drop) > 1)}" if sum(drop) else ""
         for haystack, wanted, how in (
             (keys, old, ""),
             (stripped, [w.strip() for w in old], ", ignoring whitespace"),
         ):
-            at = _nearest(_occurrences(haystack, wanted, floor), expected + drop[0])
-            if at is None:  # hunks out of order
-                at = _nearest(_occurrences(haystack, wanted, 0), expected + drop[0])
-            if at is not None:
-                return at, used, how + fuzz, drop[0]
+            found = _occurrences(haystack, wanted)
+            if not found or (fuzz and len(found) > 1):  # less context must still be unique
+                continue
+            after = [s for s in found if s >= floor]  # before it: hunks out of order
+            return _nearest(after or found, expected + drop[0]), used, how + fuzz, drop[0]
     return None, hunk.lines, "", 0
 
 
@@ -304,17 +308,17 @@ def _drop_context(
     return lines[lead : len(lines) - trail]
 
 
-def _occurrences(haystack: list[str], wanted: list[str], start: int) -> list[int]:
+def _occurrences(haystack: list[str], wanted: list[str]) -> list[int]:
     n = len(wanted)
     return [
         s
-        for s in range(start, len(haystack) - n + 1)
+        for s in range(len(haystack) - n + 1)
         if haystack[s] == wanted[0] and haystack[s : s + n] == wanted
     ]
 
 
-def _nearest(found: list[int], expected: int) -> int | None:
-    return min(found, key=lambda s: (abs(s - expected), s)) if found else None
+def _nearest(found: list[int], expected: int) -> int:
+    return min(found, key=lambda s: (abs(s - expected), s))
 
 
 def _lead(line: str) -> str:

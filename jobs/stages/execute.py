@@ -5,14 +5,16 @@ from __future__ import annotations
 from pydantic import JsonValue
 
 from jobs.agent import tools
+from jobs.agent.file_tools import FileTools
 from jobs.agent.loop import AgentLoop, Done
+from jobs.agent.output import head_tail
 from jobs.context import StageContext
 from jobs.prompts import render
 from jobs.stages.common import format_plan, hooks, task_context
 from jobs.stages.verify import feedback_key
 from shared.domain import Stage, Status
 from shared.errors import StageFailed
-from shared.ports import Message
+from shared.ports import CommandResult, Message
 
 
 def run(ctx: StageContext) -> None:
@@ -26,7 +28,17 @@ def run(ctx: StageContext) -> None:
             raise ValueError("'command' must be a non-empty string")
         result = ctx.sandbox(command, timeout_s=settings.command_timeout_s)
         note = f" ({result.limit} limit hit)" if result.limit else ""
-        return f"exit code {result.exit_code}{note}\n{result.output}"
+        return f"exit code {result.exit_code}{note}\n{head_tail(result.output, 20_000, 400)}"
+
+    def files_run(command: str) -> CommandResult:
+        # not ctx.sandbox(): these commands carry a helper script not worth logging
+        result = ctx.deps.sandbox().run(
+            ctx.workspace, command, cwd="/workspace/repo", timeout_s=120
+        )
+        ctx.deps.timings.sandbox_s += result.duration_s
+        return result
+
+    files = FileTools(files_run, ctx.workspace)
 
     def finish(args: dict[str, JsonValue]) -> str:
         raise Done(str(args.get("summary", "")))
@@ -35,8 +47,9 @@ def run(ctx: StageContext) -> None:
     label = Stage.EXECUTE.value if round_ == 0 else f"{Stage.EXECUTE.value}-{round_}"
     loop = AgentLoop(
         model=ctx.deps.model(ctx.task.model, label),
-        tools=[tools.BASH, tools.FINISH],
-        handlers={"bash": bash, "finish": finish},
+        tools=[tools.BASH, *files.specs, tools.FINISH],
+        handlers={"bash": bash, **files.handlers, "finish": finish},
+        on_text=files.apply_text,
         budgets=settings.budgets,
         hooks=hooks(ctx),
     )

@@ -20,7 +20,11 @@ PLAN = {
     "summary": "Make add() return the sum.",
     "steps": [{"title": "Fix add in calc.py", "details": "a - b -> a + b", "files": ["calc.py"]}],
 }
-FIX = "sed -i '0,/return a - b/s//return a + b/' calc.py"
+EDIT = {
+    "path": "calc.py",
+    "search": "def add(a: int, b: int) -> int:\n    return a - b",
+    "replace": "def add(a: int, b: int) -> int:\n    return a + b",
+}
 SUMMARY = (
     "I fixed the add function in the calculator, which subtracted its arguments instead of "
     "adding them. Before the change one of three tests failed; after it, all three tests pass. "
@@ -35,7 +39,9 @@ def route(request: dict[str, Any]) -> Reply:
     if "bash" in tools:
         turns = sum(1 for m in request["messages"] if m["role"] == "assistant")
         if turns == 0:
-            return Reply(tool_calls=[("bash", {"command": FIX})])
+            return Reply(tool_calls=[("view", {"path": "calc.py", "start_line": 1, "end_line": 8})])
+        if turns == 1:
+            return Reply(tool_calls=[("edit", EDIT)])
         return Reply(tool_calls=[("finish", {"summary": "add() fixed"})])
     return Reply(content=SUMMARY)
 
@@ -61,6 +67,9 @@ def test_task_completes_with_every_field(tmp_path: Path, errand: Runner) -> None
             },
         )
         requests = json.dumps(llm.requests)
+        tool_results = [
+            m["content"] for r in llm.requests for m in r["messages"] if m["role"] == "tool"
+        ]
     task = final_json(proc)
     assert task["status"] == "completed", (task.get("error"), proc.stderr[-3000:])
     assert proc.returncode == 0
@@ -91,6 +100,9 @@ def test_task_completes_with_every_field(tmp_path: Path, errand: Runner) -> None
     for field in ("id", "repo", "base_branch", "prompt", "model", "created_at", "updated_at"):
         assert task[field], field
     assert task["base_branch"] == "main"
+    # the file tools ran in the sandbox and their results reached the model
+    assert any("return a - b" in out and "def add" in out for out in tool_results)  # view
+    assert not any(out.startswith("error") for out in tool_results)
     # the key was used for the model call but never shown to it
     assert "sk-canary-e2e" not in requests
 
