@@ -31,6 +31,8 @@ def build_parser() -> argparse.ArgumentParser:
     )
     demo.add_argument("--json", action="store_true")
 
+    ev = sub.add_parser("eval", help="evaluations").add_subparsers(dest="eval", required=True)
+    ev.add_parser("localize", help="recall@k of localization: --dataset FILE.jsonl [--k 1,5,10]")
     task = sub.add_parser("task", help="create and follow tasks").add_subparsers(
         dest="action", required=True
     )
@@ -61,6 +63,11 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if argv[:2] == ["eval", "localize"]:  # its own options parser
+        from shared.eval_localize import main as localize
+
+        return localize(argv[2:])
     args = build_parser().parse_args(argv)
     try:
         settings = Settings.from_env()

@@ -34,5 +34,9 @@ def server_file(home: Path) -> Path:
     return home / "server.json"
 
 
+def repomap_cache(home: Path) -> Path:
+    return home / "cache" / "repomap"
+
+
 def env_cache(home: Path) -> Path:
     return home / "envcache"

@@ -13,7 +13,8 @@ from jobs.agent.retrieval import Index, pack
 MAP_SHARE = 0.25  # of the budget, for the repo map; the rest goes to file contents
 DIRECTORY_INSTRUCTIONS_CHARS = 1500  # per nested AGENTS.md
 RANKED_FOR_INSTRUCTIONS = 5  # nested AGENTS.md governing this many top-ranked files are shown
-SEAM_TOKENS = 16
+SEAM_TOKENS = 16  # slack given up per retry when the joined text counts over the budget
+MAX_INDEXED_CHARS = 64_000_000  # file contents held for ranking, per checkout
 MAP_HEADER = "## Repository map (most relevant files first; symbol line spans)"
 FILES_HEADER = "## Relevant files (ranked against the task)"
 DIRS_HEADER = "## Directory instructions (nested AGENTS.md files; the nearest one wins)"
@@ -32,11 +33,14 @@ class Snapshot:
     @classmethod
     def load(cls, repo_dir: Path, commit: str, cache_dir: Path) -> Snapshot:
         repo_map = RepoMap.build(repo_dir, commit, cache_dir)
-        contents = {
-            path: text
-            for path in repo_map.paths()
-            if (text := read_source(repo_dir, path)) is not None
-        }
+        contents: dict[str, str] = {}
+        total = 0
+        # Source files first: past the cap, the rest are ranked by path and symbols alone.
+        for entry in sorted(repo_map.files, key=lambda f: not f.language):
+            text = read_source(repo_dir, entry.path)
+            if text is not None and total + len(text) <= MAX_INDEXED_CHARS:
+                contents[entry.path] = text
+                total += len(text)
         instructions = RepoInstructions.discover(repo_dir, repo_map.paths())
         return cls(repo_dir, repo_map, contents, instructions, Index(repo_map, contents))
 
@@ -57,7 +61,7 @@ def assemble(
     nested = _directory_instructions(snapshot.instructions, top[:RANKED_FOR_INSTRUCTIONS])
     if nested:
         sections.append(f"{DIRS_HEADER}\n{nested}")
-    head = "\n".join(sections)
+    head = fit_blocks(sections, budget_tokens, count_tokens)
     files_budget = budget_tokens - count_tokens(head) - count_tokens(FILES_HEADER) - 2
     for _ in range(3):
         # Token counts of the parts and of their join differ by a few at the seams: shrink the
@@ -75,7 +79,7 @@ def assemble(
         if overflow <= 0:
             return BuiltContext(text, ranked)
         files_budget -= overflow + SEAM_TOKENS
-    return BuiltContext(fit_blocks([head], budget_tokens, count_tokens), ranked)
+    return BuiltContext(head, ranked)
 
 
 def _directory_instructions(instructions: RepoInstructions, paths: list[str]) -> str:

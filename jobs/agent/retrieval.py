@@ -21,6 +21,7 @@ PATH_BOOST = 1.0  # times the best BM25 score, for a file the task names
 MODULE_BOOST = 0.5  # for a file the task names as a dotted module (`pkg.module.Name`)
 SYMBOL_BOOST = 0.3  # for each symbol the task names, shared among the files defining it
 MAX_SYMBOL_BOOST = 0.6
+MIN_IDENTIFIER = 3  # shorter names (`i`, `e.g`, `py`) match too much by chance
 TEST_WEIGHT = 0.5  # for test files when the task does not mention tests
 STOPWORDS = frozenset((
     "a", "an", "and", "are", "as", "at", "be", "but", "by", "can", "could", "did", "do", "does",
@@ -34,8 +35,10 @@ STOPWORDS = frozenset((
 _WORD = re.compile(r"[A-Za-z0-9_]+")
 _PART = re.compile(r"[A-Z]+(?=[A-Z][a-z])|[A-Z]?[a-z]+|[A-Z]+|[0-9]+")
 _CODE_SPANS = re.compile(r"```.*?```|`[^`\n]+`", re.S)
-_PATHLIKE = re.compile(r"(?<![\w/.-])[\w.-]*[\w-]/[\w./-]*\w|\b[\w-]+\.[A-Za-z][A-Za-z0-9]{0,4}\b")
-_DOTTED = re.compile(r"\b[A-Za-z_]\w*(?:\.[A-Za-z_]\w*)+")
+_PATHLIKE = re.compile(
+    r"(?<![\w/.-])(?:\.{1,2}/)*[\w.-]*[\w-]/[\w./-]*\w|\b[\w-]+\.[A-Za-z][A-Za-z0-9]{0,4}\b"
+)
+_DOTTED = re.compile(r"(?<![\w/.])[A-Za-z_]\w*(?:\.[A-Za-z_]\w*)+")
 _CALLED = re.compile(r"\b([A-Za-z_]\w*)\s*\(")
 _TEST_DIRS = frozenset({"test", "tests", "testing", "__tests__", "spec", "specs"})
 _TEST_FILE = re.compile(r"^test_|_test\.\w+$|\.(test|spec)\.\w+$|^conftest\.py$")
@@ -123,7 +126,8 @@ class Mentions:
             parts = dotted.split(".")
             identifiers.update(parts)
             modules.update("/".join(parts[:i]) for i in range(2, len(parts) + 1))
-        paths = {re.sub(r"^(\./)+", "", m.group(0)) for m in _PATHLIKE.finditer(text)}
+        paths = {re.sub(r"^(\.\.?/)+", "", m.group(0)) for m in _PATHLIKE.finditer(text)}
+        identifiers = {i for i in identifiers if len(i) >= MIN_IDENTIFIER}
         return cls(frozenset(paths), frozenset(modules), frozenset(identifiers))
 
 

@@ -2,11 +2,18 @@
 
 from __future__ import annotations
 
-from jobs.agent import repo_context
+from collections.abc import Callable
+
+from jobs.agent.context_builder import build_context
+from jobs.agent.instructions import RepoInstructions
 from jobs.agent.loop import LoopHooks
+from jobs.agent.retrieval import litellm_token_counter
 from jobs.context import StageContext
 from jobs.prompts import render
+from jobs.stages.tests_run import load_state
+from shared import paths
 from shared.domain import EventKind, Plan, Status, TestCounts
+from shared.wiring import SCRIPTED_PREFIX
 
 
 def hooks(ctx: StageContext) -> LoopHooks:
@@ -32,17 +39,41 @@ def describe_counts(c: TestCounts | None) -> str:
     return f"{c.passed} passed, {c.failed} failed, {c.errors} errors, {c.skipped} skipped"
 
 
+CONTEXT_BUDGET_TOKENS = 12_000
+INSTRUCTIONS_BUDGET_CHARS = 8_000
+
+
 def task_context(ctx: StageContext) -> str:
+    """The task plus what the model should know of the repository: instructions (nearest
+    AGENTS.md, CONTRIBUTING, README), the repo map and the files ranked against the task."""
     t = ctx.task
+    state = load_state(ctx)
+    repo_text = build_context(
+        ctx.repo_dir,
+        state.base_sha,
+        t.prompt,
+        paths.repomap_cache(ctx.deps.settings.home),
+        CONTEXT_BUDGET_TOKENS,
+        token_counter(t.model),
+    )
     return render(
         "task_context",
         prompt=t.prompt,
         branch=t.base_branch or "(default)",
         test_command=t.tests.command or "(none)",
         baseline=describe_counts(t.tests.baseline),
-        instructions=repo_context.instructions(ctx.repo_dir),
-        files=repo_context.format_files(repo_context.list_files(ctx.repo_dir)),
+        instructions=RepoInstructions.discover(ctx.repo_dir).for_task(
+            budget_chars=INSTRUCTIONS_BUDGET_CHARS
+        ),
+        files=repo_text,
     )
+
+
+def token_counter(model: str) -> Callable[[str], int]:
+    """The model's tokenizer where litellm knows it; the scripted model is counted like a
+    GPT-4o-class model so its contexts look like real ones."""
+    name = "gpt-4o" if model.startswith(SCRIPTED_PREFIX) else model
+    return litellm_token_counter(name)
 
 
 def format_plan(plan: Plan) -> str:

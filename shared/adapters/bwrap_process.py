@@ -35,14 +35,14 @@ class BwrapProcess:
     def __init__(
         self,
         bwrap: str,
-        args_file: Path,
+        args: bytes,
         command: str,
         cgroup_procs: Sequence[Path],
         slirp: Slirp | None,
         blocked_egress: Sequence[str],
         output: CappedOutput,
     ) -> None:
-        self._bwrap, self._args_file, self._command = bwrap, args_file, command
+        self._bwrap, self._args, self._command = bwrap, args, command
         self._cgroup_procs = [str(path) for path in cgroup_procs]
         self._slirp, self._blocked, self._output = slirp, blocked_egress, output
         self._lock = threading.Lock()
@@ -68,7 +68,13 @@ class BwrapProcess:
         status_r, status_w = os.pipe()
         ready_r, ready_w = os.pipe() if self._slirp else (-1, -1)
         go_r, go_w = os.pipe() if self._slirp else (-1, -1)
-        args_fd = os.open(self._args_file, os.O_RDONLY)
+        # In memory, not a file: nothing to clean up, and the arguments (the environment given
+        # to the command among them) never touch a disk.
+        args_fd = os.memfd_create("bwrap-args", os.MFD_CLOEXEC)
+        view = memoryview(self._args)
+        while view:
+            view = view[os.write(args_fd, view) :]
+        os.lseek(args_fd, 0, os.SEEK_SET)
         child_fds = [fd for fd in (status_w, args_fd, ready_w, go_r) if fd >= 0]
         argv = [self._bwrap, "--args", str(args_fd), "--json-status-fd", str(status_w), "--"]
         if self._slirp is not None:

@@ -2,49 +2,39 @@
 cgroup limits, a wall-clock timeout that kills the whole process tree, capped output.
 
 Runs as root on the host. bwrap then maps the sandbox's uid 1000 to the host's root, so every
-root-owned file bound in is readable inside: only system paths are bound, never /root, $HOME,
-ERRAND_HOME or the host's /proc."""
+root-owned file bound in is readable inside: only system paths and the Python installation are
+bound, never $HOME, ERRAND_HOME or the host's /proc."""
 
 from __future__ import annotations
 
-import os
 import shutil
 import subprocess
 import sys
-import tempfile
 import time
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 
+from shared.adapters.bwrap_layout import HOME, Layout
 from shared.adapters.bwrap_process import TOOL_ENV, BwrapProcess
-from shared.adapters.cgroup_limits import CgroupLimits
+from shared.adapters.cgroup_limits import CgroupLimits, Limits
 from shared.adapters.sandbox_output import CappedOutput
 from shared.adapters.slirp import DEFAULT_BLOCKED_EGRESS, DNS_SERVER, Slirp
 from shared.errors import InvalidInput, SandboxError
 from shared.ports import CommandResult
 
 TIMEOUT_EXIT_CODE = 124
-_UID = 1000
-_HOME = "/tmp/home"
 _CA_BUNDLE = "/etc/ssl/certs/ca-certificates.crt"
-# What programs need from /etc. Not /etc/ssl whole: /etc/ssl/private holds host keys.
-_ETC = (
-    "ld.so.cache", "ld.so.conf", "ld.so.conf.d", "alternatives", "ssl/certs", "ssl/openssl.cnf",
-    "nsswitch.conf", "host.conf", "gai.conf", "localtime", "timezone", "protocols", "services",
-    "mime.types", "magic", "magic.mime", "os-release", "debian_version", "terminfo",
-)  # fmt: skip
-_ETC_GLOBS = ("python3*", "java-*")
-_PASSWD = f"root:x:0:0:root:/root:/usr/sbin/nologin\nsandbox:x:{_UID}:{_UID}::{_HOME}:/bin/bash\n"
-_GROUP = f"root:x:0:\nsandbox:x:{_UID}:\n"
-_HOSTS = "127.0.0.1\tlocalhost sandbox\n::1\tlocalhost ip6-localhost ip6-loopback\n"
 
 
 class BwrapSandbox:
     """Structurally a `shared.ports.Sandbox`. Safe to use from several threads at once: each
-    `run` has its own cgroup, temp dir and runner thread.
+    `run` has its own cgroup and runner thread.
 
-    Without a usable cgroup controller for memory or pids the constructor raises SandboxError,
-    unless `require_limits=False`; `limits_active` and `limits_unavailable` tell which."""
+    Per command: `memory_mb` of memory (no swap), `pids` processes, `cpus` CPUs' worth of time
+    (a quota, not a pinning: 1.5 lets two threads run three quarters of the time), `tmp_mb` of
+    /tmp (a tmpfs, so it also counts as memory). Without a usable cgroup controller for memory,
+    pids or cpu the constructor raises SandboxError, unless `require_limits=False`;
+    `limits_active` and `limits_unavailable` tell which."""
 
     def __init__(
         self,
@@ -54,17 +44,23 @@ class BwrapSandbox:
         max_line_chars: int = 4000,
         extra_ro_paths: Sequence[Path] = (),
         *,
+        cpus: float = 1.0,
         tmp_mb: int = 1024,
         require_limits: bool = True,
         blocked_egress: Sequence[str] = DEFAULT_BLOCKED_EGRESS,
         python_prefix: Path | None = None,
     ) -> None:
+        if cpus < 0.01 or memory_mb < 1 or pids < 1 or tmp_mb < 1:
+            raise InvalidInput(
+                f"sandbox limits must be positive (cpus >= 0.01): got cpus={cpus}, "
+                f"memory_mb={memory_mb}, pids={pids}, tmp_mb={tmp_mb}"
+            )
         self._bwrap = _which("bwrap", "apt-get install bubblewrap")
         self._output_limit = output_limit_bytes
         self._max_line = max_line_chars
         self._blocked = tuple(blocked_egress)
-        self._limits = CgroupLimits(memory_mb * 1024 * 1024, pids)
-        self.memory_mb, self.pids = memory_mb, pids
+        self._limits = CgroupLimits(Limits(memory_mb * 1024 * 1024, pids, cpus))
+        self.memory_mb, self.pids, self.cpus = memory_mb, pids, cpus
         if require_limits and self._limits.unavailable:
             reasons = "; ".join(f"{c}: {why}" for c, why in self._limits.unavailable.items())
             raise SandboxError(
@@ -77,12 +73,14 @@ class BwrapSandbox:
             ([] if prefix.is_relative_to("/usr") else [f"{prefix}/bin"])
             + ["/usr/local/sbin", "/usr/local/bin", "/usr/sbin", "/usr/bin", "/sbin", "/bin"]
         )
-        self._system_args = _system_args([prefix, *extra_ro_paths], tmp_mb)
+        self._layout = Layout([prefix, *extra_ro_paths], tmp_mb, DNS_SERVER)
+        self._system_args = list(self._layout.args)
         help_text = subprocess.run(
             [self._bwrap, "--help"], capture_output=True, text=True, env=TOOL_ENV, check=False
         ).stdout
         if "--disable-userns" in help_text:  # bubblewrap >= 0.8
             self._system_args += ["--disable-userns", "--assert-userns-disabled"]
+        self._default_env = _default_env(self._path)
         self._slirp_tools: tuple[str, str, str] | None = None
 
     @property
@@ -112,49 +110,47 @@ class BwrapSandbox:
             raise SandboxError(f"workspace {workspace} is not a directory; create it first")
         if not cwd.startswith("/"):
             raise InvalidInput(f"cwd must be an absolute path inside the sandbox, got {cwd!r}")
-        args = self._args(workspace, cwd, network, {**self._default_env(), **(env or {})})
+        args = self._args(workspace, cwd, network, {**self._default_env, **(env or {})})
         slirp = Slirp(*self._network_tools()) if network else None
         group = self._limits.create() if self._limits.active else None
         output = CappedOutput(self._output_limit, self._max_line, on_output)
         started = time.monotonic()
         try:
-            with tempfile.TemporaryDirectory(prefix="errand-sandbox-") as tmp:
-                args += _etc_args(Path(tmp), network)
-                (Path(tmp) / "args").write_bytes(b"".join(a.encode() + b"\0" for a in args))
-                execution = BwrapProcess(
-                    self._bwrap,
-                    Path(tmp) / "args",
-                    command,
-                    group.procs_files if group is not None else [],
-                    slirp,
-                    self._blocked,
-                    output,
-                )
-                timed_out = _wait(execution, timeout_s)
+            execution = BwrapProcess(
+                self._bwrap,
+                b"".join(a.encode() + b"\0" for a in args),
+                command,
+                group.procs_files if group is not None else [],
+                slirp,
+                self._blocked,
+                output,
+            )
+            timed_out = _wait(execution, timeout_s)
             if execution.error is not None and not timed_out:
                 raise execution.error
             hit = group.hit() if group is not None else ""
+            throttled_s = group.throttled_s() if group is not None else 0.0
         finally:
             if slirp is not None:
                 slirp.stop()
             if group is not None:
                 group.kill()  # nothing should be left; this makes sure
                 group.remove()
-        return self._result(execution, output, hit, timed_out, timeout_s, started)
+        return self._result(execution, output, hit, throttled_s, timed_out, timeout_s, started)
 
     def _args(self, workspace: Path, cwd: str, network: bool, env: Mapping[str, str]) -> list[str]:
-        """Everything but the generated /etc files; `--remount-ro /` must come after mounts."""
-        return [
-            *self._system_args,
-            *["--bind", str(workspace.resolve()), "/workspace"],
-            *["--chdir", cwd, "--clearenv", *_setenv_args(env)],
-        ]
+        """`--remount-ro /` must come after every mount."""
+        args = [*self._system_args, "--bind", str(workspace.resolve()), "/workspace"]
+        if network:
+            args += ["--ro-bind", self._layout.resolv_conf, "/etc/resolv.conf"]
+        return [*args, "--chdir", cwd, "--clearenv", *_setenv_args(env), "--remount-ro", "/"]
 
     def _result(
         self,
         execution: BwrapProcess,
         output: CappedOutput,
         hit: str,
+        throttled_s: float,
         timed_out: bool,
         timeout_s: float,
         started: float,
@@ -163,7 +159,12 @@ class BwrapSandbox:
         output.close()
         if timed_out:
             exit_code, limit = TIMEOUT_EXIT_CODE, "timeout"
-            output.note(f"[killed after {timeout_s:g} s: the command hit its time limit]")
+            why = (
+                f"; its {self.cpus:g}-CPU quota held it back for {throttled_s:.1f} s of that"
+                if throttled_s >= 0.1
+                else ""
+            )
+            output.note(f"[killed after {timeout_s:g} s: the command hit its time limit{why}]")
         elif hit == "memory":
             limit = hit
             output.note(f"[killed: the command used more than its {self.memory_mb} MB of memory]")
@@ -183,23 +184,6 @@ class BwrapSandbox:
             limit=limit,
         )
 
-    def _default_env(self) -> dict[str, str]:
-        env = {
-            "PATH": self._path,
-            "HOME": _HOME,
-            "USER": "sandbox",
-            "LOGNAME": "sandbox",
-            "SHELL": "/bin/bash",
-            "TMPDIR": "/tmp",
-            "LANG": "C.UTF-8",
-            "TERM": "dumb",
-            "CI": "1",
-        }
-        if Path(_CA_BUNDLE).is_file():  # trust what the host trusts, certifi's copies aside
-            for name in ("SSL_CERT_FILE", "PIP_CERT", "REQUESTS_CA_BUNDLE", "NODE_EXTRA_CA_CERTS"):
-                env[name] = _CA_BUNDLE
-        return env
-
     def _network_tools(self) -> tuple[str, str, str]:
         if self._slirp_tools is None:
             self._slirp_tools = (
@@ -208,6 +192,24 @@ class BwrapSandbox:
                 _which("ip", "apt-get install iproute2"),
             )
         return self._slirp_tools
+
+
+def _default_env(path: str) -> dict[str, str]:
+    env = {
+        "PATH": path,
+        "HOME": HOME,
+        "USER": "sandbox",
+        "LOGNAME": "sandbox",
+        "SHELL": "/bin/bash",
+        "TMPDIR": "/tmp",
+        "LANG": "C.UTF-8",
+        "TERM": "dumb",
+        "CI": "1",
+    }
+    if Path(_CA_BUNDLE).is_file():  # trust what the host trusts, certifi's copies aside
+        for name in ("SSL_CERT_FILE", "PIP_CERT", "REQUESTS_CA_BUNDLE", "NODE_EXTRA_CA_CERTS"):
+            env[name] = _CA_BUNDLE
+    return env
 
 
 def _wait(execution: BwrapProcess, timeout_s: float) -> bool:
@@ -231,44 +233,6 @@ def _which(name: str, install: str) -> str:
     if found is None:
         raise SandboxError(f"{name} is not installed; install it (`{install}`)")
     return found
-
-
-def _system_args(extra: Sequence[Path], tmp_mb: int) -> list[str]:
-    args = ["--unshare-all", "--unshare-user", "--die-with-parent", "--new-session"]
-    args += ["--cap-drop", "ALL", "--uid", str(_UID), "--gid", str(_UID), "--hostname", "sandbox"]
-    args += ["--ro-bind", "/usr", "/usr"]
-    for name in ("bin", "sbin", "lib", "lib32", "lib64", "libx32"):
-        top = Path("/") / name
-        if top.is_symlink():
-            args += ["--symlink", os.readlink(top), str(top)]
-        elif top.is_dir():
-            args += ["--ro-bind", str(top), str(top)]
-    for path in extra:
-        real = Path(path).resolve()
-        if not real.exists():
-            raise SandboxError(f"{real} does not exist; cannot bind it into the sandbox")
-        if not real.is_relative_to("/usr"):
-            args += ["--ro-bind", str(real), str(real)]
-    etc = {Path("/etc") / name for name in _ETC} | {
-        p for pattern in _ETC_GLOBS for p in Path("/etc").glob(pattern)
-    }
-    for path in sorted(p for p in etc if p.exists()):
-        args += ["--ro-bind", str(path), str(path)]
-    args += ["--proc", "/proc", "--dev", "/dev"]
-    args += ["--perms", "1777", "--size", str(tmp_mb * 1024 * 1024), "--tmpfs", "/tmp"]
-    args += ["--dir", _HOME, "--symlink", "/tmp", "/var/tmp"]
-    return args
-
-
-def _etc_args(tmp: Path, network: bool) -> list[str]:
-    files = {"passwd": _PASSWD, "group": _GROUP, "hosts": _HOSTS, "hostname": "sandbox\n"}
-    if network:
-        files["resolv.conf"] = f"nameserver {DNS_SERVER}\n"
-    args = []
-    for name, text in files.items():
-        (tmp / name).write_text(text)
-        args += ["--ro-bind", str(tmp / name), f"/etc/{name}"]
-    return [*args, "--remount-ro", "/"]
 
 
 def _setenv_args(env: Mapping[str, str]) -> list[str]:

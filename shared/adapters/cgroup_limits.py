@@ -1,4 +1,4 @@
-"""Per-command memory and pids limits through cgroups, v1 or v2, chosen per controller.
+"""Per-command memory, pids and CPU limits through cgroups, v1 or v2, chosen per controller.
 
 Per-command groups are made below the cgroup this process already lives in, so the limits of
 whoever runs us still bound the sandbox (a group elsewhere would escape them)."""
@@ -16,7 +16,8 @@ from pathlib import Path
 
 from shared.errors import SandboxError
 
-CONTROLLERS = ("memory", "pids")
+CONTROLLERS = ("cpu", "memory", "pids")
+CPU_PERIOD_US = 100_000
 
 log = logging.getLogger(__name__)
 
@@ -93,12 +94,23 @@ def _locate(controller: str, mounts: list[_Mount], own: dict[str, str]) -> _Hier
     raise SandboxError(f"no cgroup hierarchy offers the {controller} controller")
 
 
-class CgroupLimits:
-    """Finds usable controllers once; `create()` makes one group per command."""
+@dataclass(frozen=True)
+class Limits:
+    memory_bytes: int
+    pids: int
+    cpus: float  # CPU time per wall-clock time: 1.5 is one and a half CPUs
 
-    def __init__(self, memory_bytes: int, pids: int, proc: Path = Path("/proc")) -> None:
-        self._memory_bytes = memory_bytes
-        self._pids = pids
+    def cpu_quota_us(self) -> int:
+        return max(1000, round(self.cpus * CPU_PERIOD_US))  # the kernel's minimum is 1 ms
+
+
+class CgroupLimits:
+    """Finds usable controllers once, and tries each by making a group with the limits set
+    (so that a controller that would fail every command is reported now, with its reason);
+    `create()` makes one group per command."""
+
+    def __init__(self, limits: Limits, proc: Path = Path("/proc")) -> None:
+        self._limits = limits
         self._hierarchies: dict[str, _Hierarchy] = {}
         self.unavailable: dict[str, str] = {}  # controller -> why it cannot be used
         try:
@@ -109,7 +121,9 @@ class CgroupLimits:
             return
         for controller in CONTROLLERS:
             try:
-                self._hierarchies[controller] = _locate(controller, mounts, own)
+                hierarchy = _locate(controller, mounts, own)
+                self._create({controller: hierarchy}).remove()
+                self._hierarchies[controller] = hierarchy
             except (SandboxError, OSError) as exc:
                 self.unavailable[controller] = str(exc)
 
@@ -118,15 +132,18 @@ class CgroupLimits:
         return sorted(self._hierarchies)
 
     def create(self) -> CommandGroup:
+        return self._create(self._hierarchies)
+
+    def _create(self, hierarchies: dict[str, _Hierarchy]) -> CommandGroup:
         name = f"errand-{os.getpid()}-{secrets.token_hex(4)}"
         dirs: dict[str, tuple[Path, bool]] = {}
         try:
-            for controller, hierarchy in self._hierarchies.items():
+            for controller, hierarchy in hierarchies.items():
                 path = hierarchy.parent / name
                 path.mkdir(exist_ok=True)
                 dirs[controller] = (path, hierarchy.v2)
             group = CommandGroup(dirs)
-            group.set_limits(self._memory_bytes, self._pids)
+            group.set_limits(self._limits)
         except OSError as exc:
             CommandGroup(dirs).remove()
             raise SandboxError(f"could not set up the command's cgroup: {exc}") from exc
@@ -143,19 +160,35 @@ class CommandGroup:
     def procs_files(self) -> list[Path]:
         return sorted({path / "cgroup.procs" for path, _ in self._dirs.values()})
 
-    def set_limits(self, memory_bytes: int, pids: int) -> None:
+    def set_limits(self, limits: Limits) -> None:
         if "memory" in self._dirs:
             path, v2 = self._dirs["memory"]
             if v2:
-                (path / "memory.max").write_text(str(memory_bytes))
+                (path / "memory.max").write_text(str(limits.memory_bytes))
                 with contextlib.suppress(FileNotFoundError):  # absent without swap accounting
                     (path / "memory.swap.max").write_text("0")
             else:
-                (path / "memory.limit_in_bytes").write_text(str(memory_bytes))
+                (path / "memory.limit_in_bytes").write_text(str(limits.memory_bytes))
                 with contextlib.suppress(FileNotFoundError):
-                    (path / "memory.memsw.limit_in_bytes").write_text(str(memory_bytes))
+                    (path / "memory.memsw.limit_in_bytes").write_text(str(limits.memory_bytes))
         if "pids" in self._dirs:
-            (self._dirs["pids"][0] / "pids.max").write_text(str(pids))
+            (self._dirs["pids"][0] / "pids.max").write_text(str(limits.pids))
+        if "cpu" in self._dirs:
+            path, v2 = self._dirs["cpu"]
+            if v2:
+                (path / "cpu.max").write_text(f"{limits.cpu_quota_us()} {CPU_PERIOD_US}")
+            else:
+                (path / "cpu.cfs_period_us").write_text(str(CPU_PERIOD_US))
+                (path / "cpu.cfs_quota_us").write_text(str(limits.cpu_quota_us()))
+
+    def throttled_s(self) -> float:
+        """How long the CPU quota held the command back."""
+        if "cpu" not in self._dirs:
+            return 0.0
+        path, v2 = self._dirs["cpu"]
+        if v2:
+            return _counter(path / "cpu.stat", "throttled_usec") / 1e6
+        return _counter(path / "cpu.stat", "throttled_time") / 1e9
 
     def hit(self) -> str:
         """Which limit was reached: "memory" (an OOM kill), "pids" (a refused fork) or ""."""

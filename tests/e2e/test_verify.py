@@ -48,7 +48,7 @@ def router(first_command: str) -> Any:
 
 def test_newly_failing_test_sends_the_task_back_to_execute(tmp_path: Path, errand: Runner) -> None:
     with FakeOpenAI(router=router(BREAK)) as llm:
-        code, task, err = run_task(
+        _, task, err = run_task(
             errand, str(node_repo(tmp_path)), env={"ERRAND_MODEL_API_BASE": llm.base_url}
         )
         requests = llm.requests
