@@ -12,9 +12,9 @@ from pathlib import Path
 import pytest
 
 from shared.adapters.bwrap_sandbox import TIMEOUT_EXIT_CODE, BwrapSandbox
-from shared.adapters.cgroup_limits import CgroupLimits
+from shared.adapters.cgroup_limits import CgroupLimits, Limits
 from shared.adapters.sandbox_output import CappedOutput
-from shared.errors import SandboxError
+from shared.errors import InvalidInput, SandboxError
 from shared.ports import Sandbox
 
 PYPI = "https://pypi.org/simple/pip/"
@@ -70,7 +70,7 @@ def connect_script(host: str, port: int) -> str:
 def test_is_a_sandbox(sandbox: BwrapSandbox) -> None:
     port: Sandbox = sandbox
     assert port is sandbox
-    assert sandbox.limits_active == ["memory", "pids"]
+    assert sandbox.limits_active == ["cpu", "memory", "pids"]
 
 
 def test_runs_a_command_and_captures_output_and_exit_code(
@@ -232,6 +232,65 @@ def test_pids_limit_bounds_a_fork_bomb(workspace: Path) -> None:
     assert failed >= 100 - 32
 
 
+# Two processes spin for `seconds` of wall time; prints the CPU time they got per wall second.
+SPINNERS = """
+import os, time
+started = time.monotonic()
+for _ in range(2):
+    if os.fork() == 0:
+        end = time.monotonic() + {seconds}
+        while time.monotonic() < end:
+            pass
+        os._exit(0)
+print("spinning", flush=True)
+for _ in range(2):
+    os.wait()
+times = os.times()
+print(round((times.children_user + times.children_system) / (time.monotonic() - started), 2))
+"""
+
+
+def test_cpu_quota_is_set_on_the_commands_cgroup(workspace: Path) -> None:
+    quarter = BwrapSandbox(cpus=0.25)
+    seen: list[str] = []
+
+    def read_quota(line: str) -> None:
+        if line == "spinning":
+            for parent in _cgroup_parents("cpu"):
+                for group in parent.glob(f"errand-{os.getpid()}-*"):
+                    for name in ("cpu.cfs_quota_us", "cpu.max"):
+                        if (group / name).exists():
+                            seen.append((group / name).read_text().split()[0])
+
+    (workspace / "spin.py").write_text(SPINNERS.format(seconds=0.3))
+    result = quarter.run(workspace, "python3 spin.py", on_output=read_quota)
+    assert result.exit_code == 0, result.output
+    assert seen == ["25000"]
+
+
+def test_a_two_process_spinner_is_held_to_its_cpu_quota(workspace: Path) -> None:
+    half = BwrapSandbox(cpus=0.5)
+    (workspace / "spin.py").write_text(SPINNERS.format(seconds=1.0))
+    result = half.run(workspace, "python3 spin.py", timeout_s=20)
+    assert result.exit_code == 0, result.output
+    used = float(result.output.split()[-1])
+    # Unlimited, two spinners on a machine with two or more CPUs would get up to 2.0; the
+    # quota allows 0.5 plus at most one period's worth of slack at the start.
+    assert 0.05 < used <= 0.7, result.output
+
+
+def test_a_cpu_bound_command_that_times_out_says_it_was_throttled(workspace: Path) -> None:
+    tenth = BwrapSandbox(cpus=0.1)
+    result = tenth.run(workspace, "while :; do :; done", timeout_s=1.5)
+    assert result.timed_out and result.limit == "timeout"
+    assert "its 0.1-CPU quota held it back for" in result.output, result.output
+
+
+def test_limits_must_be_positive() -> None:
+    with pytest.raises(InvalidInput, match="cpus >= 0.01"):
+        BwrapSandbox(cpus=0)
+
+
 def test_python_node_and_git_work(sandbox: BwrapSandbox, workspace: Path) -> None:
     script = (
         "python3 -c 'print(6 * 7)' && node -e 'console.log(6 * 7)' && "
@@ -259,20 +318,23 @@ def test_parallel_runs_are_independent(sandbox: BwrapSandbox, tmp_path: Path) ->
 
 
 def test_cgroups_are_removed_after_each_run(sandbox: BwrapSandbox, workspace: Path) -> None:
-    parents = {Path(d) for d in _cgroup_parents()}
+    parents = {p for name in ("cpu", "memory", "pids") for p in _cgroup_parents(name)}
+    assert len(parents) >= 1
     sandbox.run(workspace, "true")
     leftovers = [p for d in parents for p in d.glob(f"errand-{os.getpid()}-*")]
     assert leftovers == []
 
 
-def _cgroup_parents() -> list[str]:
+def _cgroup_parents(controller: str) -> list[Path]:
+    """Where this process's groups for `controller` are: its v1 hierarchy, else the v2 one."""
     parents = []
     for line in Path("/proc/self/cgroup").read_text().splitlines():
         _, names, path = line.split(":", 2)
-        for name in ("memory", "pids"):
-            if name in names.split(","):
-                parents.append(f"/sys/fs/cgroup/{name}{path}")
-    return parents
+        if controller in names.split(","):
+            parents.append(Path(f"/sys/fs/cgroup/{controller}{path}"))
+        elif not names:
+            parents += [Path(f"/sys/fs/cgroup{path}"), Path(f"/sys/fs/cgroup/unified{path}")]
+    return [p for p in parents if p.is_dir()]
 
 
 def test_starting_a_sandbox_is_fast(sandbox: BwrapSandbox, workspace: Path) -> None:
@@ -297,9 +359,9 @@ def test_cgroup_detection_explains_what_is_missing(tmp_path: Path) -> None:
     (tmp_path / "self").mkdir()
     (tmp_path / "self" / "mountinfo").write_text("22 1 0:21 / /proc rw - proc proc rw\n")
     (tmp_path / "self" / "cgroup").write_text("0::/\n")
-    limits = CgroupLimits(64 * 1024 * 1024, 16, proc=tmp_path)
+    limits = CgroupLimits(Limits(64 * 1024 * 1024, 16, 1.0), proc=tmp_path)
     assert limits.active == []
-    assert set(limits.unavailable) == {"memory", "pids"}
+    assert set(limits.unavailable) == {"cpu", "memory", "pids"}
     assert "no cgroup hierarchy offers the memory controller" in limits.unavailable["memory"]
 
 

@@ -162,6 +162,6 @@ def test_events_stream_ends_at_terminal_status(client: FlaskClient) -> None:
     assert len(ids) >= 2
     resumed = client.get(f"/api/tasks/{task['id']}/events", headers={"Last-Event-ID": ids[0]})
     again = [
-        l.split()[1] for l in resumed.get_data(as_text=True).splitlines() if l.startswith("id: ")
+        ln.split()[1] for ln in resumed.get_data(as_text=True).splitlines() if ln.startswith("id: ")
     ]
     assert again == ids[1:]
