@@ -57,3 +57,37 @@ def read_bytes(root: Path, relpath: str, max_bytes: int = 1_000_000) -> bytes | 
 def read_text(root: Path, relpath: str, max_bytes: int = 1_000_000) -> str | None:
     data = read_bytes(root, relpath, max_bytes)
     return None if data is None else data.decode("utf-8", errors="replace")
+
+
+def kind(root: Path, relpath: str) -> str | None:
+    """'file', 'dir' or 'other' for an entry reached without following symlinks; None when
+    it does not exist, escapes the tree or is reached through a symlink."""
+    try:
+        fd = _open_under_path(root, relpath)
+    except (OSError, InvalidInput):
+        return None
+    try:
+        mode = os.fstat(fd).st_mode
+    finally:
+        os.close(fd)
+    if stat.S_ISLNK(mode):  # O_PATH|O_NOFOLLOW opens the link itself
+        return None
+    return "file" if stat.S_ISREG(mode) else "dir" if stat.S_ISDIR(mode) else "other"
+
+
+def _open_under_path(root: Path, relpath: str) -> int:
+    """Like _open_under but the last component may be a directory (opened with O_PATH)."""
+    parts = [p for p in relpath.replace("\\", "/").split("/") if p not in ("", ".")]
+    if not parts or ".." in parts:
+        raise InvalidInput(f"unsafe path {relpath!r}")
+    fd = os.open(root, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC)
+    try:
+        for part in parts[:-1]:
+            nfd = os.open(
+                part, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC, dir_fd=fd
+            )
+            os.close(fd)
+            fd = nfd
+        return os.open(parts[-1], os.O_PATH | os.O_NOFOLLOW | os.O_CLOEXEC, dir_fd=fd)
+    finally:
+        os.close(fd)

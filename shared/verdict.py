@@ -65,4 +65,5 @@ def conformance(plan: Plan, changed: list[str]) -> Conformance:
 
 
 def _norm(path: str) -> str:
-    return path.strip().removeprefix("./").removeprefix("/workspace/repo/").strip("/")
+    path = path.strip().removesuffix(" (new)")
+    return path.removeprefix("./").removeprefix("/workspace/repo/").strip("/")

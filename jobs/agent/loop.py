@@ -53,6 +53,7 @@ class AgentLoop:
     # a reply without tool calls may still carry edits (SEARCH/REPLACE blocks or a diff):
     # on_text applies them and returns what to tell the model, or None when there were none
     on_text: Callable[[str], str | None] | None = None
+    spent: Usage = field(default_factory=Usage)  # earlier stages': budgets are per task
     usage: Usage = field(default_factory=Usage)
     steps: int = 0
 
@@ -139,15 +140,16 @@ class AgentLoop:
 
     def _check_budgets(self, started: float) -> None:
         b = self.budgets
-        tokens = self.usage.prompt_tokens + self.usage.completion_tokens
+        total = self.spent.plus(self.usage)
+        tokens = total.prompt_tokens + total.completion_tokens
         reason = ""
         if self.steps >= b.max_steps:
             reason = f"{self.steps} model steps (limit {b.max_steps}, ERRAND_MAX_STEPS)"
         elif tokens >= b.max_tokens:
             reason = f"{tokens} tokens (limit {b.max_tokens}, ERRAND_MAX_TOKENS)"
-        elif self.usage.cost_usd >= b.max_cost_usd:
-            reason = f"${self.usage.cost_usd:.4f} (limit ${b.max_cost_usd}, ERRAND_MAX_COST_USD)"
+        elif total.cost_usd >= b.max_cost_usd:
+            reason = f"${total.cost_usd:.4f} (limit ${b.max_cost_usd}, ERRAND_MAX_COST_USD)"
         elif time.monotonic() - started >= b.max_wall_s:
             reason = f"{b.max_wall_s:.0f} s of wall time (ERRAND_MAX_WALL_S)"
         if reason:
-            raise StageFailed("budget_exceeded", f"stopped: the agent used {reason}")
+            raise StageFailed("budget_exceeded", f"stopped: the task used {reason}")

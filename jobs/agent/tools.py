@@ -29,7 +29,11 @@ FINISH = ToolSpec(
 
 SUBMIT_PLAN = ToolSpec(
     name="submit_plan",
-    description="Submit the plan: a summary and ordered steps, each naming the files it touches.",
+    description=(
+        "Submit the plan: a summary and ordered steps, each naming the files it touches "
+        "(paths relative to the repository root; add the suffix ' (new)' to files the plan "
+        "creates)."
+    ),
     parameters={
         "type": "object",
         "properties": {

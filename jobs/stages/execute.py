@@ -52,6 +52,7 @@ def run(ctx: StageContext) -> None:
         on_text=files.apply_text,
         budgets=settings.budgets,
         hooks=hooks(ctx),
+        spent=ctx.task.usage,
     )
     messages = [
         Message(role="system", content=render("execute_system")),

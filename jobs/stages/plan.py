@@ -9,6 +9,7 @@ from jobs.agent.loop import AgentLoop, Done
 from jobs.context import StageContext
 from jobs.prompts import render
 from jobs.stages.common import hooks, task_context
+from shared import safefs
 from shared.domain import EventKind, Plan, Stage, Status
 from shared.errors import StageFailed
 from shared.ports import Message
@@ -33,6 +34,14 @@ def run(ctx: StageContext) -> None:
             return (
                 f"error: the plan does not match the schema ({where}: {problem['msg']}); resubmit"
             )
+        missing = missing_files(ctx, plan)
+        if missing:
+            return (
+                "error: these files do not exist: "
+                + ", ".join(missing)
+                + f"; fix the paths (relative to the repository root) or mark files the plan "
+                f"creates with the suffix '{NEW_MARK}'"
+            )
         raise Done(plan.model_dump(mode="json"))
 
     budgets = settings.budgets.model_copy(
@@ -44,6 +53,7 @@ def run(ctx: StageContext) -> None:
         handlers={"submit_plan": submit_plan, "bash": bash},
         budgets=budgets,
         hooks=hooks(ctx),
+        spent=ctx.task.usage,
     )
     messages = [
         Message(role="system", content=render("plan_system")),
@@ -61,3 +71,19 @@ def run(ctx: StageContext) -> None:
     else:
         ctx.move(Status.PLAN_REVIEW, plan=plan)
         ctx.log("plan ready: approve it with `errand task approve " + ctx.task.id + " --plan`")
+
+
+NEW_MARK = " (new)"
+
+
+def missing_files(ctx: StageContext, plan: Plan) -> list[str]:
+    """Files a step names that are neither in the repository nor marked as new."""
+    out = []
+    for step in plan.steps:
+        for name in step.files:
+            if name.endswith(NEW_MARK):
+                continue
+            rel = name.strip().removeprefix("./").removeprefix("/workspace/repo/")
+            if not rel or safefs.kind(ctx.repo_dir, rel) is None:
+                out.append(name)
+    return out
