@@ -11,6 +11,7 @@ from jobs.agent.output import head_tail
 from jobs.context import StageContext
 from jobs.prompts import render
 from jobs.stages.common import format_plan, hooks, task_context
+from jobs.stages.tests_run import load_state
 from jobs.stages.verify import feedback_key
 from shared.domain import Stage, Status
 from shared.errors import StageFailed
@@ -22,11 +23,15 @@ def run(ctx: StageContext) -> None:
     if ctx.task.plan is None:
         raise StageFailed("no_plan", "the task reached execute without a plan; create it again")
 
+    network = load_state(ctx).execute_network
+    if network:
+        ctx.log("the repository's .errand.toml allows egress network during execute")
+
     def bash(args: dict[str, JsonValue]) -> str:
         command = args["command"]
         if not isinstance(command, str) or not command.strip():
             raise ValueError("'command' must be a non-empty string")
-        result = ctx.sandbox(command, timeout_s=settings.command_timeout_s)
+        result = ctx.sandbox(command, timeout_s=settings.command_timeout_s, network=network)
         note = f" ({result.limit} limit hit)" if result.limit else ""
         return f"exit code {result.exit_code}{note}\n{head_tail(result.output, 20_000, 400)}"
 

@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import shutil
+import tomllib
+
+from pydantic import ValidationError
 
 from jobs.agent.repo_context import list_files
 from jobs.context import StageContext
 from jobs.stages.common import describe_counts
 from jobs.stages.tests_run import PrepState, run_suite, state_key
 from shared import safefs, testsuite
-from shared.domain import EventKind, Stage, Status, TestReport
+from shared.domain import EventKind, Model, Stage, Status, TestReport
 from shared.errors import StageFailed
 
 DETECT_FILES = (*testsuite.RELEVANT_FILES, *testsuite.REQUIREMENTS)
@@ -68,6 +71,7 @@ def run(ctx: StageContext) -> None:
         baseline=baseline,
         baseline_flaky=run.flaky,
         pr_template=pr_template(ctx),
+        execute_network=repo_config(ctx).network_during_execute,
     )
     ctx.deps.blobs.put(state_key(ctx.task.id), state.model_dump_json().encode(), "application/json")
     counts = testsuite.counts(baseline)
@@ -98,3 +102,28 @@ def pr_template(ctx: StageContext) -> str:
         if text:
             return text
     return ""
+
+
+class RepoConfig(Model):
+    """`.errand.toml` at the repository root, e.g.
+
+    [sandbox]
+    network_during_execute = true   # off by default: egress only, never host services
+    """
+
+    network_during_execute: bool = False
+
+
+def repo_config(ctx: StageContext) -> RepoConfig:
+    text = safefs.read_text(ctx.repo_dir, ".errand.toml", max_bytes=100_000)
+    if not text:
+        return RepoConfig()
+    try:
+        data = tomllib.loads(text)
+        return RepoConfig.model_validate(data.get("sandbox", {}))
+    except (tomllib.TOMLDecodeError, ValidationError) as exc:
+        raise StageFailed(
+            "bad_repo_config",
+            f".errand.toml is not valid: {exc}; the only setting is "
+            "[sandbox] network_during_execute = true|false",
+        ) from None

@@ -24,6 +24,7 @@ class PrepState(Model):
     baseline: SuiteResult
     baseline_flaky: list[str] = Field(default_factory=list)
     pr_template: str = ""  # read before any untrusted code ran
+    execute_network: bool = False  # the repository's .errand.toml asked for it
 
 
 class SuiteRun(Model):
