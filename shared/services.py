@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from pydantic import Field, ValidationError
+from pydantic import Field, JsonValue, ValidationError
 
 from shared.domain import (
     MAX_PROMPT_CHARS,
@@ -153,8 +153,8 @@ def transition(store: Store, task: Task, target: Status, **changes: object) -> T
         raise Conflict(
             f"task {task.id} changed while moving it to {target.value}; reload and retry"
         ) from None
-    data: dict[str, object] = {"status": target.value, "from": task.status.value}
+    data: dict[str, JsonValue] = {"status": target.value, "from": task.status.value}
     if stored.error is not None and target in (Status.FAILED, Status.CANCELLED):
         data["error"] = stored.error.model_dump()
-    store.append_event(task.id, EventKind.STATUS, data)  # type: ignore[arg-type]
+    store.append_event(task.id, EventKind.STATUS, data)
     return stored

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import os
+from collections.abc import Callable
 from pathlib import Path
 
 import httpx
@@ -16,7 +17,7 @@ from shared.settings import Settings
 from shared.wiring import Deps
 
 
-def http_delivery(url: str) -> object:
+def http_delivery(url: str) -> Callable[[bytes], int]:
     client = httpx.Client(timeout=30.0)
 
     def deliver(body: bytes) -> int:
@@ -37,7 +38,7 @@ class Stack:
         self.settings = settings
         self.deps = Deps(settings, job_env=env)
         if server_url:
-            self.deps.deliver = http_delivery(server_url + "/api/dispatch")  # type: ignore[assignment]
+            self.deps.deliver = http_delivery(server_url + "/api/dispatch")
         else:
             client = create_app(self.deps).test_client()
 
@@ -51,16 +52,12 @@ class Stack:
     def start(self) -> None:
         self.settings.home.mkdir(parents=True, exist_ok=True)
         _ = self.deps.store  # creates the schema before workers race for it
-        start = getattr(self.deps.jobs, "start", None)
-        if start is not None:
-            start()
+        self.deps.start_jobs()
         self.deps.local_queue.start()
 
     def stop(self) -> None:
         self.deps.local_queue.stop()
-        stop = getattr(self.deps.jobs, "stop", None)
-        if stop is not None:
-            stop()
+        self.deps.stop_jobs()
 
 
 def write_server_file(home: Path, url: str) -> None:

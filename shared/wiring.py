@@ -6,6 +6,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from shared import paths
 from shared.domain import StageRequest, Timings
@@ -22,6 +23,9 @@ from shared.ports import (
     Synthesizer,
 )
 from shared.settings import Settings
+
+if TYPE_CHECKING:
+    from shared.adapters.local_queue import LocalQueue
 
 SCRIPTED_PREFIX = "scripted:"
 
@@ -44,7 +48,7 @@ class Deps:
         return SqliteStore(paths.db(self.settings.home))
 
     @cached_property
-    def local_queue(self):  # type: ignore[no-untyped-def]  # LocalQueue; typed below
+    def local_queue(self) -> LocalQueue:
         from shared.adapters.local_queue import LocalQueue
 
         s = self.settings
@@ -59,8 +63,7 @@ class Deps:
 
     @property
     def queue(self) -> Queue:
-        q: Queue = self.local_queue
-        return q
+        return self.local_queue
 
     @cached_property
     def blobs(self) -> Blobs:
@@ -127,6 +130,19 @@ class Deps:
         if s.job_pool:
             return WarmPool(s.home, env)
         return ProcessJobs(s.home, env, on_crash=self._job_crashed)
+
+    def start_jobs(self) -> None:
+        """Warms the job pool up front, so the first stage does not pay for it."""
+        from shared.adapters.local_jobs import WarmPool
+
+        if isinstance(self.jobs, WarmPool):
+            self.jobs.start()
+
+    def stop_jobs(self) -> None:
+        from shared.adapters.local_jobs import WarmPool
+
+        if "jobs" in self.__dict__ and isinstance(self.jobs, WarmPool):
+            self.jobs.stop()
 
     def _job_crashed(self, request: StageRequest, how: str, log_path: str) -> None:
         from jobs.runner import fail_crashed
