@@ -4,7 +4,9 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-APT_PACKAGES=(git bubblewrap slirp4netns espeak-ng uidmap iproute2 procps)
+# podman, debootstrap and runc build and run the job image in the container-jobs test
+APT_PACKAGES=(git bubblewrap slirp4netns espeak-ng uidmap iproute2 procps util-linux e2fsprogs
+  podman debootstrap runc)
 missing=()
 for pkg in "${APT_PACKAGES[@]}"; do
   dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || missing+=("$pkg")

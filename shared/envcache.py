@@ -142,7 +142,8 @@ class EnvCache:
     def restore(self, key: str, workspace: Path) -> bool:
         """Puts the entry's `env` and `node_modules` into `workspace` (replacing what is there).
         False on a miss, and when the entry is unusable (then it is deleted) or could not be
-        extracted; the caller then installs as if there were no cache."""
+        extracted; the caller then installs as if there were no cache. Raises EnvCacheError
+        when `workspace` (or, for node_modules, `workspace/repo`) is not a real directory."""
         entry = self.root / _checked(key)
         try:
             manifest = Manifest.model_validate_json((entry / MANIFEST).read_bytes())
@@ -156,7 +157,9 @@ class EnvCache:
             return False
         with archive:
             if manifest.format != FORMAT_VERSION or manifest.key != key:
-                self._discard(entry, f"it has format {manifest.format}, not {FORMAT_VERSION}")
+                self._discard(
+                    entry, f"it was written in format {manifest.format} or for another key"
+                )
                 return False
             if os.fstat(archive.fileno()).st_size != manifest.size:
                 self._discard(entry, "its archive has the wrong size")
@@ -173,6 +176,8 @@ class EnvCache:
         entry already exists). Raises EnvCacheError when they are not real directories or the
         archive would exceed max_entry_bytes; nothing is stored then."""
         final = self.root / _checked(key)
+        if (final / MANIFEST).is_file():
+            return
         self.root.mkdir(parents=True, exist_ok=True)
         tmp = Path(tempfile.mkdtemp(prefix=".tmp-", dir=self.root))
         try:

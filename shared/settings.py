@@ -11,6 +11,8 @@ from pydantic import Field, SecretStr
 from shared.domain import Model
 from shared.errors import ConfigError
 
+JOB_RUNNERS = ("pool", "process", "container")
+
 
 class Budgets(Model):
     max_steps: int = 40
@@ -33,7 +35,10 @@ class Settings(Model):
     queue_max_attempts: int = 5
     queue_min_backoff_s: float = 0.5
     queue_max_backoff_s: float = 60.0
-    job_pool: bool = True
+    jobs: str = "pool"  # pool | process | container
+    job_image: str = "errand-job"
+    # host paths a container job needs besides ERRAND_HOME (local repositories it clones)
+    job_volumes: tuple[str, ...] = ()
     fix_rounds: int = 2
     # USD per million (input, output) tokens for models litellm has no price for
     model_price: tuple[float, float] | None = None
@@ -55,7 +60,9 @@ class Settings(Model):
                 test_timeout_s=float(e.get("ERRAND_TEST_TIMEOUT_S", "600")),
                 install_timeout_s=float(e.get("ERRAND_INSTALL_TIMEOUT_S", "900")),
                 command_timeout_s=float(e.get("ERRAND_COMMAND_TIMEOUT_S", "300")),
-                job_pool=e.get("ERRAND_JOB_POOL", "1") != "0",
+                jobs=_choice("ERRAND_JOBS", e.get("ERRAND_JOBS", "pool"), JOB_RUNNERS),
+                job_image=e.get("ERRAND_JOB_IMAGE", "errand-job"),
+                job_volumes=tuple(p for p in e.get("ERRAND_JOB_VOLUMES", "").split(":") if p),
                 fix_rounds=int(e.get("ERRAND_FIX_ROUNDS", "2")),
                 model_price=_price(e.get("ERRAND_MODEL_PRICE", "")),
                 budgets=Budgets(
@@ -79,3 +86,9 @@ def _price(raw: str) -> tuple[float, float] | None:
             "e.g. 0.15,0.60 (0,0 for a free local model)"
         )
     return float(parts[0]), float(parts[1])
+
+
+def _choice(name: str, value: str, allowed: tuple[str, ...]) -> str:
+    if value not in allowed:
+        raise ValueError(f"{name}={value!r}: choose one of {', '.join(allowed)}")
+    return value

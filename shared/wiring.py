@@ -26,6 +26,7 @@ from shared.settings import Settings
 
 if TYPE_CHECKING:
     from shared.adapters.local_queue import LocalQueue
+    from shared.envcache import EnvCache
 
 SCRIPTED_PREFIX = "scripted:"
 
@@ -127,9 +128,26 @@ class Deps:
 
         s = self.settings
         env = dict(self.job_env)
-        if s.job_pool:
+        if s.jobs == "pool":
             return WarmPool(s.home, env)
-        return ProcessJobs(s.home, env, on_crash=self._job_crashed)
+        if s.jobs == "process":
+            return ProcessJobs(s.home, env, on_crash=self._job_crashed)
+        from shared.adapters.container_jobs import ContainerJobs, detect_engine
+
+        engine = detect_engine()
+        if engine is None:
+            raise ConfigError(
+                "ERRAND_JOBS=container but neither podman nor docker runs here; install one "
+                "(see sandbox_image/README.md) or use ERRAND_JOBS=pool"
+            )
+        return ContainerJobs(
+            engine,
+            s.job_image,
+            s.home,
+            env,
+            volumes=[Path(v) for v in s.job_volumes],
+            on_crash=self._job_crashed,
+        )
 
     def start_jobs(self) -> None:
         """Warms the job pool up front, so the first stage does not pay for it."""
@@ -148,6 +166,19 @@ class Deps:
         from jobs.runner import fail_crashed
 
         fail_crashed(self, request, how, log_path)
+
+    @cached_property
+    def env_cache(self) -> EnvCache:
+        from shared.envcache import EnvCache
+
+        return EnvCache(paths.env_cache(self.settings.home))
+
+    @cached_property
+    def runtime_version(self) -> str:
+        """Part of every environment cache key: a new interpreter or image invalidates them."""
+        from shared.envcache import runtime_version
+
+        return runtime_version()
 
     @cached_property
     def speech(self) -> Synthesizer:

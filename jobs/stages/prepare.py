@@ -11,7 +11,7 @@ from jobs.agent.repo_context import list_files
 from jobs.context import StageContext
 from jobs.stages.common import describe_counts
 from jobs.stages.tests_run import PrepState, run_suite, state_key
-from shared import safefs, testsuite
+from shared import envcache, safefs, testsuite
 from shared.domain import EventKind, Model, Stage, Status, TestReport
 from shared.errors import StageFailed
 
@@ -43,18 +43,9 @@ def run(ctx: StageContext) -> None:
             "clone_unreadable", f"could not read the cloned commit: {head.output[-500:]}"
         )
     base_sha = head.output.strip().splitlines()[-1]
-
-    for command in plan.install:
-        result = ctx.sandbox(
-            command, network=True, timeout_s=settings.install_timeout_s, cwd="/workspace/repo"
-        )
-        if result.exit_code != 0:
-            why = "timed out" if result.timed_out else f"exited with {result.exit_code}"
-            raise StageFailed(
-                "install_failed",
-                f"installing dependencies failed: `{command}` {why}:\n"
-                + ctx.scrub(result.output[-1500:]),
-            )
+    # read what the trusted side relies on before any repository code runs and can rewrite it
+    template, config = pr_template(ctx), repo_config(ctx)
+    install(ctx, plan)
 
     run = run_suite(ctx, plan)
     baseline = run.result
@@ -70,8 +61,8 @@ def run(ctx: StageContext) -> None:
         test_plan=plan,
         baseline=baseline,
         baseline_flaky=run.flaky,
-        pr_template=pr_template(ctx),
-        execute_network=repo_config(ctx).network_during_execute,
+        pr_template=template,
+        execute_network=config.network_during_execute,
     )
     ctx.deps.blobs.put(state_key(ctx.task.id), state.model_dump_json().encode(), "application/json")
     counts = testsuite.counts(baseline)
@@ -85,6 +76,40 @@ def run(ctx: StageContext) -> None:
             command=plan.display, baseline=counts, baseline_note=baseline.note, flaky=run.flaky
         ),
     )
+
+
+def install(ctx: StageContext, plan: testsuite.TestPlan) -> None:
+    """Restores the dependency environment from the cache, or installs it in the sandbox with
+    egress network and caches it before any test runs."""
+    key_files = {}
+    for name in envcache.KEY_FILES:
+        text = safefs.read_text(ctx.repo_dir, name, max_bytes=20_000_000)
+        if text is not None:
+            key_files[name] = text
+    key = envcache.cache_key(ctx.task.repo, key_files, plan.install, ctx.deps.runtime_version)
+    cache = ctx.deps.env_cache
+    if cache.restore(key, ctx.workspace):
+        ctx.log("dependencies restored from the environment cache")
+        return
+    for command in plan.install:
+        result = ctx.sandbox(
+            command,
+            network=True,
+            timeout_s=ctx.deps.settings.install_timeout_s,
+            cwd="/workspace/repo",
+        )
+        if result.exit_code != 0:
+            why = "timed out" if result.timed_out else f"exited with {result.exit_code}"
+            raise StageFailed(
+                "install_failed",
+                f"installing dependencies failed: `{command}` {why}:\n"
+                + ctx.scrub(result.output[-1500:]),
+            )
+    if plan.install:
+        try:
+            cache.save(key, ctx.workspace)
+        except envcache.EnvCacheError as exc:
+            ctx.log(f"dependencies not cached: {exc.message}")
 
 
 PR_TEMPLATES = (
