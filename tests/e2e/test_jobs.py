@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 import signal
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -27,17 +27,27 @@ def stack(tmp_path: Path) -> Iterator[Stack]:
     s.stop()
 
 
-def children_of(pid: int) -> list[int]:
+def processes(match: Callable[[str, bytes], bool]) -> list[int]:
+    """Pids whose /proc/<pid>/stat and cmdline satisfy `match`."""
     found = []
     for entry in os.listdir("/proc"):
         if entry.isdigit():
             try:
                 stat = Path(f"/proc/{entry}/stat").read_text()
+                cmdline = Path(f"/proc/{entry}/cmdline").read_bytes()
             except OSError:
                 continue
-            if int(stat.rsplit(")", 1)[1].split()[1]) == pid:
+            if match(stat, cmdline):
                 found.append(int(entry))
     return found
+
+
+def children_of(pid: int) -> list[int]:
+    return processes(lambda stat, _: int(stat.rsplit(")", 1)[1].split()[1]) == pid)
+
+
+def _sleepers() -> list[int]:
+    return processes(lambda _, cmd: cmd.split(b"\0")[:2] == [b"sleep", b"120"])
 
 
 def test_a_killed_stage_execution_fails_its_task(tmp_path: Path, stack: Stack) -> None:
@@ -82,16 +92,3 @@ def test_cancel_stops_a_running_stage_and_its_sandbox_at_once(tmp_path: Path, st
     assert not _sleepers(), "the sandboxed command outlived the cancelled task"
     assert time.monotonic() - started < 5
     assert client.get(task["id"])["status"] == "cancelled"
-
-
-def _sleepers() -> list[int]:
-    found = []
-    for entry in os.listdir("/proc"):
-        if entry.isdigit():
-            try:
-                cmd = Path(f"/proc/{entry}/cmdline").read_bytes()
-            except OSError:
-                continue
-            if cmd.split(b"\0")[:2] == [b"sleep", b"120"]:
-                found.append(int(entry))
-    return found
