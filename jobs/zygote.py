@@ -75,9 +75,26 @@ def _describe(status: int) -> str:
     return f"exited with code {os.WEXITSTATUS(status)}"
 
 
-def serve(socket_path: Path, home: Path) -> None:
-    from shared.wiring import prewarm
+def prewarm() -> None:
+    """Everything a stage would otherwise load on its first use: modules, litellm, the
+    tokenizer and the tree-sitter grammars. It must not start threads (fork follows)."""
+    import threading
 
+    from jobs import runner  # noqa: F401  (imports every stage)
+    from jobs.agent.repomap import LANGUAGES, extract_symbols
+    from jobs.agent.retrieval import litellm_token_counter
+    from shared.wiring import prewarm as prewarm_adapters
+
+    prewarm_adapters()
+    litellm_token_counter("gpt-4o")("warm up the tokenizer")
+    for language in set(LANGUAGES.values()):
+        extract_symbols("", language)
+    if threading.active_count() != 1:
+        names = [t.name for t in threading.enumerate()]
+        raise RuntimeError(f"prewarming started threads {names}; forking would be unsafe")
+
+
+def serve(socket_path: Path, home: Path) -> None:
     prewarm()
     children: dict[int, tuple[StageRequest, Path]] = {}
     if socket_path.exists():
