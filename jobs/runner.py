@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import logging
 import os
-import shutil
 import sys
 import threading
 import traceback
@@ -13,7 +12,6 @@ from collections.abc import Callable
 from jobs.agent.loop import Cancelled
 from jobs.context import StageContext
 from jobs.stages import execute, plan, prepare, publish, summarize, verify
-from shared import paths
 from shared.domain import TERMINAL, Stage, StageRequest, Status, TaskError, is_due
 from shared.errors import Conflict, ErrandError, NotFound
 from shared.wiring import Deps
@@ -64,7 +62,7 @@ def run_stage(deps: Deps, request: StageRequest) -> int:
     finally:
         done.set()
         if ctx.task.status in TERMINAL:
-            shutil.rmtree(paths.workspace(deps.settings.home, task.id), ignore_errors=True)
+            _release(deps, task.id)
     return 0
 
 
@@ -78,10 +76,17 @@ def _exit_on_cancel(deps: Deps, task_id: str, done: threading.Event) -> None:
             continue
         if status == Status.CANCELLED:
             log.info("task %s was cancelled; stopping this execution", task_id)
-            shutil.rmtree(paths.workspace(deps.settings.home, task_id), ignore_errors=True)
+            _release(deps, task_id)
             sys.stdout.flush()
             sys.stderr.flush()
             os._exit(0)
+
+
+def _release(deps: Deps, task_id: str) -> None:
+    try:
+        deps.release_workspace(task_id)
+    except ErrandError as exc:
+        log.error("could not release the workspace of %s: %s", task_id, exc.message)
 
 
 def fail(ctx: StageContext, code: str, message: str) -> None:

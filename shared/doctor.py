@@ -8,15 +8,19 @@ import tempfile
 from collections.abc import Callable
 from pathlib import Path
 
+from shared import paths
 from shared.settings import Settings
 from shared.wiring import Deps
 
 
 def _check_home(settings: Settings, deps: Deps) -> str:
-    settings.home.mkdir(parents=True, exist_ok=True)
+    paths.ensure_home(settings.home)
     with tempfile.NamedTemporaryFile(dir=settings.home):
         pass
-    return f"{settings.home} is writable"
+    mode = settings.home.stat().st_mode & 0o777
+    if mode & 0o077:
+        raise RuntimeError(f"{settings.home} is mode {mode:o}; run chmod 700 {settings.home}")
+    return f"{settings.home} is writable and private (mode {mode:o})"
 
 
 def _check_bwrap(settings: Settings, deps: Deps) -> str:
@@ -26,8 +30,34 @@ def _check_bwrap(settings: Settings, deps: Deps) -> str:
         result = deps.sandbox().run(Path(ws), "echo sandbox-ok", timeout_s=30)
     if "sandbox-ok" not in result.output:
         raise RuntimeError(f"bubblewrap could not run a command: {result.output[-300:]}")
-    limits = getattr(deps.sandbox(), "limits_active", [])
-    return f"bubblewrap runs commands ({result.duration_s * 1000:.0f} ms); limits: {limits}"
+    return f"bubblewrap runs commands ({result.duration_s * 1000:.0f} ms)"
+
+
+def _check_limits(settings: Settings, deps: Deps) -> str:
+    from shared.adapters.bwrap_sandbox import BwrapSandbox
+
+    probe = BwrapSandbox(require_limits=False)
+    missing = probe.limits_unavailable
+    if missing:
+        reasons = "; ".join(f"{name}: {why}" for name, why in missing.items())
+        raise RuntimeError(
+            f"sandbox limits unavailable ({reasons}); run as root on a host with the memory, "
+            "pids and cpu cgroup controllers (v1 or delegated v2)"
+        )
+    return "cgroup limits: " + ", ".join(probe.limits_active)
+
+
+def _check_workspace(settings: Settings, deps: Deps) -> str:
+    volumes = deps.volumes
+    if volumes.backend == "loop":
+        return f"workspace quota: loop-mounted ext4, {volumes.size_mb} MB per task"
+    why = "; ".join(f"{k}: {v}" for k, v in volumes.unavailable.items())
+    if volumes.backend == "tmpfs":
+        return (
+            f"workspace quota: tmpfs (RAM-backed, {volumes.size_mb} MB per task); "
+            f"loop unavailable: {why}"
+        )
+    raise RuntimeError(f"no workspace disk quota possible: {why}")
 
 
 def _check_speech(settings: Settings, deps: Deps) -> str:
@@ -50,6 +80,8 @@ def _check_model(settings: Settings, deps: Deps) -> str:
 CHECKS: list[tuple[str, Callable[[Settings, Deps], str]]] = [
     ("home", _check_home),
     ("sandbox", _check_bwrap),
+    ("limits", _check_limits),
+    ("disk", _check_workspace),
     ("speech", _check_speech),
     ("model", _check_model),
 ]

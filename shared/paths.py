@@ -2,7 +2,16 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
+
+
+def ensure_home(home: Path) -> None:
+    """Creates ERRAND_HOME private to its owner: it holds keys, workspaces written by untrusted
+    code (which may plant setuid files) and the database."""
+    home.mkdir(parents=True, exist_ok=True)
+    if home.stat().st_mode & 0o077:
+        os.chmod(home, 0o700)
 
 
 def db(home: Path) -> Path:

@@ -24,7 +24,11 @@ def _open_under(root: Path, relpath: str) -> int:
             nfd = os.open(part, flags_dir, dir_fd=fd)
             os.close(fd)
             fd = nfd
-        leaf = os.open(parts[-1], os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC, dir_fd=fd)
+        # O_NONBLOCK: a FIFO planted by untrusted code must not hang the reader (fstat then
+        # rejects anything that is not a regular file)
+        leaf = os.open(
+            parts[-1], os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC | os.O_NONBLOCK, dir_fd=fd
+        )
     finally:
         os.close(fd)
     return leaf

@@ -21,6 +21,14 @@ class Budgets(Model):
     max_wall_s: float = 1800.0
 
 
+class SandboxLimits(Model):
+    cpus: float = 1.0
+    memory_mb: int = 4096
+    pids: int = 512
+    workspace_mb: int = 8192
+    workspace_backend: str = "auto"  # auto | loop | tmpfs | none (no disk quota)
+
+
 class Settings(Model):
     home: Path
     model: str = ""
@@ -43,6 +51,7 @@ class Settings(Model):
     # USD per million (input, output) tokens for models litellm has no price for
     model_price: tuple[float, float] | None = None
     budgets: Budgets = Field(default_factory=Budgets)
+    sandbox: SandboxLimits = Field(default_factory=SandboxLimits)
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -65,6 +74,17 @@ class Settings(Model):
                 job_volumes=tuple(p for p in e.get("ERRAND_JOB_VOLUMES", "").split(":") if p),
                 fix_rounds=int(e.get("ERRAND_FIX_ROUNDS", "2")),
                 model_price=_price(e.get("ERRAND_MODEL_PRICE", "")),
+                sandbox=SandboxLimits(
+                    cpus=float(e.get("ERRAND_SANDBOX_CPUS", "1")),
+                    memory_mb=int(e.get("ERRAND_SANDBOX_MEMORY_MB", "4096")),
+                    pids=int(e.get("ERRAND_SANDBOX_PIDS", "512")),
+                    workspace_mb=int(e.get("ERRAND_WORKSPACE_MB", "8192")),
+                    workspace_backend=_choice(
+                        "ERRAND_WORKSPACE_BACKEND",
+                        e.get("ERRAND_WORKSPACE_BACKEND", "auto"),
+                        ("auto", "loop", "tmpfs", "none"),
+                    ),
+                ),
                 budgets=Budgets(
                     max_steps=int(e.get("ERRAND_MAX_STEPS", "40")),
                     max_tokens=int(e.get("ERRAND_MAX_TOKENS", "400000")),

@@ -26,6 +26,7 @@ from shared.settings import Settings
 
 if TYPE_CHECKING:
     from shared.adapters.local_queue import LocalQueue
+    from shared.adapters.workspace_fs import WorkspaceVolumes
     from shared.envcache import EnvCache
 
 SCRIPTED_PREFIX = "scripted:"
@@ -45,7 +46,7 @@ class Deps:
     def store(self) -> Store:
         from shared.adapters.sqlite_store import SqliteStore
 
-        self.settings.home.mkdir(parents=True, exist_ok=True)
+        paths.ensure_home(self.settings.home)
         return SqliteStore(paths.db(self.settings.home))
 
     @cached_property
@@ -88,10 +89,24 @@ class Deps:
     def _sandbox(self) -> Sandbox:
         from shared.adapters.bwrap_sandbox import BwrapSandbox
 
-        return BwrapSandbox()
+        lim = self.settings.sandbox
+        return BwrapSandbox(memory_mb=lim.memory_mb, pids=lim.pids, cpus=lim.cpus)
 
     def sandbox(self) -> Sandbox:
         return self._sandbox
+
+    @cached_property
+    def volumes(self) -> WorkspaceVolumes:
+        """Per-task workspace filesystems with a disk quota."""
+        from shared.adapters.workspace_fs import WorkspaceVolumes
+
+        lim = self.settings.sandbox
+        return WorkspaceVolumes(lim.workspace_mb, backend=lim.workspace_backend)
+
+    def release_workspace(self, task_id: str) -> None:
+        from shared.adapters.workspace_fs import release
+
+        release(paths.workspace(self.settings.home, task_id))
 
     def model(self, name: str, label: str) -> ModelClient:
         """`label` names the conversation (the stage, plus the round for fix rounds): the
@@ -140,6 +155,9 @@ class Deps:
                 "ERRAND_JOBS=container but neither podman nor docker runs here; install one "
                 "(see sandbox_image/README.md) or use ERRAND_JOBS=pool"
             )
+        # A volume mounted inside one stage's container would vanish with it; until the host
+        # provisions volumes for containers, container stages use plain directories.
+        env["ERRAND_WORKSPACE_BACKEND"] = "none"
         return ContainerJobs(
             engine,
             s.job_image,

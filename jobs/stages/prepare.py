@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import shutil
 import tomllib
 
 from pydantic import ValidationError
@@ -22,9 +21,9 @@ def run(ctx: StageContext) -> None:
     if ctx.task.status == Status.QUEUED:
         ctx.move(Status.PREPARING)
     settings = ctx.deps.settings
-    if ctx.workspace.exists():  # a redelivery after a crash starts over
-        shutil.rmtree(ctx.workspace)
-    ctx.workspace.mkdir(parents=True)
+    # a fresh volume with a disk quota; a redelivery after a crash starts over on a new one
+    ctx.workspace.parent.mkdir(parents=True, exist_ok=True)
+    ctx.deps.volumes.provision(ctx.workspace)
     ctx.log(f"cloning {ctx.task.repo}")
     branch = ctx.deps.forge.clone(ctx.task.repo, ctx.task.base_branch, ctx.repo_dir)
     ctx.save(base_branch=branch)

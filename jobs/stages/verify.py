@@ -102,7 +102,7 @@ def take_diff(ctx: StageContext, base_sha: str) -> str:
     command = (
         "mkdir -p /workspace/.errand && git add -A -- . "
         + EXCLUDES
-        + " && git diff --cached --binary --no-color --no-ext-diff "
+        + " && git diff --cached --binary --no-color --no-ext-diff --no-textconv "
         + f"{base_sha} > /workspace/{DIFF_REL}"
     )
     result = ctx.sandbox(command, timeout_s=120)

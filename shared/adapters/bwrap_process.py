@@ -16,7 +16,10 @@ from shared.adapters.slirp import Slirp
 
 # bwrap's own environment, nothing of ours: pid 1 inside the sandbox is bwrap, and shows it.
 TOOL_ENV = {"PATH": "/usr/sbin:/usr/bin:/sbin:/bin"}
-# Joins the command's cgroups, then becomes bwrap: nothing can fork before the move.
+# Joins the command's cgroups, then becomes bwrap: nothing can fork before the move. (On
+# cgroup v1 the first move after a pause waits for an RCU grace period, 5-15 ms. Moving bwrap
+# while it builds the sandbox instead, held with --block-fd, was slower still: its own mount
+# work stretches the grace period.)
 _ENTER_CGROUPS = (
     'while [ "$1" != -- ]; do echo $$ > "$1" || exit 125; shift; done; shift; exec "$@"'
 )
@@ -29,20 +32,22 @@ _AWAIT_NETWORK = (
 
 class BwrapProcess:
     """Runs on its own thread: --die-with-parent follows the thread that forked bwrap, so that
-    thread lives until bwrap ends. `exit_code` is the command's (None when it never ran),
-    `error` whatever went wrong on that thread."""
+    thread lives until bwrap ends. `args` are bwrap's NUL-separated arguments; `files` the
+    descriptors they name (the caller keeps and closes them). `exit_code` is the command's
+    (None when it never ran), `error` whatever went wrong on that thread."""
 
     def __init__(
         self,
         bwrap: str,
         args: bytes,
+        files: Sequence[int],
         command: str,
         cgroup_procs: Sequence[Path],
         slirp: Slirp | None,
         blocked_egress: Sequence[str],
         output: CappedOutput,
     ) -> None:
-        self._bwrap, self._args, self._command = bwrap, args, command
+        self._bwrap, self._args, self._files, self._command = bwrap, args, files, command
         self._cgroup_procs = [str(path) for path in cgroup_procs]
         self._slirp, self._blocked, self._output = slirp, blocked_egress, output
         self._lock = threading.Lock()
@@ -93,7 +98,7 @@ class BwrapProcess:
                     stdin=subprocess.DEVNULL,
                     stdout=subprocess.PIPE,
                     stderr=subprocess.STDOUT,
-                    pass_fds=child_fds,
+                    pass_fds=[*child_fds, *self._files],
                     env=TOOL_ENV,
                 )
             for fd in child_fds:

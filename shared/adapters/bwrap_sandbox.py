@@ -1,9 +1,12 @@
 """The Sandbox port on bubblewrap: namespaces, a read-only system built from selected binds,
 cgroup limits, a wall-clock timeout that kills the whole process tree, capped output.
 
-Runs as root on the host. bwrap then maps the sandbox's uid 1000 to the host's root, so every
-root-owned file bound in is readable inside: only system paths and the Python installation are
-bound, never $HOME, ERRAND_HOME or the host's /proc."""
+Runs as root on the host. bwrap then maps the sandbox's uid 1000 to the host's root: no
+capabilities, but to every permission check that looks only at the uid the sandbox *is* root.
+Hence: only system paths and the Python installation are bound, all read-only, never $HOME,
+ERRAND_HOME, /sys or the host's /proc; the sandbox's own /proc is read-only (its sysctls would
+otherwise be the host's to rewrite); and files it creates in the workspace belong to the host's
+root, so a setuid bit it sets is only harmless on a nosuid mount (see workspace_fs)."""
 
 from __future__ import annotations
 
@@ -110,22 +113,29 @@ class BwrapSandbox:
             raise SandboxError(f"workspace {workspace} is not a directory; create it first")
         if not cwd.startswith("/"):
             raise InvalidInput(f"cwd must be an absolute path inside the sandbox, got {cwd!r}")
-        args = self._args(workspace, cwd, network, {**self._default_env, **(env or {})})
+        setenv = _setenv_args({**self._default_env, **(env or {})})
         slirp = Slirp(*self._network_tools()) if network else None
         group = self._limits.create() if self._limits.active else None
         output = CappedOutput(self._output_limit, self._max_line, on_output)
         started = time.monotonic()
         try:
-            execution = BwrapProcess(
-                self._bwrap,
-                b"".join(a.encode() + b"\0" for a in args),
-                command,
-                group.procs_files if group is not None else [],
-                slirp,
-                self._blocked,
-                output,
-            )
-            timed_out = _wait(execution, timeout_s)
+            with self._layout.etc(network) as (etc_args, etc_fds):
+                args = [
+                    *self._system_args,
+                    *["--bind", str(workspace.resolve()), "/workspace", *etc_args],
+                    *["--chdir", cwd, "--clearenv", *setenv, "--remount-ro", "/"],
+                ]  # `--remount-ro /` must come after every mount and file
+                execution = BwrapProcess(
+                    self._bwrap,
+                    b"".join(a.encode() + b"\0" for a in args),
+                    etc_fds,
+                    command,
+                    group.procs_files if group is not None else [],
+                    slirp,
+                    self._blocked,
+                    output,
+                )
+                timed_out = _wait(execution, timeout_s)
             if execution.error is not None and not timed_out:
                 raise execution.error
             hit = group.hit() if group is not None else ""
@@ -137,13 +147,6 @@ class BwrapSandbox:
                 group.kill()  # nothing should be left; this makes sure
                 group.remove()
         return self._result(execution, output, hit, throttled_s, timed_out, timeout_s, started)
-
-    def _args(self, workspace: Path, cwd: str, network: bool, env: Mapping[str, str]) -> list[str]:
-        """`--remount-ro /` must come after every mount."""
-        args = [*self._system_args, "--bind", str(workspace.resolve()), "/workspace"]
-        if network:
-            args += ["--ro-bind", self._layout.resolv_conf, "/etc/resolv.conf"]
-        return [*args, "--chdir", cwd, "--clearenv", *_setenv_args(env), "--remount-ro", "/"]
 
     def _result(
         self,

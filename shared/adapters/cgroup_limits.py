@@ -122,6 +122,7 @@ class CgroupLimits:
         for controller in CONTROLLERS:
             try:
                 hierarchy = _locate(controller, mounts, own)
+                _reap_stale(hierarchy)
                 self._create({controller: hierarchy}).remove()
                 self._hierarchies[controller] = hierarchy
             except (SandboxError, OSError) as exc:
@@ -202,36 +203,76 @@ class CommandGroup:
         return ""
 
     def kill(self) -> None:
-        """SIGKILL every process still in the group."""
+        """SIGKILL every process still in the group, and wait until the group is empty."""
         for path, v2 in self._dirs.values():
             if v2 and (path / "cgroup.kill").exists():
                 (path / "cgroup.kill").write_text("1")
                 continue
-            for _ in range(20):  # a fork racing the sweep lands in the group too: sweep again
+            # A fork racing the sweep lands in the group too: sweep again. Right after a
+            # command ends its last processes are often still exiting, so start with short
+            # waits: a fixed 10 ms here was a third of a sandbox's start-up time.
+            for delay in _backoff(2.0):
                 pids = _members(path)
                 if not pids:
                     break
                 for pid in pids:
                     with contextlib.suppress(ProcessLookupError):
                         os.kill(pid, signal.SIGKILL)
-                time.sleep(0.01)
+                time.sleep(delay)
 
     def remove(self) -> None:
         for path, _ in self._dirs.values():
             if not path.exists():
                 continue
-            deadline = time.monotonic() + 2.0
-            while True:
+            for delay in _backoff(2.0):
                 try:
                     path.rmdir()
                     break
+                except FileNotFoundError:  # someone else's sweep removed it
+                    break
                 except OSError as exc:  # busy while killed tasks finish exiting
-                    if time.monotonic() > deadline:
+                    if delay == 0.0:
                         log.warning("could not remove cgroup %s: %s", path, exc)
                         break
                     if _members(path):
                         self.kill()
-                    time.sleep(0.01)
+                    time.sleep(delay)
+
+
+def _backoff(total_s: float) -> list[float]:
+    """Waits of 0.5 ms doubling up to 50 ms, about `total_s` in all, then a final 0 (give up)."""
+    delays, delay, spent = [], 0.0005, 0.0
+    while spent < total_s:
+        delays.append(delay)
+        spent += delay
+        delay = min(delay * 2, 0.05)
+    return [*delays, 0.0]
+
+
+def _reap_stale(hierarchy: _Hierarchy) -> None:
+    """Removes the groups of controllers that died mid-command (killed, so their cleanup never
+    ran), killing whatever is still inside: an empty memory cgroup still costs kernel memory,
+    and a process in one outlived its stage."""
+    for path in hierarchy.parent.glob("errand-*-*"):
+        owner = path.name.split("-")[1]
+        if not owner.isdigit() or int(owner) == os.getpid() or _alive(int(owner)):
+            continue
+        group = CommandGroup({hierarchy.controller: (path, hierarchy.v2)})
+        try:
+            group.kill()
+            group.remove()
+        except OSError as exc:  # another process may be sweeping the same group
+            log.warning("could not remove the stale cgroup %s: %s", path, exc)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        pass
+    return True
 
 
 def _members(path: Path) -> list[int]:

@@ -8,7 +8,8 @@ Backends, chosen once per `WorkspaceVolumes` (the first time one is needed):
 - "tmpfs": a tmpfs of the quota's size mounted on the workspace. Needs root (CAP_SYS_ADMIN)
   but no loop devices. It lives in RAM (and swap): a full workspace takes its size in memory,
   so the size is capped at half of the host's memory (`size_mb` tells what was granted).
-- "none": a plain directory, no quota; only with `require_quota=False`.
+- "none": a plain directory, no quota; only when chosen (`backend="none"`) or with
+  `require_quota=False`.
 
 Every volume is mounted nosuid,nodev: inside the sandbox uid 1000 is the host's root, so a
 file it makes setuid would otherwise be a setuid-root program on the host. The workspace root
@@ -48,11 +49,16 @@ class WorkspaceVolumes:
     ) -> None:
         if size_mb < 16:
             raise InvalidInput(f"workspace size must be at least 16 MB, got {size_mb}")
-        if backend not in ("auto", *BACKENDS):
-            raise InvalidInput(f"unknown workspace backend {backend!r}: use auto, loop or tmpfs")
+        if backend not in ("auto", "none", *BACKENDS):
+            raise InvalidInput(
+                f"unknown workspace backend {backend!r}: use auto, loop, tmpfs or none"
+            )
         self._requested_mb = size_mb
-        self._wanted = BACKENDS if backend == "auto" else (backend,)
-        self._require = require_quota
+        # "none" is an explicit choice of a plain directory (no quota), never a fallback
+        self._wanted: tuple[str, ...] = (
+            () if backend == "none" else BACKENDS if backend == "auto" else (backend,)
+        )
+        self._require = require_quota and backend != "none"
 
     @property
     def backend(self) -> str:
@@ -185,9 +191,12 @@ def _memory_mb() -> int:
 
 
 def _tool(*argv: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        list(argv), capture_output=True, text=True, env=_TOOL_ENV, check=False, timeout=60
-    )
+    try:
+        return subprocess.run(
+            list(argv), capture_output=True, text=True, env=_TOOL_ENV, check=False, timeout=60
+        )
+    except subprocess.TimeoutExpired as exc:
+        raise SandboxError(f"`{' '.join(argv)}` hung for 60 s; check the host's mounts") from exc
 
 
 def _run(*argv: str) -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import socket
+import subprocess
 import threading
 import time
 from collections.abc import Iterator
@@ -188,6 +189,32 @@ def test_capped_output_reassembles_lines_split_anywhere() -> None:
     assert output.text() == "\n".join(lines)
 
 
+def test_capped_output_accounts_for_every_byte_it_drops() -> None:
+    lines: list[str] = []
+    output = CappedOutput(200, 50, lines.append)
+    data = b"".join(b"line-%05d\n" % i for i in range(5000))
+    for i in range(0, len(data), 777):  # chunks that split lines
+        output.feed(data[i : i + 777])
+    output.close()
+    text = output.text()
+    assert lines == text.splitlines()
+    head, _, tail = text.partition("[... ")
+    dropped = int(tail.split(" bytes truncated")[0])
+    tail = tail.split("...]\n", 1)[1]
+    assert len(head) + dropped + len(tail) == len(data)
+    assert head.startswith("line-00000\n") and tail.endswith("line-04999\n")
+    assert all(line.startswith("line-") and len(line) == 10 for line in tail.splitlines())
+
+
+def test_capped_output_cuts_a_huge_last_line_in_the_tail() -> None:
+    output = CappedOutput(100, 20, None)
+    output.feed(b"a\n" * 100)
+    output.feed(b"z" * 5_000_000)
+    output.close()
+    assert output.truncated
+    assert output.text().endswith("z" * 20 + " [... line cut: 30 more bytes ...]")
+
+
 def test_binary_output_does_not_break_anything(sandbox: BwrapSandbox, workspace: Path) -> None:
     result = sandbox.run(workspace, "head -c 200000 /dev/urandom; echo; echo done")
     assert result.exit_code == 0
@@ -287,7 +314,7 @@ def test_a_cpu_bound_command_that_times_out_says_it_was_throttled(workspace: Pat
 
 
 def test_limits_must_be_positive() -> None:
-    with pytest.raises(InvalidInput, match="cpus >= 0.01"):
+    with pytest.raises(InvalidInput, match=r"cpus >= 0\.01"):
         BwrapSandbox(cpus=0)
 
 
@@ -335,6 +362,25 @@ def _cgroup_parents(controller: str) -> list[Path]:
         elif not names:
             parents += [Path(f"/sys/fs/cgroup{path}"), Path(f"/sys/fs/cgroup/unified{path}")]
     return [p for p in parents if p.is_dir()]
+
+
+def test_groups_left_by_a_killed_controller_are_reaped_with_their_processes() -> None:
+    dead = subprocess.Popen(["true"])
+    dead.wait()
+    stale = [p / f"errand-{dead.pid}-deadbeef" for p in _cgroup_parents("pids")]
+    assert stale, "no pids hierarchy to test with"
+    stale[0].mkdir()
+    orphan = subprocess.Popen(["sleep", "60"])
+    try:
+        (stale[0] / "cgroup.procs").write_text(str(orphan.pid))
+        BwrapSandbox()
+        assert orphan.wait(timeout=5) == -9
+        assert not stale[0].exists()
+    finally:
+        orphan.kill()
+        orphan.wait()
+        if stale[0].exists():
+            stale[0].rmdir()
 
 
 def test_starting_a_sandbox_is_fast(sandbox: BwrapSandbox, workspace: Path) -> None:
