@@ -104,7 +104,6 @@ def connect(settings: Settings) -> tuple[Client, Any]:
         except ClientError:
             pass  # a stale server file: the server is gone
     stack = Stack(settings)
-    stack.start()
     return LocalClient(stack), stack
 
 

@@ -103,7 +103,9 @@ class HttpClient:
 
 
 class LocalClient:
-    """Runs the stack in this process for as long as the client lives."""
+    """Works on the home in this process. The stack (queue worker, job pool) starts the first
+    time the client follows a task, since only then must work happen while it waits; the
+    caller stops it."""
 
     def __init__(self, stack: Stack) -> None:
         self.stack = stack
@@ -133,6 +135,7 @@ class LocalClient:
         from shared import sse
 
         self._service.get(task_id)
+        self.stack.start()
         cursor = after
         while True:
             seen = self._store.latest_event_id()

@@ -49,15 +49,22 @@ class Stack:
 
             self.deps.deliver = deliver
 
+    started = False
+
     def start(self) -> None:
-        self.settings.home.mkdir(parents=True, exist_ok=True)
-        _ = self.deps.store  # creates the schema before workers race for it
+        """Idempotent."""
+        if self.started:
+            return
+        _ = self.deps.store  # creates the home and schema before workers race for them
         self.deps.start_jobs()
         self.deps.local_queue.start()
+        self.started = True
 
     def stop(self) -> None:
-        self.deps.local_queue.stop()
-        self.deps.stop_jobs()
+        if self.started:
+            self.deps.local_queue.stop()
+            self.deps.stop_jobs()
+            self.started = False
 
 
 def write_server_file(home: Path, url: str) -> None:

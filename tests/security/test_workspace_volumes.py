@@ -92,5 +92,15 @@ def test_a_tmpfs_volume_is_capped_at_half_the_memory() -> None:
 def test_bad_settings_are_refused() -> None:
     with pytest.raises(InvalidInput, match="at least 16 MB"):
         WorkspaceVolumes(1)
-    with pytest.raises(InvalidInput, match="use auto, loop or tmpfs"):
+    with pytest.raises(InvalidInput, match="use auto, loop, tmpfs or none"):
         WorkspaceVolumes(64, backend="zfs")
+
+
+def test_none_is_an_explicit_plain_directory(tmp_path: Path) -> None:
+    volumes = WorkspaceVolumes(64, backend="none")
+    assert volumes.backend == "none" and volumes.size_mb == 0
+    ws = tmp_path / "ws"
+    volumes.provision(ws)
+    assert ws.is_dir() and not os.path.ismount(ws)
+    volumes.release(ws)
+    assert not ws.exists()
