@@ -105,9 +105,8 @@ def main() -> dict[str, Any]:
         "load_average_1m": round(os.getloadavg()[0], 2),
         "cpus": os.cpu_count(),
     }
-    print(json.dumps(result, indent=2))
     return result
 
 
 if __name__ == "__main__":
-    main()
+    print(json.dumps(main(), indent=2))

@@ -65,9 +65,8 @@ def main() -> dict[str, Any]:
         "task_overhead_target_s": 1.0,
         "task_runs": [{k: round(v, 3) for k, v in r.items()} for r in runs],
     }
-    print(json.dumps(result, indent=2))
     return result
 
 
 if __name__ == "__main__":
-    main()
+    print(json.dumps(main(), indent=2))

@@ -16,7 +16,8 @@ def main(names: list[str]) -> int:
     for name in names or BENCHES:
         module = importlib.import_module(name)
         print(f"== {name}", flush=True)
-        results[name.rsplit(".", 1)[-1]] = module.main()
+        results[name.rsplit(".", 1)[-1]] = result = module.main()
+        print(json.dumps(result, indent=2), flush=True)
     out = Path(__file__).with_name("results.json")
     out.write_text(json.dumps(results, indent=2) + "\n")
     print(f"wrote {out}")
