@@ -26,6 +26,7 @@ STAGES: dict[Stage, Callable[[StageContext], None]] = {
     Stage.VERIFY: verify.run,
     Stage.PUBLISH: publish.run,
     Stage.SUMMARIZE: summarize.run,
+    Stage.CLEANUP: lambda ctx: None,  # the finally below releases every ended task's workspace
 }
 
 
@@ -118,3 +119,4 @@ def fail_crashed(deps: Deps, request: StageRequest, how: str, log_path: str) -> 
         "job_crashed",
         f"the {request.stage.value} job {how} before finishing; its log is {log_path}",
     )
+    _release(deps, task.id)

@@ -43,6 +43,7 @@ class Stage(StrEnum):
     VERIFY = "verify"
     PUBLISH = "publish"
     SUMMARIZE = "summarize"
+    CLEANUP = "cleanup"  # releases the workspace of a task that ended while no stage ran
 
 
 # The status a task is in while a stage works on it.
@@ -54,12 +55,14 @@ STAGE_STATUS: dict[Stage, Status] = {
     Stage.PUBLISH: Status.PUBLISHING,
     Stage.SUMMARIZE: Status.SUMMARIZING,
 }
-STATUS_STAGE: dict[Status, Stage] = {v: k for k, v in STAGE_STATUS.items()}
 
 
 def is_due(stage: Stage, status: Status) -> bool:
     """Whether a delivery of `stage` has work to do for a task in `status`. Prepare also starts
-    queued tasks; any other mismatch means the request is stale and is acknowledged as done."""
+    queued tasks; cleanup is for ended tasks; any other mismatch means the request is stale
+    and is acknowledged as done."""
+    if stage == Stage.CLEANUP:
+        return status in TERMINAL
     return STAGE_STATUS[stage] == status or (stage == Stage.PREPARE and status == Status.QUEUED)
 
 

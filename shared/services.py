@@ -113,12 +113,15 @@ class TaskService:
                 f"task {task_id} is already {task.status.value}; "
                 "only running tasks can be cancelled"
             )
-        return transition(
+        task = transition(
             self._store,
             task,
             Status.CANCELLED,
             error=TaskError(code="cancelled", message="cancelled by the user"),
         )
+        # a running stage stops itself; a task parked at a gate still holds its workspace
+        self._queue.enqueue(StageRequest(task_id=task.id, stage=Stage.CLEANUP))
+        return task
 
     @staticmethod
     def _require(task: Task, status: Status, action: str) -> None:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from pydantic import JsonValue, ValidationError
 
 from jobs.agent import tools
@@ -34,7 +36,7 @@ def run(ctx: StageContext) -> None:
             return (
                 f"error: the plan does not match the schema ({where}: {problem['msg']}); resubmit"
             )
-        missing = missing_files(ctx, plan)
+        missing = missing_files(ctx.repo_dir, plan)
         if missing:
             return (
                 "error: these files do not exist: "
@@ -76,7 +78,7 @@ def run(ctx: StageContext) -> None:
 NEW_MARK = " (new)"
 
 
-def missing_files(ctx: StageContext, plan: Plan) -> list[str]:
+def missing_files(repo_dir: Path, plan: Plan) -> list[str]:
     """Files a step names that are neither in the repository nor marked as new."""
     out = []
     for step in plan.steps:
@@ -84,6 +86,6 @@ def missing_files(ctx: StageContext, plan: Plan) -> list[str]:
             if name.endswith(NEW_MARK):
                 continue
             rel = name.strip().removeprefix("./").removeprefix("/workspace/repo/")
-            if not rel or safefs.kind(ctx.repo_dir, rel) is None:
+            if not rel or safefs.kind(repo_dir, rel) is None:
                 out.append(name)
     return out

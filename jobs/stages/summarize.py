@@ -8,16 +8,15 @@ from jobs.context import StageContext
 from jobs.prompts import render
 from jobs.stages.common import describe_counts
 from jobs.stages.verify import changed_files
-from shared.domain import Audio, EventKind, Stage, Status
+from shared.domain import Audio, EventKind, Stage, Status, TestReport
 from shared.errors import StageFailed
 from shared.ports import Message
 
 MAX_WORDS = 80
 
 
-def verdict(ctx: StageContext) -> str:
+def verdict(t: TestReport) -> str:
     """The test verdict in plain words; never "all tests pass" unless they did."""
-    t = ctx.task.tests
     if t.after is None:
         return "the tests were not run after the change"
     parts = [
@@ -50,7 +49,7 @@ def run(ctx: StageContext) -> None:
                 prompt=task.prompt,
                 plan=task.plan.summary if task.plan else "(none)",
                 files=", ".join(changed_files(task.diff)) or "(none)",
-                verdict=verdict(ctx),
+                verdict=verdict(task.tests),
             ),
         ),
     ]

@@ -6,11 +6,14 @@ import json
 import os
 import subprocess
 import sys
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
 import pytest
+
+from shared import paths
+from shared.adapters.workspace_fs import release
 
 ERRAND = [sys.executable, "-m", "shared.cli"]
 ROOT = Path(__file__).resolve().parents[2]
@@ -29,7 +32,7 @@ Runner = Callable[..., subprocess.CompletedProcess[str]]
 
 
 @pytest.fixture
-def errand(tmp_path: Path) -> Runner:
+def errand(tmp_path: Path) -> Iterator[Runner]:
     home = tmp_path / "home"
 
     def run(
@@ -45,7 +48,17 @@ def errand(tmp_path: Path) -> Runner:
             input=stdin,
         )
 
-    return run
+    yield run
+    release_workspaces(home)
+
+
+def release_workspaces(home: Path) -> None:
+    """Tasks a test leaves at a gate keep their (mounted) workspaces, as they should; the test
+    home is thrown away, so unmount them."""
+    root = paths.workspace(home, "x").parent
+    for ws in root.iterdir() if root.exists() else []:
+        if ws.suffix != ".img":
+            release(ws)
 
 
 def final_json(proc: subprocess.CompletedProcess[str]) -> dict[str, Any]:

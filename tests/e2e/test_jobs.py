@@ -10,10 +10,12 @@ from pathlib import Path
 
 import pytest
 
+from shared import paths
 from shared.client import LocalClient
 from shared.services import CreateTask
 from shared.settings import Settings
 from shared.stack import Stack
+from tests.e2e.conftest import release_workspaces
 from tests.support.gitrepo import make_repo
 
 pytestmark = pytest.mark.e2e
@@ -25,6 +27,7 @@ def stack(tmp_path: Path) -> Iterator[Stack]:
     s.start()
     yield s
     s.stop()
+    release_workspaces(s.settings.home)
 
 
 def processes(match: Callable[[str, bytes], bool]) -> list[int]:
@@ -92,3 +95,25 @@ def test_cancel_stops_a_running_stage_and_its_sandbox_at_once(tmp_path: Path, st
     assert not _sleepers(), "the sandboxed command outlived the cancelled task"
     assert time.monotonic() - started < 5
     assert client.get(task["id"])["status"] == "cancelled"
+
+
+def test_cancelling_a_task_parked_at_a_gate_releases_its_workspace(
+    tmp_path: Path, stack: Stack
+) -> None:
+    from shared.demo import make_sample_repo, turns_path
+
+    client = LocalClient(stack)
+    repo = make_sample_repo(tmp_path / "calc")
+    task = client.create(
+        CreateTask(repo=str(repo), prompt="Fix add", model=f"scripted:{turns_path()}")
+    )
+    for event in client.events(task["id"]):
+        if event.kind.value == "status" and event.data.get("status") == "plan_review":
+            break
+    workspace = paths.workspace(stack.settings.home, task["id"])
+    assert workspace.is_dir()
+    client.cancel(task["id"])
+    deadline = time.monotonic() + 20
+    while time.monotonic() < deadline and workspace.exists():
+        time.sleep(0.1)
+    assert not workspace.exists() and not os.path.ismount(workspace)
