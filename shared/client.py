@@ -4,6 +4,7 @@ when none runs. Both return tasks as the API shows them (plain JSON objects)."""
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import Iterator
 from typing import Any, Protocol
 
@@ -15,6 +16,7 @@ from shared.services import ApprovePlan, CreateTask, TaskService
 from shared.stack import Stack
 
 TaskJson = dict[str, Any]
+RECONNECT_FOR_S = 30.0
 
 
 class ClientError(ErrandError):
@@ -74,8 +76,10 @@ class HttpClient:
         return dict(self._call("POST", f"/api/tasks/{task_id}/cancel", {}))
 
     def events(self, task_id: str, after: int = 0) -> Iterator[Event]:
-        """Follows the SSE stream, reconnecting with Last-Event-ID if it drops."""
+        """Follows the SSE stream, reconnecting with Last-Event-ID if it drops; gives up when
+        the server stays unreachable for RECONNECT_FOR_S."""
         cursor = after
+        down_since: float | None = None
         while True:
             headers = {"Last-Event-ID": str(cursor)} if cursor else {}
             try:
@@ -93,13 +97,23 @@ class HttpClient:
                         if line.startswith("data: "):
                             data_line = line[6:]
                         elif line == "" and data_line:
+                            down_since = None
                             event = Event.model_validate_json(data_line)
                             cursor = event.id
                             data_line = ""
                             yield event
                     return  # the server closed the stream: the task is terminal
-            except httpx.TransportError:
-                continue
+            except httpx.TransportError as exc:
+                now = time.monotonic()
+                down_since = down_since or now
+                if now - down_since > RECONNECT_FOR_S:
+                    raise ClientError(
+                        "server_unreachable",
+                        f"lost the event stream from {self.base_url} ({exc}); is `errand up` "
+                        "still running? The task goes on: `errand task show` reports it",
+                        503,
+                    ) from exc
+                time.sleep(1.0)
 
 
 class LocalClient:
