@@ -144,7 +144,7 @@ def dispatch(request: flask.Request, deps: Deps) -> flask.Response:
         task = deps.store.get_task(req.task_id)
     except NotFound:
         return ok({"result": "dropped", "reason": f"task {req.task_id} does not exist"})
-    if not is_due(req.stage, task.status):
+    if not is_due(req, task):
         return ok({"result": "stale", "status": task.status.value})
     name = req.delivery_name()
     if task.claim == name:
@@ -155,7 +155,8 @@ def dispatch(request: flask.Request, deps: Deps) -> flask.Response:
         return error(409, "conflict", "the task changed while claiming it; retry")
     try:
         execution = deps.jobs.run(req)
-    except ErrandError:
+    except Exception:
+        # unclaim so that the queue's retry can start it; any failure, not only ours
         current = deps.store.get_task(req.task_id)
         if current.claim == name:
             deps.store.update_task(current.model_copy(update={"claim": ""}))

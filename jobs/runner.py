@@ -38,7 +38,7 @@ def run_stage(deps: Deps, request: StageRequest) -> int:
     except NotFound:
         log.warning("task %s does not exist; dropping %s", request.task_id, request.stage.value)
         return 0
-    if not is_due(request.stage, task.status):
+    if not is_due(request, task):
         log.info(
             "task %s is %s; %s has nothing to do", task.id, task.status.value, request.stage.value
         )
@@ -77,17 +77,19 @@ def _exit_on_cancel(deps: Deps, task_id: str, done: threading.Event) -> None:
             continue
         if status == Status.CANCELLED:
             log.info("task %s was cancelled; stopping this execution", task_id)
-            _release(deps, task_id)
-            sys.stdout.flush()
-            sys.stderr.flush()
-            os._exit(0)
+            try:
+                _release(deps, task_id)
+            finally:
+                sys.stdout.flush()
+                sys.stderr.flush()
+                os._exit(0)
 
 
 def _release(deps: Deps, task_id: str) -> None:
     try:
         deps.release_workspace(task_id)
-    except ErrandError as exc:
-        log.error("could not release the workspace of %s: %s", task_id, exc.message)
+    except Exception as exc:  # never let cleanup keep a cancelled execution alive
+        log.error("could not release the workspace of %s: %s", task_id, exc)
 
 
 def fail(ctx: StageContext, code: str, message: str) -> None:
@@ -111,12 +113,32 @@ def fail_crashed(deps: Deps, request: StageRequest, how: str, log_path: str) -> 
         task = deps.store.get_task(request.task_id)
     except NotFound:
         return
-    if not is_due(request.stage, task.status):
-        return
+    if not is_due(request, task) or task.claim not in ("", request.delivery_name()):
+        return  # a later delivery owns the task now; this crash is not its business
     ctx = StageContext(deps, request, task)
     fail(
         ctx,
         "job_crashed",
         f"the {request.stage.value} job {how} before finishing; its log is {log_path}",
+    )
+    _release(deps, task.id)
+
+
+def fail_undeliverable(deps: Deps, request: StageRequest, error: str) -> None:
+    """Called when the queue gave up on a delivery: the stage can never start, so the task
+    ends now instead of waiting forever."""
+    try:
+        task = deps.store.get_task(request.task_id)
+    except NotFound:
+        return
+    if not is_due(request, task):
+        return
+    ctx = StageContext(deps, request, task)
+    fail(
+        ctx,
+        "delivery_failed",
+        f"the {request.stage.value} stage could not be started after "
+        f"{deps.settings.queue_max_attempts} attempts (last error: {error}); check "
+        "`errand doctor` and the server log, then create the task again",
     )
     _release(deps, task.id)

@@ -57,15 +57,6 @@ STAGE_STATUS: dict[Stage, Status] = {
 }
 
 
-def is_due(stage: Stage, status: Status) -> bool:
-    """Whether a delivery of `stage` has work to do for a task in `status`. Prepare also starts
-    queued tasks; cleanup is for ended tasks; any other mismatch means the request is stale
-    and is acknowledged as done."""
-    if stage == Stage.CLEANUP:
-        return status in TERMINAL
-    return STAGE_STATUS[stage] == status or (stage == Stage.PREPARE and status == Status.QUEUED)
-
-
 _FORWARD: dict[Status, frozenset[Status]] = {
     Status.QUEUED: frozenset({Status.PREPARING}),
     Status.PREPARING: frozenset({Status.PLANNING}),
@@ -257,3 +248,15 @@ def slugify(text: str, max_len: int = 32) -> str:
 def task_public(task: Task) -> dict[str, Any]:
     """The task as the API and CLI show it (internal bookkeeping left out)."""
     return task.model_dump(mode="json", exclude={"version", "claim", "timings"})
+
+
+def is_due(request: StageRequest, task: Task) -> bool:
+    """Whether a delivery has work to do for the task as it is now. Prepare also starts queued
+    tasks; cleanup is for ended tasks; a request from an earlier fix round, or for a stage the
+    task is not in, is stale and is acknowledged as done."""
+    stage, status = request.stage, task.status
+    if stage == Stage.CLEANUP:
+        return status in TERMINAL
+    if request.round != task.round:
+        return False
+    return STAGE_STATUS[stage] == status or (stage == Stage.PREPARE and status == Status.QUEUED)

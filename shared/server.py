@@ -51,6 +51,10 @@ class LocalServer:
             return
         if scope["type"] != "http":
             return
+        refusal = self._refuse_foreign(scope)
+        if refusal:
+            await _json(send, 403, {"error": {"code": "forbidden", "message": refusal}})
+            return
         path = scope["path"]
         match = EVENTS_PATH.match(path)
         if match and scope["method"] == "GET":
@@ -59,6 +63,26 @@ class LocalServer:
             await self._blob(path.removeprefix("/blobs/"), send)  # ASGI paths arrive decoded
         else:
             await self._wsgi(scope, receive, send)
+
+    def _refuse_foreign(self, scope: Scope) -> str:
+        """Any web page the user visits can make the browser call 127.0.0.1. Requests must name
+        this server as their Host (which defeats DNS rebinding) and, when a browser sends an
+        Origin, come from this server's own origin. POSTs must be JSON, which a cross-site form
+        cannot send without a CORS preflight this server never grants."""
+        headers = {k.decode().lower(): v.decode() for k, v in scope.get("headers") or []}
+        port = (scope.get("server") or ("", 0))[1]
+        allowed = {f"127.0.0.1:{port}", f"localhost:{port}", f"[::1]:{port}"}
+        if headers.get("host", "") not in allowed:
+            return (
+                f"Host {headers.get('host', '')!r} is not this server; use http://127.0.0.1:{port}"
+            )
+        origin = headers.get("origin")
+        if origin and origin.removeprefix("http://") not in allowed:
+            return f"requests from {origin} are not allowed"
+        ctype = headers.get("content-type", "")
+        if scope["method"] == "POST" and not ctype.startswith("application/json"):
+            return "POST requests must have Content-Type: application/json"
+        return ""
 
     async def _lifespan(self, receive: Receive, send: Send) -> None:
         while True:

@@ -96,29 +96,35 @@ class TaskService:
         task = transition(self._store, task, Status.EXECUTING, plan=plan)
         if req.plan is not None:
             self._store.append_event(task.id, EventKind.PLAN_READY, {"edited": True})
-        self._queue.enqueue(StageRequest(task_id=task.id, stage=Stage.EXECUTE))
+        self._queue.enqueue(StageRequest(task_id=task.id, stage=Stage.EXECUTE, round=task.round))
         return task
 
     def approve_diff(self, task_id: str) -> Task:
         task = self._store.get_task(task_id)
         self._require(task, Status.DIFF_REVIEW, "approve a diff")
         task = transition(self._store, task, Status.PUBLISHING)
-        self._queue.enqueue(StageRequest(task_id=task.id, stage=Stage.PUBLISH))
+        self._queue.enqueue(StageRequest(task_id=task.id, stage=Stage.PUBLISH, round=task.round))
         return task
 
     def cancel(self, task_id: str) -> Task:
-        task = self._store.get_task(task_id)
-        if task.status in TERMINAL:
-            raise InvalidTransition(
-                f"task {task_id} is already {task.status.value}; "
-                "only running tasks can be cancelled"
-            )
-        task = transition(
-            self._store,
-            task,
-            Status.CANCELLED,
-            error=TaskError(code="cancelled", message="cancelled by the user"),
-        )
+        for attempt in range(5):  # a running stage writes the task too: retry lost races
+            task = self._store.get_task(task_id)
+            if task.status in TERMINAL:
+                raise InvalidTransition(
+                    f"task {task_id} is already {task.status.value}; "
+                    "only running tasks can be cancelled"
+                )
+            try:
+                task = transition(
+                    self._store,
+                    task,
+                    Status.CANCELLED,
+                    error=TaskError(code="cancelled", message="cancelled by the user"),
+                )
+                break
+            except Conflict:
+                if attempt == 4:
+                    raise
         # a running stage stops itself; a task parked at a gate still holds its workspace
         self._queue.enqueue(StageRequest(task_id=task.id, stage=Stage.CLEANUP))
         return task

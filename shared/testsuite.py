@@ -367,12 +367,14 @@ def suite_result(
 ) -> SuiteResult:
     """The result of running `plan.test`: `junit_xml` is the report's text (None when the file
     is missing). A report with no failure from a command that failed gets one more failing
-    test, `plan.display`, so that a crashed or misconfigured run never reads as green."""
+    test, `plan.display`, so that a crashed or misconfigured run never reads as green. A plan
+    that promised a report and wrote none is an error whatever its exit code: a test run that
+    ends the process early (`os._exit(0)` in a conftest) exits 0 without running anything."""
     if timed_out or plan.junit_path is None:
         return result_from_exit(plan.display, exit_code, timed_out, timeout_s)
     if not junit_xml or not junit_xml.strip():
-        result = result_from_exit(plan.display, exit_code, False)
-        return result.model_copy(update={"note": f"no JUnit report was written; {result.note}"})
+        note = f"no JUnit report was written (exit code {exit_code})"
+        return SuiteResult.of({plan.display: Outcome.ERROR}, note)
     parsed = parse_junit(junit_xml)
     if exit_code != 0 and not (parsed.failed or parsed.errors):
         outcomes = {**parsed.outcomes, plan.display: Outcome.ERROR}

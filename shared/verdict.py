@@ -39,6 +39,9 @@ def classify(baseline: SuiteResult, after: SuiteResult, flaky: Iterable[str] = (
     before = baseline.outcomes
     failing_after = {t for t, o in after.outcomes.items() if o in FAILING}
     failing_before = {t for t, o in before.items() if o in FAILING}
+    if after.timed_out and not baseline.timed_out:
+        # the change made the suite hang: whatever failed before, this failure is new
+        failing_before -= failing_after
     passing_after = {t for t, o in after.outcomes.items() if o == Outcome.PASSED}
     return Verdict(
         newly_failing=sorted(failing_after - failing_before - flaky_set),
@@ -47,6 +50,17 @@ def classify(baseline: SuiteResult, after: SuiteResult, flaky: Iterable[str] = (
         flaky=sorted(flaky_set & (set(after.outcomes) | set(before))),
         disappeared=sorted(set(before) - set(after.outcomes)),
     )
+
+
+def needs_review(v: Verdict) -> list[str]:
+    """Reasons not to publish without a person looking: tests that newly fail, and tests the
+    baseline ran that are no longer reported (deleted, renamed, or never reached)."""
+    reasons = []
+    if v.newly_failing:
+        reasons.append(f"{len(v.newly_failing)} tests newly fail")
+    if v.disappeared:
+        reasons.append(f"{len(v.disappeared)} tests are no longer reported")
+    return reasons
 
 
 def conformance(plan: Plan, changed: list[str]) -> Conformance:

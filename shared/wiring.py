@@ -61,6 +61,7 @@ class Deps:
             max_attempts=s.queue_max_attempts,
             min_backoff_s=s.queue_min_backoff_s,
             max_backoff_s=s.queue_max_backoff_s,
+            on_dead=self._delivery_dead,
         )
 
     @property
@@ -179,6 +180,11 @@ class Deps:
 
         if "jobs" in self.__dict__ and isinstance(self.jobs, WarmPool):
             self.jobs.stop()
+
+    def _delivery_dead(self, body: bytes, error: str) -> None:
+        from jobs.runner import fail_undeliverable
+
+        fail_undeliverable(self, StageRequest.model_validate_json(body), error)
 
     def _job_crashed(self, request: StageRequest, how: str, log_path: str) -> None:
         from jobs.runner import fail_crashed

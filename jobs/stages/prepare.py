@@ -9,7 +9,7 @@ from pydantic import ValidationError
 from jobs.agent.repo_context import list_files
 from jobs.context import StageContext
 from jobs.stages.common import describe_counts
-from jobs.stages.tests_run import PrepState, run_suite, state_key
+from jobs.stages.tests_run import DIFF_EXCLUDES, PrepState, run_suite, state_key
 from shared import envcache, safefs, testsuite
 from shared.domain import EventKind, Model, Stage, Status, TestReport
 from shared.errors import StageFailed
@@ -57,6 +57,7 @@ def run(ctx: StageContext) -> None:
         )
     state = PrepState(
         base_sha=base_sha,
+        base_tree=snapshot_tree(ctx),
         test_plan=plan,
         baseline=baseline,
         baseline_flaky=run.flaky,
@@ -151,3 +152,19 @@ def repo_config(ctx: StageContext) -> RepoConfig:
             f".errand.toml is not valid: {exc}; the only setting is "
             "[sandbox] network_during_execute = true|false",
         ) from None
+
+
+def snapshot_tree(ctx: StageContext) -> str:
+    """Records the working tree as the baseline of the agent's diff (inside the sandbox: the
+    trusted side runs no git on a tree repository code has touched)."""
+    result = ctx.sandbox(f"git add -A -- . {DIFF_EXCLUDES} && git write-tree", timeout_s=120)
+    tree = result.output.strip().splitlines()[-1] if result.output.strip() else ""
+    if result.exit_code != 0 or len(tree) not in (40, 64) or not _is_hex(tree):
+        raise StageFailed(
+            "snapshot_failed", f"could not record the prepared tree: {result.output[-500:]}"
+        )
+    return tree
+
+
+def _is_hex(text: str) -> bool:
+    return all(c in "0123456789abcdef" for c in text)

@@ -7,7 +7,7 @@ import re
 from jobs.context import StageContext
 from jobs.stages.common import describe_counts, format_plan
 from jobs.stages.tests_run import load_state
-from jobs.stages.verify import changed_files
+from jobs.stages.verify import changed_files, diff_key
 from shared import conventional
 from shared.domain import EventKind, Stage, Status, Task, slugify
 from shared.errors import StageFailed
@@ -28,9 +28,9 @@ def run(ctx: StageContext) -> None:
     title = message.splitlines()[0]
     body = pr_body(task, load_state(ctx).pr_template)
     branch = task.branch or branch_name(task.prompt, task.short_id)
-    cr = ctx.deps.forge.publish(
-        task.repo, task.base_branch, branch, task.diff, message, title, body
-    )
+    # the exact bytes verify took out (non-UTF-8 files survive), not the display text
+    patch = ctx.deps.blobs.get(diff_key(task.id)).decode("utf-8", errors="surrogateescape")
+    cr = ctx.deps.forge.publish(task.repo, task.base_branch, branch, patch, message, title, body)
     ctx.emit(EventKind.PR_CREATED, {"branch": cr.branch, "url": cr.url, "commit": cr.commit})
     ctx.log(f"pushed {cr.branch} ({cr.commit[:12]})")
     ctx.advance(Status.SUMMARIZING, Stage.SUMMARIZE, branch=cr.branch, pr_url=cr.url)

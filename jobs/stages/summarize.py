@@ -32,7 +32,10 @@ def verdict(t: TestReport) -> str:
         parts.append(f"{len(t.pre_existing)} tests failed before and still fail")
     if t.flaky:
         parts.append(f"{len(t.flaky)} tests are flaky")
-    if t.after.failed == 0 and t.after.errors == 0 and not t.after_note and t.after.passed > 0:
+    if t.disappeared:
+        parts.append(f"{len(t.disappeared)} tests are no longer reported")
+    clean = t.after.failed == 0 and t.after.errors == 0 and not t.after_note
+    if clean and t.after.passed > 0 and not t.disappeared:
         parts.append("all tests pass")
     return "; ".join(parts)
 
@@ -74,5 +77,6 @@ def run(ctx: StageContext) -> None:
         transcript=text,
     )
     ctx.emit(EventKind.AUDIO_READY, audio.model_dump())
-    ctx.move(Status.COMPLETED, audio=audio)
+    # before the terminal status: streams close on it
     ctx.emit(EventKind.TASK_COMPLETED, {"branch": task.branch, "pr_url": task.pr_url})
+    ctx.move(Status.COMPLETED, audio=audio)

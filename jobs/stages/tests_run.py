@@ -11,6 +11,11 @@ from shared.domain import Model
 from shared.errors import InvalidInput
 from shared.testsuite import SuiteResult, TestPlan
 
+# The dependency environment and caches never belong in the change.
+DIFF_EXCLUDES = (
+    "':(exclude,glob)**/node_modules/**' ':(exclude).venv' ':(exclude,glob)**/__pycache__/**'"
+)
+
 # the report path relative to the workspace, for reading it without following symlinks
 JUNIT_REL = testsuite.JUNIT_PATH.removeprefix("/workspace/")
 
@@ -20,6 +25,9 @@ class PrepState(Model):
     sandbox can write to."""
 
     base_sha: str
+    # the tree after install and baseline: the agent's diff is taken against it, so files the
+    # install wrote into the repository (e.g. *.egg-info) never land in the change
+    base_tree: str = ""
     test_plan: TestPlan
     baseline: SuiteResult
     baseline_flaky: list[str] = Field(default_factory=list)

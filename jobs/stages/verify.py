@@ -7,21 +7,20 @@ from pydantic import JsonValue
 
 from jobs.context import StageContext
 from jobs.stages.common import describe_counts
-from jobs.stages.tests_run import load_state, run_suite
+from jobs.stages.tests_run import DIFF_EXCLUDES, load_state, run_suite
 from shared import safefs, testsuite, verdict
 from shared.domain import Conformance, EventKind, Stage, Status, TestReport
 from shared.errors import StageFailed
 
 DIFF_REL = ".errand/diff.patch"
 MAX_DIFF_BYTES = 5_000_000
-# The dependency environment and caches never belong in the change.
-EXCLUDES = "':(exclude)node_modules' ':(exclude).venv' ':(exclude)**/__pycache__'"
 
 
 def run(ctx: StageContext) -> None:
     state = load_state(ctx)
     task = ctx.task
-    diff = take_diff(ctx, state.base_sha)
+    raw = take_diff(ctx, state.base_tree or state.base_sha)
+    diff = raw.decode("utf-8", errors="replace")  # for people; publish uses the raw bytes
     if not diff.strip():
         raise StageFailed(
             "no_changes",
@@ -38,7 +37,7 @@ def run(ctx: StageContext) -> None:
     files = changed_files(diff)
     conf = verdict.conformance(task.plan, files) if task.plan else Conformance()
     report(ctx, diff, tests, files, conf)
-    ctx.deps.blobs.put(f"tasks/{task.id}/diff.patch", diff.encode(), "text/x-diff")
+    ctx.deps.blobs.put(diff_key(task.id), raw, "text/x-diff")
     changes: dict[str, object] = {"diff": diff, "tests": tests, "conformance": conf}
     if v.newly_failing and task.round < ctx.deps.settings.fix_rounds:
         feedback = failure_feedback(v.newly_failing, after.note, run_after.output)
@@ -48,11 +47,12 @@ def run(ctx: StageContext) -> None:
             f"(fix round {task.round + 1} of {ctx.deps.settings.fix_rounds})"
         )
         ctx.advance(Status.EXECUTING, Stage.EXECUTE, round=task.round + 1, **changes)
-    elif v.newly_failing:
+    elif reasons := verdict.needs_review(v):
         ctx.move(Status.DIFF_REVIEW, **changes)
         ctx.log(
-            f"stopped: {len(v.newly_failing)} tests still fail after {task.round} fix rounds "
-            f"({', '.join(v.newly_failing[:5])}); review the diff before publishing it"
+            f"stopped for review after {task.round} fix rounds: {'; '.join(reasons)} "
+            f"({', '.join([*v.newly_failing, *v.disappeared][:5])}); review the diff before "
+            "publishing it"
         )
     elif task.auto_approve:
         ctx.advance(Status.PUBLISHING, Stage.PUBLISH, **changes)
@@ -96,14 +96,18 @@ def failure_feedback(failing: list[str], note: str, output: str) -> str:
     return "\n".join(lines)
 
 
-def take_diff(ctx: StageContext, base_sha: str) -> str:
+def diff_key(task_id: str) -> str:
+    return f"tasks/{task_id}/diff.patch"
+
+
+def take_diff(ctx: StageContext, base: str) -> bytes:
     """Computes the diff inside the sandbox (the trusted side never runs git on this tree) and
     reads the file it wrote without following symlinks."""
     command = (
         "mkdir -p /workspace/.errand && git add -A -- . "
-        + EXCLUDES
+        + DIFF_EXCLUDES
         + " && git diff --cached --binary --no-color --no-ext-diff --no-textconv "
-        + f"{base_sha} > /workspace/{DIFF_REL}"
+        + f"{base} > /workspace/{DIFF_REL}"
     )
     result = ctx.sandbox(command, timeout_s=120)
     if result.exit_code != 0:
@@ -111,7 +115,7 @@ def take_diff(ctx: StageContext, base_sha: str) -> str:
     data = safefs.read_bytes(ctx.workspace, DIFF_REL, max_bytes=MAX_DIFF_BYTES)
     if data is None:
         raise StageFailed("diff_failed", "the diff file was not written as a regular file")
-    return data.decode("utf-8", errors="replace")
+    return data
 
 
 def changed_files(diff: str) -> list[str]:

@@ -23,8 +23,10 @@ IDENTITY_EMAIL = "errand@localhost"
 DEFAULT_SEARCH_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 # Options on every git command line: hooks and fsmonitor are programs git would run for us.
 SAFE_OPTIONS = ("-c", "core.hooksPath=/dev/null", "-c", "core.fsmonitor=false")
-# No templates: nothing (sample hooks included) is copied into a new repository.
-_CLONE = ("clone", "--quiet", "--template=", "--single-branch")
+# No templates: nothing (sample hooks included) is copied into a new repository. --no-local: a
+# clone of a local path would otherwise hard-link the user's object files, and the sandbox,
+# root on its own files, could make one writable and corrupt the user's repository through it.
+_CLONE = ("clone", "--quiet", "--no-local", "--template=", "--single-branch")
 _SCP_LIKE = re.compile(r"^(?:[^@/\s]+@)?[^/:\s]+:")
 _MAX_LISTED = 20
 _URL_CREDENTIALS = re.compile(r"([a-z][a-z0-9+.-]*://)[^/@\s]*@", re.IGNORECASE)
@@ -203,11 +205,7 @@ class LocalGitForge:
         apply = ["apply", "--cached", "--binary", "--whitespace=nowarn", str(patch_file)]
         applied = self._call(apply, git_dir=gitdir, extra_env=index)
         if applied.returncode != 0:
-            raise ForgeError(
-                f"patch does not apply to '{base}' of {source.display}: "
-                f"{_reason(applied.stderr)} — the base branch may have moved; "
-                "rerun the task on the current base"
-            )
+            raise ForgeError(_apply_failure(applied.stderr, base, source.display))
         tree = self._run(source, "write-tree", git_dir=gitdir, extra_env=index)
         if tree == base_tree:
             raise InvalidInput("the change produced no diff — nothing to publish")
@@ -315,6 +313,27 @@ def _reason(stderr: str) -> str:
     errors = [line for line in lines if line.startswith(("fatal:", "error:"))]
     text = " / ".join(errors or lines[-3:]) or "no error output"
     return _URL_CREDENTIALS.sub(r"\1", text)
+
+
+def _apply_failure(stderr: str, base: str, display: str) -> str:
+    """What went wrong with `git apply`, and what to do: only a patch whose context no longer
+    matches means the base moved; a refused path or a malformed patch would fail again."""
+    reason = _reason(stderr)
+    if "invalid path" in stderr or "beyond a symbolic link" in stderr:
+        return (
+            f"refusing to publish the patch to '{base}' of {display}: {reason} — it writes "
+            "inside .git, outside the repository or through a symbolic link; inspect the "
+            "task's diff, such a change cannot be published"
+        )
+    if any(s in stderr for s in ("patch failed:", "does not apply", "in index")):
+        return (
+            f"patch does not apply to '{base}' of {display}: {reason} — the base branch may "
+            "have moved; rerun the task on the current base"
+        )
+    return (
+        f"the patch for '{base}' of {display} is malformed: {reason} — it is not "
+        "`git diff --binary` output; rerun the task"
+    )
 
 
 def _full_message(commit_message: str, body: str) -> str:

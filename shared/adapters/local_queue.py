@@ -68,7 +68,12 @@ class LocalQueue:
     min_backoff_s * 2**(attempt-1) (capped at max_backoff_s, ±20% jitter) until
     max_attempts, then the delivery is dead. A claim whose worker vanished is retried after
     lease_s (keep it above the longest delivery: a slow delivery is otherwise started twice).
-    Done names are remembered for tombstone_s. Thread- and process-safe."""
+    Done names are remembered for tombstone_s. Thread- and process-safe.
+
+    `on_dead(body, last_error)` is called once per delivery that becomes dead (by the worker
+    that made it so, after the change is committed), so that whatever waits on the request can
+    be told it will never arrive. It runs on a worker thread: keep it short. Its exceptions are
+    logged; the delivery stays dead either way."""
 
     def __init__(
         self,
@@ -82,6 +87,7 @@ class LocalQueue:
         lease_s: float = 900.0,
         poll_interval_s: float = 0.05,
         tombstone_s: float = 86_400.0,
+        on_dead: Callable[[bytes, str], None] | None = None,
     ) -> None:
         if max_attempts < 1 or concurrency < 1 or not 0 < min_backoff_s <= max_backoff_s:
             raise ConfigError(
@@ -92,6 +98,7 @@ class LocalQueue:
         if tombstone_s < 3600:
             raise ConfigError(f"tombstone_s must be at least 3600 (1 hour), got {tombstone_s}")
         self._deliver = deliver
+        self._on_dead = on_dead
         self._max_attempts = max_attempts
         self._min_backoff_s = min_backoff_s
         self._max_backoff_s = max_backoff_s
@@ -241,6 +248,7 @@ class LocalQueue:
         if due is None or due > at:
             return None if due is None else float(due) - at
         lease = secrets.token_hex(8)
+        abandoned = ""  # why the claimed row died instead, if it did
         with transaction(self._conn, self._lock) as conn:
             row = conn.execute(
                 f"SELECT name, body, attempts, state FROM queue_items WHERE {_OPEN}"
@@ -251,17 +259,21 @@ class LocalQueue:
                 return 0.0  # another worker took it
             name, body, attempts, state = row
             if state == "inflight" and attempts >= self._max_attempts:
+                abandoned = f"the worker delivering attempt {attempts} never reported back"
                 conn.execute(
                     "UPDATE queue_items SET state = 'dead', updated_at = ?, last_error = ?"
                     " WHERE name = ?",
-                    (at, f"the worker delivering attempt {attempts} never reported back", name),
+                    (at, abandoned, name),
                 )
-                return 0.0
-            conn.execute(
-                "UPDATE queue_items SET state = 'inflight', attempts = attempts + 1,"
-                " next_at = ?, lease = ?, updated_at = ? WHERE name = ?",
-                (at + self._lease_s, lease, at, name),
-            )
+            else:
+                conn.execute(
+                    "UPDATE queue_items SET state = 'inflight', attempts = attempts + 1,"
+                    " next_at = ?, lease = ?, updated_at = ? WHERE name = ?",
+                    (at + self._lease_s, lease, at, name),
+                )
+        if abandoned:
+            self._report_dead(name, bytes(body), attempts, abandoned)
+            return 0.0
         return _Claim(name=name, body=bytes(body), attempts=attempts + 1, lease=lease)
 
     def _run(self, claim: _Claim) -> None:
@@ -292,15 +304,22 @@ class LocalQueue:
             state, next_at = "pending", at + min(backoff * jitter, self._max_backoff_s)
         with transaction(self._conn, self._lock) as conn:
             # The lease check makes a late report from a worker whose lease expired harmless.
-            conn.execute(
+            updated = conn.execute(
                 "UPDATE queue_items SET state = ?, next_at = ?, last_error = ?, updated_at = ?,"
                 " lease = '' WHERE name = ? AND lease = ?",
                 (state, next_at, error, at, claim.name, claim.lease),
-            )
-        if state == "dead":
-            log.error(
-                "local queue: %s is dead after %d attempts: %s", claim.name, claim.attempts, error
-            )
+            ).rowcount
+        if state == "dead" and updated:
+            self._report_dead(claim.name, claim.body, claim.attempts, error)
+
+    def _report_dead(self, name: str, body: bytes, attempts: int, error: str) -> None:
+        log.error("local queue: %s is dead after %d attempts: %s", name, attempts, error)
+        if self._on_dead is None:
+            return
+        try:
+            self._on_dead(body, error)
+        except Exception:
+            log.exception("local queue: on_dead for %s raised; the delivery stays dead", name)
 
     def _purge(self) -> None:
         with transaction(self._conn, self._lock) as conn:

@@ -97,6 +97,39 @@ def test_clone_keeps_credentials_out_of_the_workspace(
     assert leaks == []
 
 
+def _object_files(repo: Path) -> set[tuple[int, int]]:
+    files = [p for p in (repo / ".git" / "objects").rglob("*") if p.is_file()]
+    return {(p.stat().st_dev, p.stat().st_ino) for p in files}
+
+
+def test_clone_copies_objects_instead_of_hard_linking_them(
+    forge: Forge, origin: Path, tmp_path: Path
+) -> None:
+    """The workspace is the sandbox's to write: an object file it shared with the user's
+    repository would be a way to corrupt that repository."""
+    dest = tmp_path / "ws"
+    forge.clone(str(origin), "main", dest)
+    assert _object_files(origin) and _object_files(dest)
+    assert not _object_files(origin) & _object_files(dest)
+
+
+def test_the_pristine_clone_of_publish_links_no_object_either(origin: Path, tmp_path: Path) -> None:
+    # A git that, after each clone, lists the user's object files that gained a second link.
+    log = tmp_path / "clones.log"
+    wrapper = tmp_path / "git-watch"
+    wrapper.write_text(
+        '#!/bin/sh\ngit "$@"; status=$?\ncase " $* " in *" clone "*)\n'
+        f"  echo clone >> {log}; find {origin}/.git/objects -type f -links +1 >> {log};;\n"
+        "esac\nexit $status\n"
+    )
+    wrapper.chmod(0o755)
+    forge = LocalGitForge(git=str(wrapper), timeout_s=60)
+    forge.publish(
+        str(origin), "main", "errand/n", _change_in(forge, origin, tmp_path), "fix: n", "", ""
+    )
+    assert log.read_text().split() == ["clone", "clone"]  # the workspace's, publish's
+
+
 def test_clone_into_a_non_empty_directory_is_a_forge_error(
     forge: Forge, origin: Path, tmp_path: Path
 ) -> None:
@@ -238,7 +271,7 @@ def test_publish_rejects_empty_malformed_and_stale_patches(
     for empty in ("", "  \n"):
         with pytest.raises(InvalidInput, match="the change produced no diff — nothing to publish"):
             forge.publish(str(origin), "main", "errand/e", empty, "fix: x", "", "")
-    with pytest.raises(ForgeError, match=r"patch does not apply to 'main' of .*: .*No valid"):
+    with pytest.raises(ForgeError, match=r"patch for 'main' of .* is malformed: .*No valid"):
         forge.publish(str(origin), "main", "errand/e", "not a patch\n", "fix: x", "", "")
     stale = (
         "diff --git a/a.txt b/a.txt\n--- a/a.txt\n+++ b/a.txt\n"
@@ -268,8 +301,11 @@ def test_publish_refuses_paths_inside_dot_git(
         "--- /dev/null\n+++ b/.git/hooks/pre-push\n@@ -0,0 +1,2 @@\n"
         f"+#!/bin/sh\n+touch {hostile_env}\n"
     )
-    with pytest.raises(ForgeError, match=r"invalid path '\.git/hooks/pre-push'"):
+    with pytest.raises(ForgeError, match=r"invalid path '\.git/hooks/pre-push'") as info:
         forge.publish(str(origin), "main", "errand/h", hook, "fix: x", "", "")
+    assert "refusing to publish the patch to 'main'" in info.value.message
+    assert "writes inside .git, outside the repository" in info.value.message
+    assert "may have moved" not in info.value.message  # rerunning would not help
     assert not hostile_env.exists()
 
 

@@ -154,6 +154,49 @@ def test_dead_letter_after_max_attempts(make_queue: Callable[..., LocalQueue]) -
     assert StageRequest.model_validate_json(dead.body) == _request()
 
 
+def test_on_dead_is_told_once_per_dead_delivery(make_queue: Callable[..., LocalQueue]) -> None:
+    reported: list[tuple[StageRequest, str]] = []
+
+    def on_dead(body: bytes, error: str) -> None:
+        reported.append((StageRequest.model_validate_json(body), error))
+
+    target = Recorder(lambda request, attempt: 200 if request.task_id == "t_ok" else 503)
+    queue = make_queue(target, max_attempts=2, min_backoff_s=0.01, on_dead=on_dead)
+    queue.start()
+    for task in ("t_a", "t_ok", "t_b"):
+        queue.enqueue(_request(task=task))
+    assert queue.drain(5)
+    queue.stop()  # joins the workers, and so waits for on_dead
+    assert len(target.calls) == 5
+    assert sorted(reported, key=lambda r: r[0].task_id) == [
+        (_request(task="t_a"), "delivery answered HTTP 503"),
+        (_request(task="t_b"), "delivery answered HTTP 503"),
+    ]
+
+
+def test_an_on_dead_that_raises_is_logged_and_the_worker_goes_on(
+    make_queue: Callable[..., LocalQueue], caplog: pytest.LogCaptureFixture
+) -> None:
+    told: list[bytes] = []
+
+    def on_dead(body: bytes, error: str) -> None:
+        told.append(body)
+        raise RuntimeError("store unavailable")
+
+    target = Recorder(lambda request, attempt: 500 if request.task_id == "t_bad" else 200)
+    queue = make_queue(target, max_attempts=1, concurrency=1, on_dead=on_dead)
+    queue.start()
+    queue.enqueue(_request(task="t_bad"))
+    assert queue.drain(5)
+    queue.enqueue(_request(task="t_good"))
+    assert queue.drain(5)
+    queue.stop()
+    assert [StageRequest.model_validate_json(b).task_id for b in told] == ["t_bad"]
+    assert queue.stats() == {"pending": 0, "inflight": 0, "done": 1, "dead": 1}
+    assert "on_dead for t_bad-prepare-0 raised; the delivery stays dead" in caplog.text
+    assert "store unavailable" in caplog.text
+
+
 def test_at_least_once_when_delivery_raises(make_queue: Callable[..., LocalQueue]) -> None:
     def flaky(request: StageRequest, attempt: int) -> int:
         if attempt == 1:
@@ -217,6 +260,26 @@ def test_a_crashed_workers_lease_expires_and_is_redelivered(
     assert queue.drain(5)
     assert [name for name, _ in target.calls] == ["t_1-prepare-0"]
     assert queue.stats()["done"] == 1
+
+
+def test_on_dead_hears_of_a_last_attempt_whose_worker_vanished(
+    tmp_path: Path, make_queue: Callable[..., LocalQueue]
+) -> None:
+    proc = _python(_CRASHING_WORKER, str(tmp_path / "queue.db"))
+    assert proc.stdout is not None
+    assert proc.stdout.readline().strip() == "claimed"
+    proc.send_signal(signal.SIGKILL)
+    proc.communicate(timeout=10)
+    reported: list[tuple[bytes, str]] = []
+    target = Recorder()
+    queue = make_queue(target, max_attempts=1, on_dead=lambda b, e: reported.append((b, e)))
+    queue.start()
+    assert queue.drain(5)
+    queue.stop()
+    assert target.calls == [] and queue.stats()["dead"] == 1
+    assert [(StageRequest.model_validate_json(b), e) for b, e in reported] == [
+        (_request(), "the worker delivering attempt 1 never reported back")
+    ]
 
 
 _ENQUEUE_MANY = """

@@ -117,3 +117,24 @@ def test_cancelling_a_task_parked_at_a_gate_releases_its_workspace(
     while time.monotonic() < deadline and workspace.exists():
         time.sleep(0.1)
     assert not workspace.exists() and not os.path.ismount(workspace)
+
+
+def test_a_stage_that_can_never_start_fails_the_task(tmp_path: Path) -> None:
+    settings = Settings(
+        home=tmp_path / "home",
+        jobs="container",
+        job_image="errand-no-such-image",
+        queue_max_attempts=2,
+        queue_min_backoff_s=0.1,
+        queue_max_backoff_s=0.2,
+    )
+    s = Stack(settings)
+    client = LocalClient(s)
+    try:
+        task = client.create(CreateTask(repo=str(tmp_path), prompt="x", model="openai/x"))
+        final = [e for e in client.events(task["id"]) if e.kind.value == "status"][-1]
+    finally:
+        s.stop()
+    assert final.data["status"] == "failed"
+    error = client.get(task["id"])["error"]
+    assert error["code"] == "delivery_failed" and "after 2 attempts" in error["message"]

@@ -156,3 +156,22 @@ def test_hundreds_of_streams_without_a_thread_each(server: Server) -> None:
     assert all('"cancelled"' in body for body in bodies)  # every stream saw the end and closed
     assert peak - baseline_threads < 40, (baseline_threads, peak)
     assert os.path.exists(f"/proc/{server.proc.pid}")
+
+
+def test_foreign_web_pages_cannot_drive_the_local_server(server: Server) -> None:
+    body = '{"repo": "/tmp/x", "prompt": "evil", "model": "openai/x"}'
+    # a cross-site form post (text/plain), a page with another origin, a rebinding Host
+    form = httpx.post(
+        f"{server.url}/api/tasks", content=body, headers={"content-type": "text/plain"}
+    )
+    other = httpx.post(
+        f"{server.url}/api/tasks",
+        content=body,
+        headers={"content-type": "application/json", "origin": "http://evil.example"},
+    )
+    rebound = httpx.get(f"{server.url}/api/tasks", headers={"host": f"evil.example:{server.port}"})
+    assert [r.status_code for r in (form, other, rebound)] == [403, 403, 403]
+    assert "application/json" in form.json()["error"]["message"]
+    assert httpx.get(f"{server.url}/api/tasks").json()["tasks"] == []
+    same = httpx.get(f"{server.url}/api/health", headers={"origin": server.url})
+    assert same.status_code == 200

@@ -162,3 +162,36 @@ def test_gates_wait_for_approval_and_edited_plan_is_followed(
         ).returncode
         == 0
     )
+
+
+def test_files_the_install_writes_into_the_repo_stay_out_of_the_diff(
+    tmp_path: Path, errand: Runner
+) -> None:
+    repo = make_python_repo_with_failing_test(tmp_path / "calc")
+    (repo / "pyproject.toml").write_text(
+        '[build-system]\nrequires = ["setuptools>=61"]\nbuild-backend = "setuptools.build_meta"\n'
+        '[project]\nname = "calc"\nversion = "0.1"\n[tool.setuptools]\npy-modules = ["calc"]\n'
+    )
+    git(repo, "add", "-A")
+    git(repo, "commit", "-qm", "installable")
+    with FakeOpenAI(router=route) as llm:
+        proc = errand(
+            "task",
+            "create",
+            "--repo",
+            str(repo),
+            "--prompt",
+            "Fix the failing add test",
+            "--model",
+            "openai/fake-coder",
+            "--auto-approve",
+            "--wait",
+            "--json",
+            env={"ERRAND_MODEL_API_BASE": llm.base_url},
+        )
+    task = final_json(proc)
+    assert task["status"] == "completed", (task.get("error"), proc.stderr[-2000:])
+    assert [ln for ln in task["diff"].splitlines() if ln.startswith("diff --git")] == [
+        "diff --git a/calc.py b/calc.py"
+    ]
+    assert task["conformance"]["unplanned_files"] == []

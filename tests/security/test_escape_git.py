@@ -171,3 +171,25 @@ def test_a_fifo_planted_in_the_workspace_does_not_hang_the_trusted_side(
         reader.join(5)
     assert not hung, "the trusted side blocked on a FIFO the sandbox planted"
     assert results == [None]
+
+
+def test_the_workspace_clone_shares_no_object_file_with_the_users_repository(
+    sandbox: BwrapSandbox, workspace: Path, origin: Path
+) -> None:
+    # A plain-directory workspace on the source's filesystem: where a local clone would
+    # hard-link the user's objects instead of copying them.
+    assert workspace.stat().st_dev == origin.stat().st_dev
+    LocalGitForge().clone(str(origin), "main", workspace / "repo")
+    script = (
+        "cd repo && chmod -R u+w .git/objects && "
+        "find .git/objects -type f -exec sh -c 'printf x >> \"$1\"' _ {} \\; && echo appended"
+    )
+    assert "appended" in probe(sandbox, workspace, script).output
+    git(origin, "fsck", "--full", "--strict")  # raises if any object was damaged
+    source = {(f.stat().st_dev, f.stat().st_ino) for f in _files(origin / ".git" / "objects")}
+    cloned = {(f.stat().st_dev, f.stat().st_ino) for f in _files(workspace / "repo/.git/objects")}
+    assert source and cloned and not source & cloned
+
+
+def _files(root: Path) -> list[Path]:
+    return [p for p in root.rglob("*") if p.is_file() and not p.is_symlink()]

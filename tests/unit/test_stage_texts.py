@@ -71,3 +71,8 @@ def test_plan_files_must_exist_or_be_marked_new(tmp_path: Path) -> None:
         ],
     )
     assert missing_files(tmp_path, plan) == ["src/missing.py", "link.py", "../escape.py"]
+
+
+def test_verdict_never_says_all_pass_when_tests_vanished() -> None:
+    text = verdict(report(after=TestCounts(passed=2), disappeared=["t::add"]))
+    assert "all tests pass" not in text and "1 tests are no longer reported" in text

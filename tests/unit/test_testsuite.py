@@ -330,9 +330,28 @@ def test_suite_result_never_reads_a_broken_run_as_green() -> None:
     assert crashed.outcomes == {"m::a": Outcome.PASSED, "pytest": Outcome.ERROR}
     assert crashed.note == "exited with code 3 although no test failed"
     assert suite_result(plan, 0, False, green).outcomes == {"m::a": Outcome.PASSED}
-    missing = suite_result(plan, 1, False, None)
-    assert missing.failed == 1 and missing.note.startswith("no JUnit report was written")
+    for code, report in ((1, None), (0, None), (0, ""), (0, " \n")):
+        missing = suite_result(plan, code, False, report)
+        assert missing.outcomes == {"pytest": Outcome.ERROR}, (code, report)
+        assert (missing.passed, missing.errors) == (0, 1)
+        assert missing.note == f"no JUnit report was written (exit code {code})"
     assert suite_result(plan, 0, True, green, 5).note == "timed out after 5 s"
+
+
+def test_a_run_that_exits_0_before_writing_its_report_is_not_green(tmp_path: Path) -> None:
+    """A conftest ending the process with os._exit(0): pytest exits 0, no test ran."""
+    repo = make_python_repo_with_failing_test(tmp_path / "r")
+    (repo / "conftest.py").write_text("import os\n\nos._exit(0)\n")
+    plan = _detect_in(repo, str(tmp_path / "results" / "junit.xml"))
+    assert plan is not None and plan.junit_path is not None
+    command = [sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "-q"]
+    done = subprocess.run(
+        [*command, f"--junitxml={plan.junit_path}"], cwd=repo, capture_output=True, check=False
+    )
+    assert done.returncode == 0 and not Path(plan.junit_path).exists()
+    result = suite_result(plan, done.returncode, False, None)
+    assert result.outcomes == {plan.display: Outcome.ERROR} and result.passed == 0
+    assert result.note == "no JUnit report was written (exit code 0)"
 
 
 def test_compare_reports_new_failures_and_fixes_only() -> None:

@@ -56,3 +56,22 @@ def test_conformance_reports_unplanned_files_and_untouched_steps() -> None:
     c = conformance(plan, ["calc.py", "setup.py"])
     assert c.unplanned_files == ["setup.py"]
     assert c.untouched_steps == ["docs"]
+
+
+def test_a_hang_after_the_change_is_new_even_if_the_suite_failed_before() -> None:
+    baseline = SuiteResult.of({"npm test": F})
+    hung = SuiteResult.of({"npm test": F}, "timed out after 5 s", timed_out=True)
+    v = classify(baseline, hung)
+    assert v.newly_failing == ["npm test"] and v.pre_existing == []
+
+
+def test_deleted_or_skipped_failures_are_not_fixed_and_need_review() -> None:
+    from shared.verdict import needs_review
+
+    baseline = run(a=F, b=P)
+    after = run(b=P, a=Outcome.SKIPPED)
+    v = classify(baseline, after)
+    assert v.newly_passing == []
+    gone = classify(baseline, run(b=P))
+    assert gone.disappeared == ["a"] and needs_review(gone) == ["1 tests are no longer reported"]
+    assert needs_review(classify(run(a=P), run(a=P))) == []
