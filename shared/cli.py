@@ -9,9 +9,11 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
+from pydantic import ValidationError
+
 from shared.client import Client, ClientError, HttpClient, LocalClient, TaskJson
 from shared.domain import Plan
-from shared.errors import ErrandError
+from shared.errors import ErrandError, InvalidInput
 from shared.services import CreateTask
 from shared.settings import Settings
 
@@ -152,13 +154,27 @@ def _dispatch(args: argparse.Namespace, client: Client, in_process: bool) -> int
         else:
             plan = None
             if args.plan_file:
-                with open(args.plan_file, encoding="utf-8") as fh:
-                    plan = Plan.model_validate_json(fh.read())
+                plan = read_plan(args.plan_file)
             task = client.approve_plan(args.id, plan)
         return _wait(client, args.id, args.json) if args.wait else _print_task(task, args.json)
     if args.action == "cancel":
         return _print_task(client.cancel(args.id), False)
     raise AssertionError(args.action)
+
+
+def read_plan(path: str) -> Plan:
+    try:
+        with open(path, encoding="utf-8") as fh:
+            return Plan.model_validate_json(fh.read())
+    except OSError as exc:
+        raise InvalidInput(f"cannot read the plan file {path}: {exc.strerror}") from None
+    except ValidationError as exc:
+        problem = exc.errors()[0]
+        where = ".".join(str(p) for p in problem["loc"]) or "the file"
+        raise InvalidInput(
+            f"{path} is not a valid plan ({where}: {problem['msg']}); it must be JSON like "
+            '{"summary": "...", "steps": [{"title": "...", "details": "...", "files": []}]}'
+        ) from None
 
 
 def _wait(client: Client, task_id: str, as_json: bool) -> int:

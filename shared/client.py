@@ -48,7 +48,15 @@ class HttpClient:
             raise ClientError(
                 "server_unreachable", f"could not reach {self.base_url}: {exc}", 503
             ) from exc
-        data = resp.json()
+        try:
+            data = resp.json()
+        except ValueError:
+            raise ClientError(
+                "server_unreachable",
+                f"{self.base_url} answered {resp.status_code} with something other than Errand's "
+                "JSON; is another program on that port? Stop it or remove the stale server.json",
+                503,
+            ) from None
         if resp.status_code >= 400:
             err = data.get("error", {})
             raise ClientError(

@@ -64,21 +64,21 @@ class Settings(Model):
                 model_api_base=e.get("ERRAND_MODEL_API_BASE", ""),
                 model_api_key=SecretStr(e.get("ERRAND_MODEL_API_KEY", "")),
                 server_url=e.get("ERRAND_SERVER", "http://127.0.0.1:8080").rstrip("/"),
-                port=int(e.get("ERRAND_PORT", "8080")),
+                port=_int(e, "ERRAND_PORT", 8080, 1),
                 speech=e.get("ERRAND_SPEECH", "piper"),
-                test_timeout_s=float(e.get("ERRAND_TEST_TIMEOUT_S", "600")),
-                install_timeout_s=float(e.get("ERRAND_INSTALL_TIMEOUT_S", "900")),
-                command_timeout_s=float(e.get("ERRAND_COMMAND_TIMEOUT_S", "300")),
+                test_timeout_s=_float(e, "ERRAND_TEST_TIMEOUT_S", 600),
+                install_timeout_s=_float(e, "ERRAND_INSTALL_TIMEOUT_S", 900),
+                command_timeout_s=_float(e, "ERRAND_COMMAND_TIMEOUT_S", 300),
                 jobs=_choice("ERRAND_JOBS", e.get("ERRAND_JOBS", "pool"), JOB_RUNNERS),
                 job_image=e.get("ERRAND_JOB_IMAGE", "errand-job"),
                 job_volumes=tuple(p for p in e.get("ERRAND_JOB_VOLUMES", "").split(":") if p),
-                fix_rounds=int(e.get("ERRAND_FIX_ROUNDS", "2")),
+                fix_rounds=_int(e, "ERRAND_FIX_ROUNDS", 2, 0),
                 model_price=_price(e.get("ERRAND_MODEL_PRICE", "")),
                 sandbox=SandboxLimits(
-                    cpus=float(e.get("ERRAND_SANDBOX_CPUS", "1")),
-                    memory_mb=int(e.get("ERRAND_SANDBOX_MEMORY_MB", "4096")),
-                    pids=int(e.get("ERRAND_SANDBOX_PIDS", "512")),
-                    workspace_mb=int(e.get("ERRAND_WORKSPACE_MB", "8192")),
+                    cpus=_float(e, "ERRAND_SANDBOX_CPUS", 1),
+                    memory_mb=_int(e, "ERRAND_SANDBOX_MEMORY_MB", 4096, 16),
+                    pids=_int(e, "ERRAND_SANDBOX_PIDS", 512, 16),
+                    workspace_mb=_int(e, "ERRAND_WORKSPACE_MB", 8192, 16),
                     workspace_backend=_choice(
                         "ERRAND_WORKSPACE_BACKEND",
                         e.get("ERRAND_WORKSPACE_BACKEND", "auto"),
@@ -86,14 +86,14 @@ class Settings(Model):
                     ),
                 ),
                 budgets=Budgets(
-                    max_steps=int(e.get("ERRAND_MAX_STEPS", "40")),
-                    max_tokens=int(e.get("ERRAND_MAX_TOKENS", "400000")),
-                    max_cost_usd=float(e.get("ERRAND_MAX_COST_USD", "5")),
-                    max_wall_s=float(e.get("ERRAND_MAX_WALL_S", "1800")),
+                    max_steps=_int(e, "ERRAND_MAX_STEPS", 40, 1),
+                    max_tokens=_int(e, "ERRAND_MAX_TOKENS", 400000, 1000),
+                    max_cost_usd=_float(e, "ERRAND_MAX_COST_USD", 5),
+                    max_wall_s=_float(e, "ERRAND_MAX_WALL_S", 1800),
                 ),
             )
         except ValueError as exc:
-            raise ConfigError(f"invalid Errand setting in the environment: {exc}") from exc
+            raise ConfigError(f"invalid Errand setting in the environment: {exc}") from None
 
 
 def _price(raw: str) -> tuple[float, float] | None:
@@ -111,4 +111,30 @@ def _price(raw: str) -> tuple[float, float] | None:
 def _choice(name: str, value: str, allowed: tuple[str, ...]) -> str:
     if value not in allowed:
         raise ValueError(f"{name}={value!r}: choose one of {', '.join(allowed)}")
+    return value
+
+
+def _int(env: Mapping[str, str], name: str, default: int, minimum: int) -> int:
+    raw = env.get(name, "").strip()
+    if not raw:
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        raise ValueError(f"{name}={raw!r} is not a whole number") from None
+    if value < minimum:
+        raise ValueError(f"{name}={value} is below the minimum of {minimum}")
+    return value
+
+
+def _float(env: Mapping[str, str], name: str, default: float) -> float:
+    raw = env.get(name, "").strip()
+    if not raw:
+        return default
+    try:
+        value = float(raw)
+    except ValueError:
+        raise ValueError(f"{name}={raw!r} is not a number") from None
+    if not value > 0:
+        raise ValueError(f"{name}={value} must be greater than 0")
     return value

@@ -121,7 +121,7 @@ class Deps:
                     "the scripted model needs a file: use --model scripted:/path/to/turns.json"
                 )
             return ScriptedModel.from_file(Path(path), stage=label)
-        from shared.adapters.litellm_model import LitellmModel
+        from shared.adapters.litellm_model import LitellmModel, similar_models
 
         s = self.settings
         model = LitellmModel(
@@ -131,10 +131,12 @@ class Deps:
             price_per_mtok=s.model_price,
         )
         if not model.priced:
+            close = similar_models(name)
+            hint = f" Did you mean {' or '.join(close)}?" if close else ""
             raise BudgetExceeded(
-                f"model {name!r} has no price in litellm's cost map, so the USD budget cannot be "
-                "enforced: set ERRAND_MODEL_PRICE=input,output (USD per million tokens; 0,0 for "
-                "a free local model)"
+                f"model {name!r} is not in litellm's cost map, so the USD budget cannot be "
+                f"enforced.{hint} If the name is right, set ERRAND_MODEL_PRICE=input,output "
+                "(USD per million tokens; 0,0 for a free local model)"
             )
         return model
 

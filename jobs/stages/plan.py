@@ -8,6 +8,7 @@ from pydantic import JsonValue, ValidationError
 
 from jobs.agent import tools
 from jobs.agent.loop import AgentLoop, Done
+from jobs.agent.output import head_tail
 from jobs.context import StageContext
 from jobs.prompts import render
 from jobs.stages.common import hooks, task_context
@@ -25,7 +26,7 @@ def run(ctx: StageContext) -> None:
     def bash(args: dict[str, JsonValue]) -> str:
         command = str(args["command"])
         result = ctx.sandbox(command, timeout_s=min(60.0, settings.command_timeout_s))
-        return f"exit code {result.exit_code}\n{result.output}"
+        return f"exit code {result.exit_code}\n{head_tail(result.output, 20_000, 400)}"
 
     def submit_plan(args: dict[str, JsonValue]) -> str:
         try:

@@ -263,6 +263,16 @@ def scrub(text: str, api_key: str = "") -> str:
     return re.sub(r"\b(sk-|sk_|xai-|gsk_|AIza)[A-Za-z0-9_\-]{6,}", r"\1***", text)
 
 
+def similar_models(model: str, n: int = 3) -> list[str]:
+    """Names in litellm's cost map that look like `model` (for "did you mean" messages)."""
+    import difflib
+
+    litellm = import_litellm()
+    known = list(litellm.model_cost)
+    bare = model.split("/", 1)[-1]
+    return difflib.get_close_matches(bare, known, n=n, cutoff=0.75)
+
+
 def _litellm_has_price(model: str) -> bool:
     litellm = import_litellm()
     try:
