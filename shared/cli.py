@@ -95,11 +95,11 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 def connect(settings: Settings) -> tuple[Client, Any]:
     """A client for the running server, or an in-process stack on the same home."""
-    from shared.stack import Stack, read_server_url
+    from shared.stack import Stack, read_server_file
 
-    url = read_server_url(settings.home)
-    if url:
-        client = HttpClient(url)
+    info = read_server_file(settings.home)
+    if info:
+        client = HttpClient(info.url, info.token)
         try:
             client._call("GET", "/api/health")
             return client, None

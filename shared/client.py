@@ -37,9 +37,11 @@ class Client(Protocol):
 
 
 class HttpClient:
-    def __init__(self, base_url: str) -> None:
+    def __init__(self, base_url: str, token: str) -> None:
         self.base_url = base_url
-        self._http = httpx.Client(base_url=base_url, timeout=30.0)
+        self._http = httpx.Client(
+            base_url=base_url, timeout=30.0, headers={"authorization": f"Bearer {token}"}
+        )
 
     def _call(self, method: str, path: str, body: object = None) -> Any:
         try:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import hmac
 import json
 import mimetypes
 import re
@@ -36,8 +37,9 @@ EVENTS_PATH = re.compile(r"^/api/tasks/(?P<task_id>[A-Za-z0-9_\-]+)/events$")
 
 
 class LocalServer:
-    def __init__(self, deps: Deps, wsgi_workers: int = 16) -> None:
+    def __init__(self, deps: Deps, token: str, wsgi_workers: int = 16) -> None:
         self.deps = deps
+        self._token = token
         store = deps.store
         if not isinstance(store, AsyncChangeFeed):
             raise ConfigError("the local server needs a store with an asyncio change feed")
@@ -68,7 +70,9 @@ class LocalServer:
         """Any web page the user visits can make the browser call 127.0.0.1. Requests must name
         this server as their Host (which defeats DNS rebinding) and, when a browser sends an
         Origin, come from this server's own origin. POSTs must be JSON, which a cross-site form
-        cannot send without a CORS preflight this server never grants."""
+        cannot send without a CORS preflight this server never grants. And every request but
+        the health check carries the token `errand up` wrote to server.json (mode 0600), so
+        other users of this machine cannot drive it either."""
         headers = {k.decode().lower(): v.decode() for k, v in scope.get("headers") or []}
         port = (scope.get("server") or ("", 0))[1]
         allowed = {f"127.0.0.1:{port}", f"localhost:{port}", f"[::1]:{port}"}
@@ -82,7 +86,19 @@ class LocalServer:
         ctype = headers.get("content-type", "")
         if scope["method"] == "POST" and not ctype.startswith("application/json"):
             return "POST requests must have Content-Type: application/json"
+        if scope["path"] != "/api/health" and not self._authorized(headers, scope):
+            return (
+                "missing or wrong token: send 'Authorization: Bearer <token>' with the token "
+                "from server.json in ERRAND_HOME (the errand CLI does this)"
+            )
         return ""
+
+    def _authorized(self, headers: dict[str, str], scope: Scope) -> bool:
+        given = headers.get("authorization", "").removeprefix("Bearer ").strip()
+        if not given:  # <audio src> cannot send headers: blobs also take ?token=
+            query = scope.get("query_string", b"").decode()
+            given = dict(p.split("=", 1) for p in query.split("&") if "=" in p).get("token", "")
+        return hmac.compare_digest(given.encode(), self._token.encode())
 
     async def _lifespan(self, receive: Receive, send: Send) -> None:
         while True:

@@ -48,6 +48,8 @@ class Settings(Model):
     # host paths a container job needs besides ERRAND_HOME (local repositories it clones)
     job_volumes: tuple[str, ...] = ()
     fix_rounds: int = 2
+    # where scripted-model files may live besides the bundled demo (tests, recorded demos)
+    scripted_dir: Path | None = None
     # USD per million (input, output) tokens for models litellm has no price for
     model_price: tuple[float, float] | None = None
     budgets: Budgets = Field(default_factory=Budgets)
@@ -73,6 +75,9 @@ class Settings(Model):
                 job_image=e.get("ERRAND_JOB_IMAGE", "errand-job"),
                 job_volumes=tuple(p for p in e.get("ERRAND_JOB_VOLUMES", "").split(":") if p),
                 fix_rounds=_int(e, "ERRAND_FIX_ROUNDS", 2, 0),
+                scripted_dir=Path(e["ERRAND_SCRIPTED_DIR"])
+                if e.get("ERRAND_SCRIPTED_DIR")
+                else None,
                 model_price=_price(e.get("ERRAND_MODEL_PRICE", "")),
                 sandbox=SandboxLimits(
                     cpus=_float(e, "ERRAND_SANDBOX_CPUS", 1),

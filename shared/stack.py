@@ -4,7 +4,6 @@ the same dispatch handler in-process)."""
 
 from __future__ import annotations
 
-import json
 import os
 from collections.abc import Callable
 from pathlib import Path
@@ -13,23 +12,23 @@ import httpx
 
 from functions.app import create_app
 from shared import paths
+from shared.domain import Model
 from shared.settings import Settings
 from shared.wiring import Deps
 
 
-def http_delivery(url: str) -> Callable[[bytes], int]:
+def http_delivery(url: str, token: str) -> Callable[[bytes], int]:
     client = httpx.Client(timeout=30.0)
+    headers = {"content-type": "application/json", "authorization": f"Bearer {token}"}
 
     def deliver(body: bytes) -> int:
-        return client.post(
-            url, content=body, headers={"content-type": "application/json"}
-        ).status_code
+        return client.post(url, content=body, headers=headers).status_code
 
     return deliver
 
 
 class Stack:
-    def __init__(self, settings: Settings, server_url: str | None = None) -> None:
+    def __init__(self, settings: Settings, server_url: str | None = None, token: str = "") -> None:
         env = dict(os.environ)
         env["ERRAND_HOME"] = str(settings.home)
         if server_url:
@@ -38,7 +37,7 @@ class Stack:
         self.settings = settings
         self.deps = Deps(settings, job_env=env)
         if server_url:
-            self.deps.deliver = http_delivery(server_url + "/api/dispatch")
+            self.deps.deliver = http_delivery(server_url + "/api/dispatch", token)
         else:
             client = create_app(self.deps).test_client()
 
@@ -67,16 +66,22 @@ class Stack:
             self.started = False
 
 
-def write_server_file(home: Path, url: str) -> None:
+class ServerInfo(Model):
+    url: str
+    pid: int
+    token: str
+
+
+def write_server_file(home: Path, info: ServerInfo) -> None:
     p = paths.server_file(home)
-    p.parent.mkdir(parents=True, exist_ok=True)
-    p.write_text(json.dumps({"url": url, "pid": os.getpid()}))
+    paths.ensure_home(p.parent)
+    fd = os.open(p, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as fh:
+        fh.write(info.model_dump_json())
 
 
-def read_server_url(home: Path) -> str | None:
+def read_server_file(home: Path) -> ServerInfo | None:
     try:
-        data = json.loads(paths.server_file(home).read_text())
+        return ServerInfo.model_validate_json(paths.server_file(home).read_bytes())
     except (OSError, ValueError):
         return None
-    url = data.get("url")
-    return url if isinstance(url, str) else None

@@ -3,21 +3,24 @@
 from __future__ import annotations
 
 import logging
+import os
+import secrets
 
 import uvicorn
 
 from shared import paths
 from shared.server import LocalServer
 from shared.settings import Settings
-from shared.stack import Stack, write_server_file
+from shared.stack import ServerInfo, Stack, write_server_file
 
 
 def serve(settings: Settings, port: int) -> int:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
     url = f"http://127.0.0.1:{port}"
-    stack = Stack(settings, server_url=url)
+    token = secrets.token_urlsafe(32)
+    stack = Stack(settings, server_url=url, token=token)
     config = uvicorn.Config(
-        LocalServer(stack.deps),
+        LocalServer(stack.deps, token),
         host="127.0.0.1",
         port=port,
         log_level="warning",
@@ -25,7 +28,7 @@ def serve(settings: Settings, port: int) -> int:
     )
     server = uvicorn.Server(config)
     stack.start()
-    write_server_file(settings.home, url)
+    write_server_file(settings.home, ServerInfo(url=url, pid=os.getpid(), token=token))
     print(f"Errand is serving on {url} (home {settings.home})", flush=True)
     try:
         server.run()

@@ -120,7 +120,7 @@ class Deps:
                 raise ConfigError(
                     "the scripted model needs a file: use --model scripted:/path/to/turns.json"
                 )
-            return ScriptedModel.from_file(Path(path), stage=label)
+            return ScriptedModel.from_file(self._scripted_file(path), stage=label)
         from shared.adapters.litellm_model import LitellmModel, similar_models
 
         s = self.settings
@@ -205,6 +205,22 @@ class Deps:
         from shared.envcache import runtime_version
 
         return runtime_version()
+
+    def _scripted_file(self, path: str) -> Path:
+        """Task creators choose the model string, so a scripted file may only come from the
+        bundled demo or ERRAND_SCRIPTED_DIR: never an arbitrary file of this host."""
+        from shared.demo import turns_path
+
+        allowed = [turns_path().parent.resolve()]
+        if self.settings.scripted_dir is not None:
+            allowed.append(self.settings.scripted_dir.resolve())
+        resolved = Path(path).resolve()
+        if not any(resolved.is_relative_to(root) for root in allowed):
+            raise ConfigError(
+                f"scripted model files must live in {' or '.join(map(str, allowed))}; set "
+                "ERRAND_SCRIPTED_DIR on the server to allow another directory"
+            )
+        return resolved
 
     @cached_property
     def speech(self) -> Synthesizer:

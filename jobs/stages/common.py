@@ -13,6 +13,7 @@ from jobs.prompts import render
 from jobs.stages.tests_run import load_state
 from shared import paths
 from shared.domain import EventKind, Plan, Status, TestCounts
+from shared.errors import StageFailed
 from shared.wiring import SCRIPTED_PREFIX
 
 
@@ -47,6 +48,13 @@ def task_context(ctx: StageContext) -> str:
     """The task plus what the model should know of the repository: instructions (nearest
     AGENTS.md, CONTRIBUTING, README), the repo map and the files ranked against the task."""
     t = ctx.task
+    if ctx.repo_dir.is_symlink() or not ctx.repo_dir.is_dir():
+        # repository code ran in prepare; the trusted side must not be walked out of the tree
+        raise StageFailed(
+            "workspace_tampered",
+            "the repository directory in the workspace was replaced (by a symlink or a file) "
+            "during setup; Errand stopped rather than follow it",
+        )
     state = load_state(ctx)
     repo_text = build_context(
         ctx.repo_dir,

@@ -74,7 +74,7 @@ class ScriptedModel:
             raise ConfigError(
                 f"cannot read the scripted model file {path}: {exc.strerror}"
             ) from exc
-        except json.JSONDecodeError as exc:
+        except (json.JSONDecodeError, UnicodeDecodeError) as exc:
             raise ConfigError(f"the scripted model file {path} is not valid JSON: {exc}") from exc
         if not isinstance(data, dict):
             raise ConfigError(f"the scripted model file {path} must hold a JSON object")

@@ -15,6 +15,7 @@ import httpx
 import pytest
 
 from shared.demo import make_sample_repo, turns_path
+from shared.stack import read_server_file
 from tests.e2e.conftest import ERRAND, ROOT, errand_env
 
 pytestmark = pytest.mark.e2e
@@ -40,6 +41,12 @@ class Server:
             timeout=timeout,
             cwd=ROOT,
         )
+
+    @property
+    def auth(self) -> dict[str, str]:
+        info = read_server_file(self.home)
+        assert info is not None
+        return {"authorization": f"Bearer {info.token}"}
 
     def threads(self) -> int:
         status = Path(f"/proc/{self.proc.pid}/status").read_text()
@@ -106,9 +113,9 @@ def test_cli_uses_the_server_and_watch_shows_stages_live(server: Server, tmp_pat
     positions = [out.index(f"== {s}") for s in stages]
     assert positions == sorted(positions), out
     assert "-> bash" in out and "audio_ready" in out
-    shown = httpx.get(f"{server.url}/api/tasks/{task_id}").json()
+    shown = httpx.get(f"{server.url}/api/tasks/{task_id}", headers=server.auth).json()
     assert shown["status"] == "completed"
-    audio = httpx.get(shown["audio"]["url"])
+    audio = httpx.get(shown["audio"]["url"], headers=server.auth)
     assert audio.status_code == 200 and audio.headers["content-type"] == "audio/mpeg"
     assert len(audio.content) > 10_000
 
@@ -120,7 +127,9 @@ def test_hundreds_of_streams_without_a_thread_each(server: Server) -> None:
     silent.listen(8)
     repo = f"http://127.0.0.1:{silent.getsockname()[1]}/repo.git"
     task = httpx.post(
-        f"{server.url}/api/tasks", json={"repo": repo, "prompt": "x", "model": "openai/x"}
+        f"{server.url}/api/tasks",
+        json={"repo": repo, "prompt": "x", "model": "openai/x"},
+        headers=server.auth,
     ).json()
     streams = 300
     baseline_threads = server.threads()
@@ -138,7 +147,9 @@ def test_hundreds_of_streams_without_a_thread_each(server: Server) -> None:
 
     async def run() -> tuple[list[str], int]:
         limits = httpx.Limits(max_connections=streams + 10)
-        async with httpx.AsyncClient(base_url=server.url, limits=limits, timeout=120) as client:
+        async with httpx.AsyncClient(
+            base_url=server.url, limits=limits, timeout=120, headers=server.auth
+        ) as client:
             seen: list[int] = []
             opened = asyncio.Event()
             tasks = [asyncio.create_task(one(client, seen, opened)) for _ in range(streams)]
@@ -146,8 +157,8 @@ def test_hundreds_of_streams_without_a_thread_each(server: Server) -> None:
             await asyncio.sleep(0.5)
             peak = server.threads()
             assert not any(t.done() for t in tasks)  # all 300 are open at once
-            await client.post(f"/api/tasks/{task['id']}/cancel")
-            return await asyncio.gather(*tasks), peak
+            await client.post(f"/api/tasks/{task['id']}/cancel", json={})
+            return await asyncio.wait_for(asyncio.gather(*tasks), 60), peak
 
     try:
         bodies, peak = asyncio.run(run())
@@ -172,6 +183,12 @@ def test_foreign_web_pages_cannot_drive_the_local_server(server: Server) -> None
     rebound = httpx.get(f"{server.url}/api/tasks", headers={"host": f"evil.example:{server.port}"})
     assert [r.status_code for r in (form, other, rebound)] == [403, 403, 403]
     assert "application/json" in form.json()["error"]["message"]
-    assert httpx.get(f"{server.url}/api/tasks").json()["tasks"] == []
+    assert httpx.get(f"{server.url}/api/tasks", headers=server.auth).json()["tasks"] == []
+    anonymous = httpx.get(f"{server.url}/api/tasks")
+    forged = httpx.get(f"{server.url}/api/tasks", headers={"authorization": "Bearer guess"})
+    assert anonymous.status_code == forged.status_code == 403
+    assert "token" in anonymous.json()["error"]["message"]
+    info = server.home / "server.json"
+    assert info.stat().st_mode & 0o777 == 0o600
     same = httpx.get(f"{server.url}/api/health", headers={"origin": server.url})
     assert same.status_code == 200
