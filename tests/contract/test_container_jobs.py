@@ -140,7 +140,9 @@ def test_prepare_runs_in_the_image_with_the_sandbox_inside(
     repos = tmp_path / "repos"
     repo = _fixture_repo(repos)
     store = SqliteStore(paths.db(home))
-    task = store.create_task(Task(repo=str(repo), prompt="add a feature", model="none"))
+    task = store.create_task(
+        Task(repo=str(repo), prompt="add a feature", model="openai/gpt-4o-mini")
+    )
     crashes: list[tuple[StageRequest, str, str]] = []
     jobs = ContainerJobs(
         engine,

@@ -56,7 +56,7 @@ def _sleepers() -> list[int]:
 def test_a_killed_stage_execution_fails_its_task(tmp_path: Path, stack: Stack) -> None:
     repo = make_repo(tmp_path / "slow", {"AGENTS.md": "Test command: `sleep 60`\n", "a.txt": "a\n"})
     client = LocalClient(stack)
-    task = client.create(CreateTask(repo=str(repo), prompt="anything", model="openai/x"))
+    task = client.create(CreateTask(repo=str(repo), prompt="anything", model="openai/gpt-4o-mini"))
     pool = stack.deps.jobs
     zygote = pool._proc  # type: ignore[attr-defined]
     assert zygote is not None
@@ -83,7 +83,7 @@ def test_cancel_stops_a_running_stage_and_its_sandbox_at_once(tmp_path: Path, st
         tmp_path / "slow", {"AGENTS.md": "Test command: `sleep 120`\n", "a.txt": "a\n"}
     )
     client = LocalClient(stack)
-    task = client.create(CreateTask(repo=str(repo), prompt="anything", model="openai/x"))
+    task = client.create(CreateTask(repo=str(repo), prompt="anything", model="openai/gpt-4o-mini"))
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline and not _sleepers():
         time.sleep(0.1)
