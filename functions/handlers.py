@@ -81,7 +81,6 @@ def health(request: flask.Request, deps: Deps) -> flask.Response:
 
 def create(request: flask.Request, deps: Deps) -> flask.Response:
     req = parse(CreateTask, request.get_data())
-    assert isinstance(req, CreateTask)
     return ok(task_public(_service(deps).create(req)), 201)
 
 
@@ -100,7 +99,6 @@ def show(request: flask.Request, deps: Deps, task_id: str) -> flask.Response:
 
 def approve_plan(request: flask.Request, deps: Deps, task_id: str) -> flask.Response:
     req = parse(ApprovePlan, request.get_data())
-    assert isinstance(req, ApprovePlan)
     return ok(task_public(_service(deps).approve_plan(task_id, req)))
 
 
@@ -139,7 +137,6 @@ def events(request: flask.Request, deps: Deps, task_id: str) -> flask.Response:
 def dispatch(request: flask.Request, deps: Deps) -> flask.Response:
     """The queue's target: start the job for one stage, at most once per delivery name."""
     req = parse(StageRequest, request.get_data())
-    assert isinstance(req, StageRequest)
     try:
         task = deps.store.get_task(req.task_id)
     except NotFound:

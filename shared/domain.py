@@ -185,7 +185,6 @@ class Task(Model):
     audio: Audio | None = None
     usage: Usage = Field(default_factory=Usage)
     error: TaskError | None = None
-    stage_step: int = 0
     claim: str = ""
     round: int = 0
     timings: Timings = Field(default_factory=Timings)

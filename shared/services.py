@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import TypeVar
+
 from pydantic import Field, JsonValue, ValidationError
 
 from shared.domain import (
@@ -20,6 +22,8 @@ from shared.domain import (
 )
 from shared.errors import Conflict, InvalidInput, InvalidTransition
 from shared.ports import Queue, Store
+
+M = TypeVar("M", bound=Model)
 
 
 class CreateTask(Model):
@@ -137,7 +141,7 @@ class TaskService:
             )
 
 
-def parse(model: type[Model], body: bytes | str) -> Model:
+def parse(model: type[M], body: bytes | str) -> M:
     """Parses a request body into `model`, turning validation errors into InvalidInput."""
     try:
         return model.model_validate_json(body or b"{}")

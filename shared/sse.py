@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 
-from shared.domain import TERMINAL, Event, EventKind, Status
+from shared.domain import TERMINAL, Event, EventKind
 
 RETRY_MS = 2000
 HEARTBEAT_S = 15.0
@@ -40,7 +40,3 @@ def parse_cursor(header: str | None, query: str | None) -> int:
             except ValueError:
                 continue
     return 0
-
-
-def is_terminal_status(status: Status) -> bool:
-    return status in TERMINAL

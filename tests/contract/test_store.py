@@ -89,7 +89,7 @@ def test_concurrent_updates_from_one_version_have_one_winner(store: AnyStore) ->
     def attempt(i: int) -> None:
         barrier.wait()
         try:
-            store.update_task(task.model_copy(update={"stage_step": i}))
+            store.update_task(task.model_copy(update={"prompt": f"attempt {i}"}))
             results.append("won")
         except Conflict:
             results.append("lost")
