@@ -37,9 +37,18 @@ EVENTS_PATH = re.compile(r"^/api/tasks/(?P<task_id>[A-Za-z0-9_\-]+)/events$")
 
 
 class LocalServer:
-    def __init__(self, deps: Deps, token: str, wsgi_workers: int = 16) -> None:
+    def __init__(
+        self,
+        deps: Deps,
+        token: str,
+        on_shutdown: Callable[[], None] = lambda: None,
+        wsgi_workers: int = 16,
+    ) -> None:
         self.deps = deps
         self._token = token
+        # uvicorn re-raises the signal that stopped it once it is done, so code after
+        # server.run() never runs: cleanup belongs to the lifespan shutdown
+        self._on_shutdown = on_shutdown
         store = deps.store
         if not isinstance(store, AsyncChangeFeed):
             raise ConfigError("the local server needs a store with an asyncio change feed")
@@ -106,6 +115,7 @@ class LocalServer:
             if message["type"] == "lifespan.startup":
                 await send({"type": "lifespan.startup.complete"})
             elif message["type"] == "lifespan.shutdown":
+                await asyncio.to_thread(self._on_shutdown)
                 await send({"type": "lifespan.shutdown.complete"})
                 return
 

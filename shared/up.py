@@ -19,8 +19,13 @@ def serve(settings: Settings, port: int) -> int:
     url = f"http://127.0.0.1:{port}"
     token = secrets.token_urlsafe(32)
     stack = Stack(settings, server_url=url, token=token)
+
+    def shutdown() -> None:
+        paths.server_file(settings.home).unlink(missing_ok=True)
+        stack.stop()
+
     config = uvicorn.Config(
-        LocalServer(stack.deps, token),
+        LocalServer(stack.deps, token, on_shutdown=shutdown),
         host="127.0.0.1",
         port=port,
         log_level="warning",
@@ -33,6 +38,5 @@ def serve(settings: Settings, port: int) -> int:
     try:
         server.run()
     finally:
-        paths.server_file(settings.home).unlink(missing_ok=True)
-        stack.stop()
+        shutdown()  # when startup failed (port taken) there was no lifespan shutdown
     return 0

@@ -80,6 +80,24 @@ def server(tmp_path: Path) -> Iterator[Server]:
     yield srv
     proc.terminate()
     proc.wait(timeout=20)
+    # stopping the server stops its job pool and forgets the server file
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline and pool_processes(home):
+        time.sleep(0.2)
+    assert not pool_processes(home), "the job pool outlived the server"
+    assert not (home / "server.json").exists()
+
+
+def pool_processes(home: Path) -> list[str]:
+    found = []
+    for entry in os.listdir("/proc"):
+        try:
+            cmd = Path(f"/proc/{entry}/cmdline").read_bytes()
+        except OSError:
+            continue
+        if b"jobs.zygote" in cmd and str(home).encode() in cmd:
+            found.append(entry)
+    return found
 
 
 def test_cli_uses_the_server_and_watch_shows_stages_live(server: Server, tmp_path: Path) -> None:
