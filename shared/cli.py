@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from collections.abc import Sequence
 from datetime import datetime
@@ -91,6 +92,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_USAGE if exc.http_status < 500 else EXIT_FAILED
     except KeyboardInterrupt:
         return 130
+    except BrokenPipeError:  # `errand ... | head`: the reader left, which is not an error
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 0
 
 
 def connect(settings: Settings) -> tuple[Client, Any]:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import shutil
 import tempfile
 from collections.abc import Callable
@@ -88,7 +87,7 @@ CHECKS: list[tuple[str, Callable[[Settings, Deps], str]]] = [
 
 
 def run_doctor(settings: Settings) -> int:
-    deps = Deps(settings, job_env=dict(os.environ))
+    deps = Deps(settings)
     failures = 0
     for name, check in CHECKS:
         try:

@@ -29,6 +29,7 @@ def http_delivery(url: str, token: str) -> Callable[[bytes], int]:
 
 class Stack:
     def __init__(self, settings: Settings, server_url: str | None = None, token: str = "") -> None:
+        # job processes read their settings from the environment, as Cloud Run Jobs do
         env = dict(os.environ)
         env["ERRAND_HOME"] = str(settings.home)
         if server_url:

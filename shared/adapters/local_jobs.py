@@ -7,7 +7,6 @@ that can crash independently of the server."""
 from __future__ import annotations
 
 import json
-import os
 import secrets
 import socket
 import subprocess
@@ -125,8 +124,3 @@ class ProcessJobs:
         if code != 0:
             how = f"was killed by signal {-code}" if code < 0 else f"exited with code {code}"
             self._on_crash(request, how, log_path)
-
-
-def job_env() -> dict[str, str]:
-    """The environment job processes inherit: the server's own (settings are read from it)."""
-    return dict(os.environ)
