@@ -151,7 +151,7 @@ class LitellmModel:
                     litellm.completion_cost(completion_response=response, model=self.model)
                 )
             except Exception:
-                cost = 0.0
+                cost = _cost_from_map(litellm, self.model, prompt, completion)
         return Usage(prompt_tokens=prompt, completion_tokens=completion, cost_usd=round(cost, 8))
 
     def _describe(self, litellm: ModuleType, exc: Exception, attempts: int) -> str:
@@ -271,6 +271,21 @@ def similar_models(model: str, n: int = 3) -> list[str]:
     known = list(litellm.model_cost)
     bare = model.split("/", 1)[-1]
     return difflib.get_close_matches(bare, known, n=n, cutoff=0.75)
+
+
+def _cost_from_map(litellm: ModuleType, model: str, prompt: int, completion: int) -> float:
+    """Per-token prices of `model` from the cost map. A call that cannot be priced is an error,
+    never free: the USD budget must fail closed."""
+    try:
+        info = litellm.get_model_info(model)
+        price_in = float(info["input_cost_per_token"])
+        price_out = float(info.get("output_cost_per_token") or 0.0)
+    except Exception as exc:
+        raise ModelError(
+            f"could not work out the cost of a call to {model!r} ({exc}); set "
+            "ERRAND_MODEL_PRICE=input,output (USD per million tokens) so the budget holds"
+        ) from None
+    return prompt * price_in + completion * price_out
 
 
 def _litellm_has_price(model: str) -> bool:

@@ -350,3 +350,16 @@ def test_litellm_missing_provider_key(monkeypatch: pytest.MonkeyPatch) -> None:
     model = LitellmModel("anthropic/claude-3-haiku-20240307", retries=0)
     with pytest.raises(ModelError, match=r"no API key for model .* set ERRAND_MODEL_API_KEY"):
         model.complete(START, [])
+
+
+def test_a_priced_model_never_counts_a_call_as_free() -> None:
+    from shared.adapters.litellm_model import _cost_from_map, import_litellm
+    from shared.errors import ModelError
+
+    litellm = import_litellm()
+    info = litellm.get_model_info("gpt-4o-mini")
+    expected = 1000 * info["input_cost_per_token"] + 100 * info["output_cost_per_token"]
+    assert _cost_from_map(litellm, "gpt-4o-mini", 1000, 100) == pytest.approx(expected)
+    assert expected > 0
+    with pytest.raises(ModelError, match="ERRAND_MODEL_PRICE"):
+        _cost_from_map(litellm, "nosuchvendor/not-a-model", 1000, 100)
