@@ -168,6 +168,9 @@ class BwrapSandbox:
                 else ""
             )
             output.note(f"[killed after {timeout_s:g} s: the command hit its time limit{why}]")
+            if hit == "pids":  # the likelier cause (a fork bomb outlives its own shell)
+                limit = hit
+                output.note(f"[the command also hit its limit of {self.pids} processes]")
         elif hit == "memory":
             limit = hit
             output.note(f"[killed: the command used more than its {self.memory_mb} MB of memory]")

@@ -30,6 +30,8 @@ def test_a_fork_bomb_is_contained(workspace: Path) -> None:
     result = small.run(workspace, ":(){ :|:& };:; sleep 1", timeout_s=15)
     assert result.limit == "pids", result.output[-500:]
     assert "limit of 48 processes" in result.output
+    # contained either way: the bomb ended with its sandbox or was killed at the timeout
+    assert result.duration_s < 20
 
 
 def test_a_memory_bomb_is_killed_at_its_limit(workspace: Path) -> None:
