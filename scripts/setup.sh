@@ -29,3 +29,10 @@ if [ ! -f "$stamp" ] || [ pyproject.toml -nt "$stamp" ] || [ requirements.lock -
   .venv/bin/pip install -q -c requirements.lock -e '.[dev]'
   touch "$stamp"
 fi
+
+# Each area's own set-up (node packages, browsers, emulators, tool venvs) lives in
+# scripts/setup.d/NN-name.sh: idempotent, quick the second time, run in name order.
+for part in scripts/setup.d/*.sh; do
+  [ -e "$part" ] || continue
+  bash "$part"
+done
