@@ -244,9 +244,13 @@ def slugify(text: str, max_len: int = 32) -> str:
     return slug or "task"
 
 
+# Task fields that are internal bookkeeping: never shown by the API or the CLI.
+TASK_INTERNAL_FIELDS = frozenset({"version", "claim", "timings"})
+
+
 def task_public(task: Task) -> dict[str, Any]:
     """The task as the API and CLI show it (internal bookkeeping left out)."""
-    return task.model_dump(mode="json", exclude={"version", "claim", "timings"})
+    return task.model_dump(mode="json", exclude=set(TASK_INTERNAL_FIELDS))
 
 
 def is_due(request: StageRequest, task: Task) -> bool:

@@ -142,14 +142,19 @@ class TaskService:
 
 
 def parse(model: type[M], body: bytes | str) -> M:
-    """Parses a request body into `model`, turning validation errors into InvalidInput."""
+    """Parses a JSON request body into `model` in strict mode (`"yes"` is not a boolean, `"5"`
+    not a number), turning validation errors into InvalidInput."""
     try:
-        return model.model_validate_json(body or b"{}")
+        return model.model_validate_json(body or b"{}", strict=True)
     except ValidationError as exc:
-        details = "; ".join(
-            f"{'.'.join(str(p) for p in e['loc']) or 'body'}: {e['msg']}" for e in exc.errors()
-        )
-        raise InvalidInput(f"invalid request body ({details})") from None
+        raise InvalidInput(f"invalid request body ({describe(exc)})") from None
+
+
+def describe(exc: ValidationError) -> str:
+    """Each problem as `field.path: what is wrong`, without echoing the (maybe huge) input."""
+    return "; ".join(
+        f"{'.'.join(str(p) for p in e['loc']) or 'body'}: {e['msg']}" for e in exc.errors()[:10]
+    )
 
 
 def transition(store: Store, task: Task, target: Status, **changes: object) -> Task:
