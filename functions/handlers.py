@@ -124,13 +124,13 @@ def events(
         yield sse.preamble()
         while True:
             seen = deps.store.latest_event_id()
-            batch = deps.store.read_events(task_id, cursor)
+            batch = deps.store.read_events(task_id, cursor, sse.BATCH)
             for event in batch:
                 cursor = event.id
                 yield sse.frame(event)
                 if sse.ends_stream(event):
                     return
-            if not batch and sse.finished(deps.store.get_task(task_id)):
+            if len(batch) < sse.BATCH and sse.finished(deps.store.get_task(task_id)):
                 return
             if not deps.store.wait_for_events(seen, sse.HEARTBEAT_S):
                 yield sse.heartbeat()

@@ -11,6 +11,7 @@ from shared.errors import InvalidInput
 RETRY_MS = 2000
 HEARTBEAT_S = 15.0
 SETTLE_S = 1.0
+BATCH = 500  # events read per store query
 MAX_CURSOR = 2**63 - 1  # the largest integer SQLite (and Firestore) store
 _DIGITS = re.compile(r"[0-9]{1,19}")
 

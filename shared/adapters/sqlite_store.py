@@ -19,6 +19,7 @@ from shared.domain import Event, EventKind, Task, now
 from shared.errors import ConfigError, Conflict, InvalidInput, NotFound
 
 BUSY_TIMEOUT_S = 30.0
+_MAX_ROWID = 2**63 - 1
 
 _SCHEMA = (
     """CREATE TABLE IF NOT EXISTS tasks (
@@ -185,8 +186,10 @@ class SqliteStore:
 
     def read_events(self, task_id: str | None, after: int = 0, limit: int = 500) -> list[Event]:
         _check_limit(limit)
+        if after >= _MAX_ROWID:  # no id can follow it (and SQLite cannot bind a larger int)
+            return []
         query = "SELECT id, task_id, kind, data, created_at FROM events WHERE id > ?"
-        params: tuple[object, ...] = (after,)
+        params: tuple[object, ...] = (max(after, -1),)
         if task_id is not None:
             query += " AND task_id = ?"
             params += (task_id,)
