@@ -16,7 +16,8 @@ from pathlib import Path
 from pydantic import JsonValue
 
 from jobs.agent import udiff
-from jobs.agent.edits import EditBlock, EditError, apply_edit, numbered, parse_blocks, split_lines
+from jobs.agent.edit_parse import Parsed, parse_answer
+from jobs.agent.edits import apply_block, apply_edit, numbered, split_lines
 from jobs.agent.output import head_tail
 from jobs.agent.safe_write import SANDBOX_REPO, FileState, WorkspaceFiles
 from shared.errors import InvalidInput
@@ -213,12 +214,13 @@ class FileTools:
 
     def apply_text(self, text: str) -> str | None:
         """Applies the SEARCH/REPLACE blocks or the unified diff in a model's plain answer (one
-        that called no tool). None when it holds neither; otherwise what happened, all or
-        nothing, as a tool would say it."""
+        that called no tool). None when it holds neither; otherwise what happened, as a tool
+        would say it. Blocks apply one by one: a malformed or failing block is reported and the
+        good ones are kept; a diff applies all or nothing."""
         try:
-            blocks = parse_blocks(text)
-            if blocks:
-                return self._blocks(blocks)
+            parsed = parse_answer(text)
+            if parsed.blocks or parsed.problems:
+                return self._blocks(parsed)
             if _DIFF_RE.search(text.replace("\r\n", "\n")):
                 return self._patch(udiff.parse_patch(text))
         except InvalidInput as exc:
@@ -227,28 +229,37 @@ class FileTools:
             return f"error: {exc}"
         return None
 
-    def _blocks(self, blocks: list[EditBlock]) -> str:
+    def _blocks(self, parsed: Parsed) -> str:
         originals: dict[str, str | None] = {}
         contents: dict[str, str] = {}
-        for number, block in enumerate(blocks, 1):
-            path = repo_path(block.path)
-            if path not in contents:
-                originals[path] = _text_or_none(self.files.read(path))
-                contents[path] = originals[path] or ""
+        failed = {p.number: p.message for p in parsed.problems}
+        for block in parsed.blocks:
             try:
-                contents[path] = apply_edit(contents[path], block.search, block.replace).content
-            except EditError as exc:
-                raise EditError(
-                    f"block {number} ({path}): {exc.message} Nothing was changed.",
-                    closest=exc.closest,
-                    line=exc.line,
-                    matches=exc.matches,
-                ) from exc
+                path = repo_path(block.path)
+                if path not in contents:
+                    originals[path] = _text_or_none(self.files.read(path))
+                    contents[path] = originals[path] or ""
+                contents[path] = apply_block(contents[path], block).content
+            except InvalidInput as exc:
+                failed[block.number] = f"block {block.number} ({block.path}): {exc.message}"
+            except ValueError as exc:
+                failed[block.number] = f"block {block.number} ({block.path}): {exc}"
         changes = {p: c.encode() for p, c in contents.items() if c != originals[p]}
-        if not changes:
+        if changes:
+            self.files.write(changes, new=[p for p in changes if originals[p] is None])
+        report = [f"{'created' if originals[p] is None else 'edited'} {p}" for p in changes]
+        report += [f"error: {failed[n]}" for n in sorted(failed)]
+        if failed:
+            report.append(
+                f"The other {len(parsed.blocks) - len(failed) + len(parsed.problems)} block(s) "
+                "were applied: do not send them again, send only corrected versions of the "
+                "failed ones."
+                if changes
+                else "Nothing was changed."
+            )
+        elif not changes:
             return "error: the SEARCH/REPLACE blocks change nothing"
-        self.files.write(changes, new=[p for p in changes if originals[p] is None])
-        return "\n".join(f"{'created' if originals[p] is None else 'edited'} {p}" for p in changes)
+        return "\n".join(report)
 
     def _patch(self, patches: list[udiff.FilePatch]) -> str:
         for patch in patches:
