@@ -240,16 +240,17 @@ def apply(
             old = ""
         elif old is None:
             raise PatchError(f"{patch.old_path}: no such file", path=patch.old_path or "")
-        renamed = patch.old_path not in (None, patch.new_path) and patch.new_path is not None
-        if renamed and state.get(patch.new_path) is not None:
-            raise PatchError(f"{patch.new_path} already exists", path=name)
+        target = patch.new_path
+        renamed = target is not None and patch.old_path not in (None, target)
+        if renamed and target is not None and state.get(target) is not None:
+            raise PatchError(f"{target} already exists", path=name)
         new = _apply_hunks(old, patch, float_bare, notes)
         if patch.is_delete > 0 and new:
             raise PatchError(f"removal patch leaves {name} with contents", path=name)
-        if patch.old_path is not None and (patch.is_delete > 0 or renamed):
-            if not patch.keeps_old:
-                state[patch.old_path] = None
-                touched.append(patch.old_path)
+        moved_away = patch.is_delete > 0 or (renamed and not patch.keeps_old)
+        if patch.old_path is not None and moved_away:
+            state[patch.old_path] = None
+            touched.append(patch.old_path)
         if patch.new_path is not None and patch.is_delete <= 0:
             state[patch.new_path] = new
             touched.append(patch.new_path)
@@ -264,7 +265,8 @@ def _apply_hunks(content: str, patch: ExactPatch, float_bare: bool, notes: list[
     for number, hunk in enumerate(patch.hunks, 1):
         bare = float_bare and hunk.bare
         begin = hunk.old_start == 0 or (hunk.old_start == 1 and not bare)
-        end = not bare and hunk.trailing == 0
+        # "@@ -0,0" adds to an empty file: never placed at the top of one with content
+        end = (not bare or hunk.old_start == 0) and hunk.trailing == 0
         start = hunk.new_start - 1 if hunk.new_start else 0
         places = _search(len(img), start, begin, end, len(hunk.pre))
         at = next((n for n in places if _matches(img, patched, hunk.pre, n, end)), -1)

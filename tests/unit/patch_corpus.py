@@ -10,6 +10,7 @@ writes. `git_apply` runs real git on a case; the tests compare our answer with i
 
 from __future__ import annotations
 
+import json
 import os
 import random
 import subprocess
@@ -17,6 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 FIXTURES = Path(__file__).parents[1] / "fixtures" / "localize"
+HOSTILE = Path(__file__).parents[1] / "fixtures" / "patches" / "hostile.json"
 GIT_ENV = {
     "GIT_CONFIG_NOSYSTEM": "1",
     "GIT_CONFIG_GLOBAL": os.devnull,
@@ -73,7 +75,8 @@ def fixture_files(rng: random.Random, count: int) -> Tree:
     candidates = sorted(
         p
         for p in FIXTURES.rglob("*")
-        if p.is_file() and p.suffix in {".py", ".js", ".md", ".rst", ".txt", ".cfg", ".toml"}
+        if p.is_file()
+        and p.suffix in {".py", ".js", ".md", ".rst", ".txt", ".cfg", ".toml"}
         and 200 < p.stat().st_size < 30_000
     )
     chosen = rng.sample(candidates, count)
@@ -115,9 +118,9 @@ def drifted(rng: random.Random, base: bytes, changed: bytes) -> dict[str, bytes]
     out["grown"] = b"".join(lines[:middle] + [b"grown\n".replace(b"\n", eol)] * 4 + lines[middle:])
     if lines:
         k = rng.randrange(len(lines))
-        out["edited"] = b"".join(lines[:k] + [b"edited line" + eol] + lines[k + 1 :])
+        out["edited"] = b"".join([*lines[:k], b"edited line" + eol, *lines[k + 1 :]])
         spaced = lines[k].rstrip(b"\r\n") + b"  " + lines[k][len(lines[k].rstrip(b"\r\n")) :]
-        out["spaced"] = b"".join(lines[:k] + [spaced] + lines[k + 1 :])
+        out["spaced"] = b"".join([*lines[:k], spaced, *lines[k + 1 :]])
     out["cut"] = b"".join(lines[: max(len(lines) - 3, 0)])
     out["done"] = changed
     return out
@@ -131,7 +134,7 @@ def real_diff_cases(rng: random.Random, root: Path, files: int = 24) -> list[Cas
         if k % 5 == 0:  # some files in CRLF
             base[path] = base[path].replace(b"\r\n", b"\n").replace(b"\n", b"\r\n")
     git(repo, "init", "-q")
-    write_tree(repo, base)
+    write_tree(repo, {**base, "blob.bin": b"\x00\x01binary\x00"})
     git(repo, "add", "-A")
     git(repo, "commit", "-qm", "base")
     paths = sorted(base)
@@ -143,11 +146,15 @@ def real_diff_cases(rng: random.Random, root: Path, files: int = 24) -> list[Cas
     text = (repo / renamed).read_bytes()
     (repo / renamed).write_bytes(text.replace(b"\n", b"\nrenamed\n", 1))
     write_tree(repo, {"created/new_file.txt": b"brand new\nfile\n"})
+    write_tree(repo, {"blob.bin": b"\x00\x01binary\x00" * 8})
     git(repo, "add", "-A")
-    cases: list[Case] = []
+    blob = git(repo, "diff", "--cached", "--binary", "--", "blob.bin").stdout
+    cases = [Case("blob.bin --binary on its base", {"blob.bin": b"\x00\x01binary\x00"}, blob)]
     for context in ("-U0", "-U1", "-U3", "-U5"):
         whole = git(repo, "diff", "--cached", "-M", context).stdout
-        cases.append(Case(f"all files {context}", dict(base), whole))
+        cases.append(
+            Case(f"all files {context}", {**base, "blob.bin": b"\x00\x01binary\x00"}, whole)
+        )
         for section in _sections(whole):
             old = _old_path(section)
             tree = {old: base[old]} if old in base else {}
@@ -161,8 +168,10 @@ def real_diff_cases(rng: random.Random, root: Path, files: int = 24) -> list[Cas
 
 def _sections(diff: bytes) -> list[bytes]:
     parts = diff.split(b"\ndiff --git ")
-    return [parts[0] + b"\n"] + [b"diff --git " + p + b"\n" for p in parts[1:-1]] + (
-        [b"diff --git " + parts[-1]] if len(parts) > 1 else []
+    return (
+        [parts[0] + b"\n"]
+        + [b"diff --git " + p + b"\n" for p in parts[1:-1]]
+        + ([b"diff --git " + parts[-1]] if len(parts) > 1 else [])
     )
 
 
@@ -180,66 +189,14 @@ def _old_path(section: bytes) -> str:
 
 
 def hostile_cases() -> list[Case]:
-    abc = {"f.txt": b"a\nb\nc\n"}
-    ten = {"n.txt": b"".join(b"line %d\n" % i for i in range(1, 11))}
-    crlf = {"w.txt": b"one\r\ntwo\r\nthree\r\n"}
-    head = b"--- a/f.txt\n+++ b/f.txt\n"
-    nhead = b"--- a/n.txt\n+++ b/n.txt\n"
-    cases = [
-        ("trailing context past the end", abc, head + b"@@ -2,3 +2,3 @@\n b\n-c\n+C\n d\n"),
-        ("leading context before the start", abc, head + b"@@ -1,3 +1,3 @@\n z\n-a\n+A\n b\n"),
-        ("new-file hunk over an existing file", abc, head + b"@@ -0,0 +1,2 @@\n+x\n+y\n"),
-        ("new-file hunk over a missing file", {}, head + b"@@ -0,0 +1,2 @@\n+x\n+y\n"),
-        ("new-file hunk over an empty file", {"f.txt": b""}, head + b"@@ -0,0 +1 @@\n+x\n"),
-        ("/dev/null over an existing file", abc, b"--- /dev/null\n+++ b/f.txt\n@@ -0,0 +1 @@\n+x\n"),
-        ("/dev/null over an empty file", {"f.txt": b""}, b"--- /dev/null\n+++ b/f.txt\n@@ -0,0 +1 @@\n+x\n"),
-        ("old count too small", abc, head + b"@@ -1,2 +1,2 @@\n a\n-b\n+B\n c\n"),
-        ("old count too large", abc, head + b"@@ -1,4 +1,4 @@\n a\n-b\n+B\n c\n"),
-        ("new count too large", abc, head + b"@@ -1,3 +1,4 @@\n a\n-b\n+B\n c\n"),
-        ("counts too small before the next hunk", ten, nhead + b"@@ -1,2 +1,2 @@\n line 1\n-line 2\n+two\n line 3\n@@ -8,3 +8,3 @@\n line 8\n-line 9\n+nine\n line 10\n"),
-        ("context mismatch", abc, head + b"@@ -1,3 +1,3 @@\n a\n-b\n+B\n x\n"),
-        ("context mismatch in the middle", ten, nhead + b"@@ -4,5 +4,5 @@\n line 4\n line 5\n-line 6\n+six\n line 77\n line 8\n"),
-        ("removed line mismatch", abc, head + b"@@ -1,3 +1,3 @@\n a\n-q\n+B\n c\n"),
-        ("offset drift", ten, nhead + b"@@ -2,3 +2,3 @@\n line 5\n-line 6\n+six\n line 7\n"),
-        ("offset drift of a first-line hunk", ten, nhead + b"@@ -1,3 +1,3 @@\n line 5\n-line 6\n+six\n line 7\n"),
-        ("hunk without trailing context mid-file", ten, nhead + b"@@ -4,2 +4,2 @@\n line 4\n-line 5\n+five\n"),
-        ("hunk without trailing context at the end", ten, nhead + b"@@ -9,2 +9,2 @@\n line 9\n-line 10\n+ten\n"),
-        ("bare insertion", ten, nhead + b"@@ -3,0 +4,2 @@\n+x\n+y\n"),
-        ("bare replacement", ten, nhead + b"@@ -3 +3 @@\n-line 3\n+three\n"),
-        ("whitespace drift", ten, nhead + b"@@ -4,3 +4,3 @@\n line 4 \n-line 5\n+five\n  line 6\n"),
-        ("LF patch on a CRLF file", crlf, b"--- a/w.txt\n+++ b/w.txt\n@@ -1,3 +1,3 @@\n one\n-two\n+2\n three\n"),
-        ("CRLF patch on a CRLF file", crlf, b"--- a/w.txt\r\n+++ b/w.txt\r\n@@ -1,3 +1,3 @@\r\n one\r\n-two\r\n+2\r\n three\r\n"),
-        ("CRLF patch on an LF file", abc, b"--- a/f.txt\r\n+++ b/f.txt\r\n@@ -1,3 +1,3 @@\r\n a\r\n-b\r\n+B\r\n c\r\n"),
-        ("no newline at the end, kept", {"f.txt": b"a\nb"}, head + b"@@ -1,2 +1,2 @@\n-a\n+A\n b\n\\ No newline at end of file\n"),
-        ("no newline at the end, added", {"f.txt": b"a\nb"}, head + b"@@ -1,2 +1,2 @@\n a\n-b\n\\ No newline at end of file\n+b\n"),
-        ("no newline at the end, dropped", abc, head + b"@@ -2,2 +2,2 @@\n b\n-c\n+C\n\\ No newline at end of file\n"),
-        ("no-newline context on a file that has one", abc, head + b"@@ -1,2 +1,2 @@\n-a\n+A\n b\n\\ No newline at end of file\n"),
-        ("patch text without a final newline", abc, head + b"@@ -1,3 +1,3 @@\n a\n-b\n+B\n c"),
-        ("empty line as context", {"f.txt": b"a\n\nc\n"}, head + b"@@ -1,3 +1,3 @@\n a\n\n-c\n+C\n"),
-        ("only context", abc, head + b"@@ -1,2 +1,2 @@\n a\n b\n"),
-        ("fragment without a header", abc, b"@@ -1 +1 @@\n-a\n+A\n"),
-        ("prose only", abc, b"I would change b to B.\n"),
-        ("prose around the diff", abc, b"Here:\n" + head + b"@@ -1,3 +1,3 @@\n a\n-b\n+B\n c\nDone.\n"),
-        ("patch of a missing file", {}, head + b"@@ -1,3 +1,3 @@\n a\n-b\n+B\n c\n"),
-        ("deletion", abc, b"diff --git a/f.txt b/f.txt\ndeleted file mode 100644\n--- a/f.txt\n+++ /dev/null\n@@ -1,3 +0,0 @@\n-a\n-b\n-c\n"),
-        ("deletion that leaves lines", abc, b"diff --git a/f.txt b/f.txt\ndeleted file mode 100644\n--- a/f.txt\n+++ /dev/null\n@@ -1,2 +0,0 @@\n-a\n-b\n"),
-        ("traditional deletion", abc, b"--- a/f.txt\n+++ /dev/null\n@@ -1,3 +0,0 @@\n-a\n-b\n-c\n"),
-        ("emptied but not deleted", abc, head + b"@@ -1,3 +0,0 @@\n-a\n-b\n-c\n"),
-        ("deletion of a missing file", {}, b"--- a/f.txt\n+++ /dev/null\n@@ -1 +0,0 @@\n-a\n"),
-        ("rename", abc, b"diff --git a/f.txt b/g.txt\nsimilarity index 100%\nrename from f.txt\nrename to g.txt\n"),
-        ("rename onto an existing file", {**abc, "g.txt": b"x\n"}, b"diff --git a/f.txt b/g.txt\nsimilarity index 100%\nrename from f.txt\nrename to g.txt\n"),
-        ("rename with a change", abc, b"diff --git a/f.txt b/g.txt\nsimilarity index 60%\nrename from f.txt\nrename to g.txt\n--- a/f.txt\n+++ b/g.txt\n@@ -1,3 +1,3 @@\n a\n-b\n+B\n c\n"),
-        ("copy", abc, b"diff --git a/f.txt b/g.txt\nsimilarity index 100%\ncopy from f.txt\ncopy to g.txt\n"),
-        ("mode change", abc, b"diff --git a/f.txt b/f.txt\nold mode 100644\nnew mode 100755\n"),
-        ("new empty file", {}, b"diff --git a/e.txt b/e.txt\nnew file mode 100644\nindex 0000000..e69de29\n"),
-        ("binary without data", {"i.bin": b"\x00\x01"}, b"diff --git a/i.bin b/i.bin\nindex 1111111..2222222 100644\nBinary files a/i.bin and b/i.bin differ\n"),
-        ("two hunks overlapping", ten, nhead + b"@@ -2,3 +2,3 @@\n line 2\n-line 3\n+three\n line 4\n@@ -3,3 +3,3 @@\n line 3\n-line 4\n+four\n line 5\n"),
-        ("hunks out of order", ten, nhead + b"@@ -8,3 +8,3 @@\n line 8\n-line 9\n+nine\n line 10\n@@ -1,3 +1,3 @@\n line 1\n-line 2\n+two\n line 3\n"),
-        ("two patches for one file", ten, nhead + b"@@ -1,2 +1,2 @@\n-line 1\n+one\n line 2\n" + b"--- a/n.txt\n+++ b/n.txt\n@@ -1,2 +1,2 @@\n-one\n+ONE\n line 2\n"),
-        ("path without a prefix", abc, b"--- f.txt\n+++ f.txt\n@@ -1,3 +1,3 @@\n a\n-b\n+B\n c\n"),
-        ("quoted path", {"s p.txt": b"a\n"}, b'diff --git "a/s p.txt" "b/s p.txt"\n--- "a/s p.txt"\n+++ "b/s p.txt"\n@@ -1 +1 @@\n-a\n+A\n'),
-        ("timestamps after the names", abc, b"--- f.txt\t2024-01-01 00:00:00\n+++ f.txt\t2024-01-02 00:00:00\n@@ -1,3 +1,3 @@\n a\n-b\n+B\n c\n"),
-        ("removed SQL comment lines", {"q.sql": b"select 1;\n-- old\nselect 2;\n"}, b"--- a/q.sql\n+++ b/q.sql\n@@ -1,3 +1,3 @@\n select 1;\n--- old\n+++ new\n select 2;\n"),
-        ("unicode", {"u.py": "名前 = 'Zoë'\n".encode()}, "--- a/u.py\n+++ b/u.py\n@@ -1 +1 @@\n-名前 = 'Zoë'\n+名前 = 'Zoé'\n".encode()),
-    ]  # fmt: skip
-    return [Case(name, tree, patch) for name, tree, patch in cases]
+    """Patches `git diff` never writes, from tests/fixtures/patches/hostile.json: each has a
+    name, the tree it meets and the patch (texts, stored as UTF-8)."""
+    raw = json.loads(HOSTILE.read_text(encoding="utf-8"))
+    return [
+        Case(
+            item["name"],
+            {path: text.encode() for path, text in item["tree"].items()},
+            item["patch"].encode(),
+        )
+        for item in raw
+    ]
