@@ -11,12 +11,13 @@ from __future__ import annotations
 import posixpath
 import re
 from collections.abc import Callable
+from dataclasses import replace
 from pathlib import Path
 
 from pydantic import JsonValue
 
 from jobs.agent import udiff
-from jobs.agent.edit_parse import Parsed, parse_answer
+from jobs.agent.edit_parse import Parsed, parse_answer, resolve
 from jobs.agent.edits import apply_block, apply_edit, numbered, split_lines
 from jobs.agent.output import head_tail
 from jobs.agent.safe_write import SANDBOX_REPO, FileState, WorkspaceFiles
@@ -129,6 +130,7 @@ class FileTools:
         chunk_bytes: int = 96_000,
     ) -> None:
         self.files = WorkspaceFiles(run, workspace, chunk_bytes=chunk_bytes)
+        self._run = run
         self._view_lines, self._view_chars, self._line_chars = view_lines, view_chars, line_chars
 
     @property
@@ -233,11 +235,21 @@ class FileTools:
         originals: dict[str, str | None] = {}
         contents: dict[str, str] = {}
         failed = {p.number: p.message for p in parsed.problems}
+        listing: list[str] | None = None
         for block in parsed.blocks:
             try:
                 path = repo_path(block.path)
-                if path not in contents:
-                    originals[path] = _text_or_none(self.files.read(path))
+                state = None if path in contents else self.files.read(path)
+                if state is not None and state.kind == "missing" and block.search.strip():
+                    # an edit of a file that is not there: the model may have given its base
+                    # name or misspelt it, which Aider resolves against the repository's files
+                    listing = self._listing() if listing is None else listing
+                    known = repo_path(resolve(path, listing, new_file=False))
+                    if known != path:
+                        block, path = replace(block, path=known), known
+                        state = None if path in contents else self.files.read(path)
+                if state is not None:
+                    originals[path] = _text_or_none(state)
                     contents[path] = originals[path] or ""
                 contents[path] = apply_block(contents[path], block).content
             except InvalidInput as exc:
@@ -260,6 +272,14 @@ class FileTools:
         elif not changes:
             return "error: the SEARCH/REPLACE blocks change nothing"
         return "\n".join(report)
+
+    def _listing(self) -> list[str]:
+        """The repository's files (tracked or not, ignored ones left out where git can tell)."""
+        result = self._run(
+            "{ git ls-files -co --exclude-standard 2>/dev/null || "
+            "find . -type f ! -path './.git/*' | sed 's|^\\./||'; } | head -n 100000"
+        )
+        return [line for line in result.output.splitlines() if line.strip()]
 
     def _patch(self, patches: list[udiff.FilePatch]) -> str:
         for patch in patches:

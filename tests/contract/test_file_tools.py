@@ -322,3 +322,20 @@ def test_apply_text_keeps_good_blocks_and_reports_the_bad_ones(
     assert report[-1].startswith("The other 2 block(s) were applied: do not send them again")
     assert calc.read_text() == "def add(a, b):\n    return a + b\n"
     assert (workspace / "repo" / "notes.txt").read_text() == "fixed add\n"
+
+
+def test_apply_text_resolves_a_base_name_or_a_misspelt_name_to_the_repository_file(
+    tools: FileTools, workspace: Path
+) -> None:
+    (workspace / "repo" / "docs").mkdir()
+    (workspace / "repo" / "docs" / "guide.md").write_text("# Guide\n")
+    answer = (
+        "calc.py\n<<<<<<< SEARCH\n    return a - b\n=======\n    return a + b\n>>>>>>> REPLACE\n"
+        "docs/guid.md\n<<<<<<< SEARCH\n# Guide\n=======\n# The guide\n>>>>>>> REPLACE\n"
+        "new/calc.py\n<<<<<<< SEARCH\n=======\nx = 1\n>>>>>>> REPLACE\n"  # new: taken as named
+    )
+    assert (
+        tools.apply_text(answer) == "edited src/calc.py\nedited docs/guide.md\ncreated new/calc.py"
+    )
+    assert (workspace / "repo" / "src" / "calc.py").read_text().endswith("return a + b\n")
+    assert (workspace / "repo" / "docs" / "guide.md").read_text() == "# The guide\n"
