@@ -74,26 +74,30 @@ def parse_answer(text: str, known_paths: Collection[str] = ()) -> Parsed:
         while i + 1 < len(lines) and SEARCH_RE.match(lines[i + 1]):
             i += 1  # a repeated marker line is one marker
         named = name_above(lines, start)
-        search, i, trouble = _section(lines, i + 1, "search")
-        if trouble is None:
-            replace, i, trouble = _section(lines, i + 1, "replace")
+        found = _sections(lines, i)
+        search = "" if isinstance(found, Trouble) else found[0]
         path = resolve(named, known_paths, new_file=not search.strip()) if named else current
         current = path or current
-        if trouble is None and not path:
-            trouble = (
-                "names no file: put the file's path alone on the line just above "
-                f"{SEARCH} (or above the code fence that holds the block)"
+        if isinstance(found, Trouble):
+            trouble, i = found.what, found.resume
+        elif not path:
+            trouble, i = (
+                (
+                    "names no file: put the file's path alone on the line just above "
+                    f"{SEARCH} (or above the code fence that holds the block)"
+                ),
+                found[2],
             )
-        if trouble is not None:
-            where = f" ({path})" if path else ""
-            message = (
-                f"block {number}{where}, starting at line {start + 1}, {trouble}. It was not "
-                f"applied; send it again in this shape:\n{SHAPE}"
-            )
-            problems.append(BlockProblem(number, start + 1, message))
-            continue  # i is at the next SEARCH marker or past the end
-        blocks.append(EditBlock(path, search, replace, number=number, line=start + 1))
-        i += 1
+        else:
+            blocks.append(EditBlock(path, search, found[1], number=number, line=start + 1))
+            i = found[2]
+            continue
+        where = f" ({path})" if path else ""
+        message = (
+            f"block {number}{where}, starting at line {start + 1}, {trouble}. It was not "
+            f"applied; send it again in this shape:\n{SHAPE}"
+        )
+        problems.append(BlockProblem(number, start + 1, message))
     return Parsed(tuple(blocks), tuple(problems))
 
 
@@ -105,38 +109,57 @@ def parse_blocks(text: str, known_paths: Collection[str] = ()) -> list[EditBlock
     return list(parsed.blocks)
 
 
-def _section(lines: list[str], i: int, kind: str) -> tuple[str, int, str | None]:
-    """The text from line i to the marker that ends a `kind` section, the index of that marker,
-    and None; or, when the section is malformed, what was wrong and the index to read on from
-    (the next SEARCH marker, or the end)."""
-    taken: list[str] = []
-    while i < len(lines):
-        line = lines[i]
-        if DIVIDER_RE.match(line) or (kind == "replace" and REPLACE_RE.match(line)):
-            return ("\n".join(taken) + "\n" if taken else ""), i, None
-        if SEARCH_RE.match(line):
-            expected = DIVIDER if kind == "search" else REPLACE
-            return "", i, f"has a new {SEARCH} at line {i + 1} before its {expected!r} line"
-        if REPLACE_RE.match(line):  # in a search section: the divider is missing
-            return (
-                "",
-                _next_search(lines, i),
-                (
-                    f"has {REPLACE!r} at line {i + 1} but no {DIVIDER!r} line between the lines "
-                    "to find and the new lines"
-                ),
-            )
-        taken.append(line)
-        i += 1
-    if kind == "search":
-        return "", i, f"is missing its {DIVIDER!r} line (and its {REPLACE!r} line)"
-    return "", i, f"is not closed: expected {REPLACE!r} (or {DIVIDER!r}) after the new lines"
+@dataclass(frozen=True)
+class Trouble:
+    what: str
+    resume: int  # where to read on: the next SEARCH marker, or the end
 
 
-def _next_search(lines: list[str], i: int) -> int:
-    while i < len(lines) and not SEARCH_RE.match(lines[i]):
-        i += 1
-    return i
+def _sections(lines: list[str], marker: int) -> tuple[str, str, int] | Trouble:
+    """The search and replace text of the block whose SEARCH marker is lines[marker], and the
+    index to read on from. The block ends at its REPLACE marker, or failing one before the next
+    SEARCH marker, at a second divider (as Aider reads it). Divider-like lines that are text,
+    such as a reStructuredText underline, stay text where the markers show it: among several
+    dividers before REPLACE the one written as DIVIDER exactly divides; one followed by more
+    lines before REPLACE is part of the new lines."""
+    stop = next((k for k in range(marker + 1, len(lines)) if SEARCH_RE.match(lines[k])), len(lines))
+    closer = next((k for k in range(marker + 1, stop) if REPLACE_RE.match(lines[k])), None)
+    dividers = [k for k in range(marker + 1, closer or stop) if DIVIDER_RE.match(lines[k])]
+    where = f" before the next {SEARCH} (line {stop + 1})" if stop < len(lines) else ""
+    if closer is not None and not dividers:
+        return Trouble(
+            f"has {REPLACE!r} at line {closer + 1} but no {DIVIDER!r} line between the lines "
+            "to find and the new lines",
+            stop,
+        )
+    if closer is None and not dividers:
+        return Trouble(f"is missing its {DIVIDER!r} and {REPLACE!r} lines{where}", stop)
+    if closer is None and len(dividers) == 1:
+        return Trouble(
+            f"is not closed: expected {REPLACE!r} (or a second {DIVIDER!r}) after the new "
+            f"lines{where}",
+            stop,
+        )
+    exact = [k for k in dividers if lines[k].strip() == DIVIDER]
+    divider = exact[0] if closer is not None and len(exact) == 1 else dividers[0]
+    if closer is None:
+        end = dividers[1]
+    else:
+        later = [k for k in dividers if k > divider]
+        # a divider with nothing but blank lines after it is the block's (stray) end
+        end = next(
+            (k for k in later if not any(line.strip() for line in lines[k + 1 : closer])),
+            closer,
+        )
+    return (
+        _text(lines[marker + 1 : divider]),
+        _text(lines[divider + 1 : end]),
+        max(end, closer or 0) + 1,
+    )
+
+
+def _text(lines: list[str]) -> str:
+    return "".join(line + "\n" for line in lines)
 
 
 # ---------------------------------------------------------------------------- file names

@@ -67,7 +67,7 @@ def test_aider_unclosed_block() -> None:
     )
     with pytest.raises(EditError) as caught:
         parse_blocks(text)
-    assert f"expected {REPLACE!r} (or {DIVIDER!r})" in caught.value.message
+    assert f"is not closed: expected {REPLACE!r} (or a second {DIVIDER!r})" in caught.value.message
 
 
 def test_aider_missing_filename() -> None:
@@ -265,8 +265,10 @@ def test_a_malformed_block_is_reported_and_the_good_ones_are_kept() -> None:
     two, four, six = (p.message for p in parsed.problems)
     assert two.startswith("block 2 (b.py), starting at line 8, has '>>>>>>> REPLACE' at line 10")
     assert f"no {DIVIDER!r} line" in two
-    assert four.startswith(f"block 4 (d.py), starting at line 18, has a new {SEARCH} at line")
-    assert "missing its '======='" in six and "block 6 (e.py)" in six  # the previous file
+    assert four.startswith("block 4 (d.py), starting at line 18, is not closed: expected ")
+    assert f"before the next {SEARCH} (line 23)" in four
+    assert "missing its '=======' and '>>>>>>> REPLACE' lines." in six
+    assert "block 6 (e.py)" in six  # the previous block's file
     for message in (two, four, six):  # what to send instead
         assert f"send it again in this shape:\nPATH/OF/THE/FILE\n{SEARCH}\n" in message
         assert message.endswith(REPLACE)
@@ -296,3 +298,31 @@ def test_resolve_prefers_exact_then_unique_base_name_then_close_match() -> None:
     assert resolve("docs/guide.mdd", known, new_file=False) == "docs/guide.md"
     assert resolve("docs/guide.mdd", known, new_file=True) == "docs/guide.mdd"
     assert resolve("zzz/q.txt", known, new_file=False) == "zzz/q.txt"
+
+
+# ---------------------------------------------------------------------------- divider-like text
+
+
+def test_a_second_divider_right_before_replace_is_the_end() -> None:
+    text = f"a.py\n{SEARCH}\nx\n{DIVIDER}\ny\n{DIVIDER}\n\n{REPLACE}\n"
+    assert found(text) == [("a.py", "x\n", "y\n")]
+
+
+def test_underlines_in_restructured_text_stay_text_where_the_markers_show_it() -> None:
+    # The new lines end with a heading underline and go on: the divider-like line is text.
+    text = f"doc.rst\n{SEARCH}\nOld\n{DIVIDER}\nNew\n=====\n\nBody\n{REPLACE}\n"
+    assert found(text) == [("doc.rst", "Old\n", "New\n=====\n\nBody\n")]
+    # An underline among the lines to find: the marker written exactly as DIVIDER divides.
+    text = f"doc.rst\n{SEARCH}\nTitle\n=====\n{DIVIDER}\nHeading\n{REPLACE}\n"
+    assert found(text) == [("doc.rst", "Title\n=====\n", "Heading\n")]
+    # Two dividers written the same way: the first divides, as Aider reads it.
+    text = f"doc.rst\n{SEARCH}\nTitle\n{DIVIDER}\nHeading\n{DIVIDER}\nmore\n{REPLACE}\n"
+    assert found(text) == [("doc.rst", "Title\n", "Heading\n=======\nmore\n")]
+
+
+def test_a_block_closed_by_a_divider_does_not_take_the_next_blocks_replace() -> None:
+    text = (
+        f"a.py\n{SEARCH}\nx\n{DIVIDER}\ny\n{DIVIDER}\nSome prose.\n"
+        f"b.py\n{SEARCH}\np\n{DIVIDER}\nq\n{REPLACE}\n"
+    )
+    assert found(text) == [("a.py", "x\n", "y\n"), ("b.py", "p\n", "q\n")]
