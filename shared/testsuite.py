@@ -15,7 +15,9 @@ AGENTS.md may name the commands; a named command wins over detection. The gramma
 
 A named test command gets a JUnit report when it runs pytest (`pytest ...` or
 `python -m pytest ...`); any other command is judged by its exit code alone, the whole suite
-counting as one test whose id is the command.
+counting as one test whose id is the command. Go modules with tests run `go test -json ./...` and
+cargo packages `cargo test`; their output is the report (see test_reports), read by the reader
+the plan's `report_format` names.
 """
 
 from __future__ import annotations
