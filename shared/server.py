@@ -65,9 +65,11 @@ class LocalServer:
             return
         if scope["type"] != "http":
             return
-        refusal = self._refuse_foreign(scope)
+        refusal = self._refusal(scope)
         if refusal:
-            await _json(send, 403, {"error": {"code": "forbidden", "message": refusal}})
+            status, code, message = refusal
+            extra = [(b"www-authenticate", b"Bearer")] if status == 401 else []
+            await _json(send, status, {"error": {"code": code, "message": message}}, extra)
             return
         path = scope["path"]
         match = EVENTS_PATH.match(path)
@@ -78,32 +80,34 @@ class LocalServer:
         else:
             await self._wsgi(scope, receive, send)
 
-    def _refuse_foreign(self, scope: Scope) -> str:
+    def _refusal(self, scope: Scope) -> tuple[int, str, str] | None:
         """Any web page the user visits can make the browser call 127.0.0.1. Requests must name
         this server as their Host (which defeats DNS rebinding) and, when a browser sends an
-        Origin, come from this server's own origin. POSTs must be JSON, which a cross-site form
-        cannot send without a CORS preflight this server never grants. And every request but
-        the health check carries the token `errand up` wrote to server.json (mode 0600), so
-        other users of this machine cannot drive it either."""
-        headers = {k.decode().lower(): v.decode() for k, v in scope.get("headers") or []}
+        Origin, come from this server's own origin (else 403). Every request but the public
+        ones carries the token `errand up` wrote to server.json (mode 0600), so other users of
+        this machine cannot drive it either (else 401). Bodies must be JSON, which a cross-site
+        form cannot send without a CORS preflight this server never grants: the handlers answer
+        415 otherwise (functions/handlers.py)."""
+        headers = {
+            k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope.get("headers") or []
+        }
         port = (scope.get("server") or ("", 0))[1]
         allowed = {f"127.0.0.1:{port}", f"localhost:{port}", f"[::1]:{port}"}
         if headers.get("host", "") not in allowed:
-            return (
+            message = (
                 f"Host {headers.get('host', '')!r} is not this server; use http://127.0.0.1:{port}"
             )
+            return 403, "forbidden", message
         origin = headers.get("origin")
         if origin and origin.removeprefix("http://") not in allowed:
-            return f"requests from {origin} are not allowed"
-        ctype = headers.get("content-type", "")
-        if scope["method"] == "POST" and not ctype.startswith("application/json"):
-            return "POST requests must have Content-Type: application/json"
+            return 403, "forbidden", f"requests from {origin} are not allowed"
         if scope["path"] not in PUBLIC_PATHS and not self._authorized(headers, scope):
-            return (
+            message = (
                 "missing or wrong token: send 'Authorization: Bearer <token>' with the token "
                 "from server.json in ERRAND_HOME (the errand CLI does this)"
             )
-        return ""
+            return 401, "unauthorized", message
+        return None
 
     def _authorized(self, headers: dict[str, str], scope: Scope) -> bool:
         given = headers.get("authorization", "").removeprefix("Bearer ").strip()
@@ -207,7 +211,9 @@ class LocalServer:
             watcher.cancel()
 
 
-async def _json(send: Send, status: int, body: object) -> None:
+async def _json(
+    send: Send, status: int, body: object, headers: list[tuple[bytes, bytes]] | None = None
+) -> None:
     data = json.dumps(body).encode()
     await send(
         {
@@ -216,6 +222,7 @@ async def _json(send: Send, status: int, body: object) -> None:
             "headers": [
                 (b"content-type", b"application/json"),
                 (b"content-length", str(len(data)).encode()),
+                *(headers or []),
             ],
         }
     )
