@@ -21,12 +21,13 @@ from functions.schemas import (
     EventsQuery,
     Health,
     ListQuery,
+    SweepResult,
     TaskListView,
     TaskView,
 )
-from shared import sse
-from shared.domain import StageRequest, is_due, task_public
-from shared.errors import Conflict, ErrandError, NotFound
+from shared import leasing, sse
+from shared.domain import StageRequest, task_public
+from shared.errors import ErrandError
 from shared.services import ApprovePlan, CreateTask, TaskService, parse
 from shared.wiring import Deps
 
@@ -154,30 +155,24 @@ def events(
 
 
 def dispatch(request: flask.Request, deps: Deps, body: StageRequest) -> flask.Response:
-    """The queue's target: start the job for one stage, at most once per delivery name."""
-    req = body
-    try:
-        task = deps.store.get_task(req.task_id)
-    except NotFound:
-        return ok({"result": "dropped", "reason": f"task {req.task_id} does not exist"})
-    if not is_due(req, task):
-        return ok({"result": "stale", "status": task.status.value})
-    name = req.delivery_name()
-    if task.claim == name:
-        return ok({"result": "already_started"})
-    try:
-        deps.store.update_task(task.model_copy(update={"claim": name}))
-    except Conflict:
-        return error(409, "conflict", "the task changed while claiming it; retry")
-    try:
-        execution = deps.jobs.run(req)
-    except Exception:
-        # unclaim so that the queue's retry can start it; any failure, not only ours
-        current = deps.store.get_task(req.task_id)
-        if current.claim == name:
-            deps.store.update_task(current.model_copy(update={"claim": ""}))
-        raise
-    return ok({"result": "started", "execution": execution})
+    """The queue's target: start the execution of one stage under the task's lease. A
+    redelivery finds the lease held and does nothing; 503 asks the queue to retry later."""
+    started = leasing.start_stage(deps, body)
+    result = DispatchResult(
+        result=started.result, reason=started.detail, execution=started.execution
+    )
+    return ok(result.model_dump(), 503 if started.retry else 200)
+
+
+def sweep(request: flask.Request, deps: Deps) -> flask.Response:
+    """Redelivers stages whose execution died (on a schedule in the cloud; the local server
+    sweeps by itself)."""
+    report = leasing.sweep(deps)
+    return ok(
+        SweepResult(
+            redelivered=report.redelivered, failed=report.failed, released=report.released
+        ).model_dump()
+    )
 
 
 # The API. To add a route: write its handler above and add one Route here (see
@@ -250,7 +245,14 @@ TABLE = RouteTable(
             "Queue target: start one stage's job",
             body=StageRequest,
             response=DispatchResult,
-            errors=(400, 409),
+            errors=(400, 503),
+        ),
+        Route(
+            "POST",
+            "/api/sweep",
+            sweep,
+            "Deliver again the stages whose execution died (a scheduled call)",
+            response=SweepResult,
         ),
     ]
 )

@@ -71,8 +71,16 @@ class EventsHeaders(Model):
     )
 
 
+class SweepResult(Model):
+    redelivered: list[str] = Field(description="tasks whose stage was delivered again")
+    failed: list[str] = Field(description="tasks failed: their stage's attempts were spent")
+    released: list[str] = Field(description="ended tasks whose lease and workspace were freed")
+
+
 class DispatchResult(Model):
-    result: str = Field(description="started, already_started, stale or dropped")
+    result: str = Field(
+        description="started, already_started, stale, dropped, failed, or busy (503: retry)"
+    )
     reason: str = ""
     status: str = ""
     execution: str = ""
