@@ -23,6 +23,7 @@ from functions.handlers import TABLE
 from shared import sse
 from shared.domain import TERMINAL
 from shared.errors import ConfigError, ErrandError, InvalidInput, NotFound
+from shared.event_hub import EventHub, Framed
 from shared.wiring import Deps
 
 Scope = MutableMapping[str, Any]
@@ -56,6 +57,7 @@ class LocalServer:
         if not isinstance(store, AsyncChangeFeed):
             raise ConfigError("the local server needs a store with an asyncio change feed")
         self._feed: AsyncChangeFeed = store
+        self._hub = EventHub(store, self._feed.wait_for_events_async)
         # a2wsgi's ASGI types are stricter than the plain mappings uvicorn hands over
         self._wsgi: Any = WSGIMiddleware(cast(Any, create_app(deps)), workers=wsgi_workers)
 
@@ -124,6 +126,7 @@ class LocalServer:
             if message["type"] == "lifespan.startup":
                 await send({"type": "lifespan.startup.complete"})
             elif message["type"] == "lifespan.shutdown":
+                await self._hub.close()
                 await asyncio.to_thread(self._on_shutdown)
                 await send({"type": "lifespan.shutdown.complete"})
                 return
@@ -169,46 +172,75 @@ class LocalServer:
                 ],
             }
         )
-        disconnected = asyncio.Event()
+        queue = await self._hub.subscribe(task_id)
 
         async def watch_disconnect() -> None:
             while (await receive())["type"] != "http.disconnect":
                 pass
-            disconnected.set()
+            queue.put_nowait(None)
 
         watcher = asyncio.create_task(watch_disconnect())
         try:
             await send({"type": "http.response.body", "body": sse.preamble(), "more_body": True})
-            while not disconnected.is_set():
-                seen = store.latest_event_id()
-                events = await asyncio.to_thread(store.read_events, task_id, cursor, sse.BATCH)
-                done = False
-                for event in events:
-                    cursor = event.id
-                    await send(
-                        {"type": "http.response.body", "body": sse.frame(event), "more_body": True}
-                    )
-                    if sse.ends_stream(event):
-                        done = True
-                        break
-                if done:
-                    break
-                wait_s = sse.HEARTBEAT_S
-                if len(events) < sse.BATCH:  # caught up: will anything more come?
-                    task = await asyncio.to_thread(store.get_task, task_id)
-                    if sse.finished(task):
-                        break  # nothing after the cursor, and nothing more will come
-                    if task.status in TERMINAL:
-                        wait_s = sse.SETTLE_S  # its final status event is on its way
-                woke = await self._feed.wait_for_events_async(seen, wait_s)
-                if not woke and wait_s == sse.HEARTBEAT_S:
-                    await send(
-                        {"type": "http.response.body", "body": sse.heartbeat(), "more_body": True}
-                    )
+            await self._stream(send, task_id, cursor, queue)
             with contextlib.suppress(OSError):
                 await send({"type": "http.response.body", "body": b"", "more_body": False})
         finally:
             watcher.cancel()
+            self._hub.unsubscribe(task_id, queue)
+
+    async def _stream(
+        self, send: Send, task_id: str, cursor: int, queue: asyncio.Queue[Framed | None]
+    ) -> None:
+        """Sends the backlog after `cursor` (read here), then what the hub hands over, until
+        the task's terminal status, the client leaves, or the task ended with nothing more."""
+        store = self.deps.store
+        while True:
+            events = await asyncio.to_thread(store.read_events, task_id, cursor, sse.BATCH)
+            for event in events:
+                cursor = event.id
+                await send(_body(sse.frame(event)))
+                if sse.ends_stream(event):
+                    return
+            if len(events) < sse.BATCH:
+                break
+        wait_s = await self._wait_time(task_id)
+        while wait_s:
+            try:
+                item = await asyncio.wait_for(queue.get(), wait_s)
+            except TimeoutError:
+                if wait_s == sse.HEARTBEAT_S:
+                    await send(_body(sse.heartbeat()))
+                wait_s = await self._wait_time(task_id)
+                continue
+            batch = [item]
+            while not queue.empty():  # what arrived meanwhile goes out in one write
+                batch.append(queue.get_nowait())
+            frames = []
+            for framed in batch:
+                if framed is None:  # the client left
+                    return
+                if framed.event.id <= cursor:  # also in the backlog
+                    continue
+                cursor = framed.event.id
+                frames.append(framed.frame)
+                if sse.ends_stream(framed.event):
+                    await send(_body(b"".join(frames)))
+                    return
+            if frames:
+                await send(_body(b"".join(frames)))
+
+    async def _wait_time(self, task_id: str) -> float:
+        """0 when the stream should end (the task ended and settled), else how long to wait
+        for its next event."""
+        task = await asyncio.to_thread(self.deps.store.get_task, task_id)
+        if sse.finished(task):
+            return 0.0
+        return sse.SETTLE_S if task.status in TERMINAL else sse.HEARTBEAT_S
+
+
+def _body(data: bytes) -> dict[str, Any]:
+    return {"type": "http.response.body", "body": data, "more_body": True}
 
 
 async def _json(
