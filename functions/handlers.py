@@ -85,7 +85,7 @@ def _service(deps: Deps) -> TaskService:
     return TaskService(deps.store, deps.queue, deps.settings.model)
 
 
-def health(request: flask.Request, deps: Deps) -> Health:
+def health(request: flask.Request | None, deps: Deps) -> Health:
     return Health(status="ok")
 
 

@@ -19,7 +19,7 @@ from typing import Any, Protocol, cast, runtime_checkable
 from a2wsgi import WSGIMiddleware
 
 from functions.app import create_app
-from functions.handlers import TABLE
+from functions.handlers import TABLE, health
 from shared import sse
 from shared.domain import TERMINAL
 from shared.errors import ConfigError, ErrandError, InvalidInput, NotFound
@@ -75,7 +75,10 @@ class LocalServer:
             return
         path = scope["path"]
         match = EVENTS_PATH.match(path)
-        if match and scope["method"] == "GET":
+        if path == "/api/health" and scope["method"] == "GET":
+            # answered on the event loop: a liveness probe must not queue behind the handlers
+            await _json(send, 200, health(None, self.deps).model_dump())
+        elif match and scope["method"] == "GET":
             await self._events(scope, receive, send, match["task_id"])
         elif path.startswith("/blobs/") and scope["method"] == "GET":
             await self._blob(path.removeprefix("/blobs/"), send)  # ASGI paths arrive decoded
@@ -207,7 +210,8 @@ class LocalServer:
         wait_s = await self._wait_time(task_id)
         while wait_s:
             try:
-                item = await asyncio.wait_for(queue.get(), wait_s)
+                async with asyncio.timeout(wait_s):  # no extra task per wait, unlike wait_for
+                    item = await queue.get()
             except TimeoutError:
                 if wait_s == sse.HEARTBEAT_S:
                     await send(_body(sse.heartbeat()))

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 import resource
 import tempfile
 import time
@@ -54,8 +55,17 @@ async def api_steps(target: Target, task_id: str) -> dict[str, Any]:
     return {"reads": reads, "creates": writes}
 
 
+def cpu_s(pid: int | None = None) -> float:
+    """CPU seconds used so far by process `pid` (this one when None)."""
+    if pid is None:
+        usage = resource.getrusage(resource.RUSAGE_SELF)
+        return usage.ru_utime + usage.ru_stime
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 async def fan_out(
-    target: Target, store: SqliteStore, task_id: str, watchers: int
+    target: Target, store: SqliteStore, task_id: str, watchers: int, server_pid: int
 ) -> dict[str, Any]:
     crowd = [Watcher(target, task_id) for _ in range(watchers)]
     timeout = 60 + EVENTS * EVENT_INTERVAL_S
@@ -63,7 +73,6 @@ async def fan_out(
     connected = time.monotonic()
     await asyncio.wait_for(asyncio.gather(*(w.connected.wait() for w in crowd)), 60)
     connect_s = time.monotonic() - connected
-    stop = asyncio.Event()
     health: list[float] = []
     health_errors = 0
 
@@ -76,6 +85,8 @@ async def fan_out(
         health_errors += step.errors
 
     ping = target.request("GET", "/api/health")
+    cpu_before = cpu_s(server_pid), cpu_s()
+    emit_started = time.monotonic()
     prober = asyncio.create_task(probe())
     for _ in range(EVENTS):
         # written by this process, as a job process writes them: the server learns of them
@@ -86,7 +97,8 @@ async def fan_out(
         await asyncio.sleep(EVENT_INTERVAL_S)
     await prober
     await asyncio.gather(*runs)
-    stop.set()
+    window = time.monotonic() - emit_started
+    server_cpu, client_cpu = cpu_s(server_pid) - cpu_before[0], cpu_s() - cpu_before[1]
     delays = [d for w in crowd for d in w.delays_ms]
     complete = sum(1 for w in crowd if len(w.delays_ms) == EVENTS)
     failures = sorted({w.error for w in crowd if w.error})
@@ -96,6 +108,9 @@ async def fan_out(
         "complete_watchers": complete,
         "event_delay": summarize(delays),
         "health_during_fanout": {**summarize(health), "errors": health_errors},
+        "window_s": round(window, 2),
+        "server_cpu_s": round(server_cpu, 2),
+        "client_cpu_s": round(client_cpu, 2),
         "failures": failures[:3],
     }
     print(f"  {watchers} watchers: {result}", flush=True)
@@ -110,7 +125,10 @@ async def run(home: Path) -> dict[str, Any]:
             # a task no stage works on (it is not enqueued): it stays open for its watchers
             quiet = store.create_task(Task(repo="/bench", prompt="bench", model="openai/x"))
             api = await api_steps(target, quiet.id)
-            watch = [await fan_out(target, store, quiet.id, n) for n in WATCHERS]
+            watch = []
+            for n in WATCHERS:  # a fresh task each round: its watchers start at its first event
+                watched = store.create_task(Task(repo="/bench", prompt="watch", model="openai/x"))
+                watch.append(await fan_out(target, store, watched.id, n, srv.proc.pid))
         finally:
             store.close()
     webhook = [r.path for r in TABLE.routes if "webhook" in r.path]
