@@ -79,8 +79,11 @@ def run(tmp: Path) -> dict[str, Any]:
 
 
 def main() -> dict[str, Any]:
+    load_before = os.getloadavg()[0]
     with tempfile.TemporaryDirectory() as tmp:
-        return run(Path(tmp))
+        result = run(Path(tmp))
+    result["machine_load_1m"] = {"before": load_before, "after": os.getloadavg()[0]}
+    return result
 
 
 if __name__ == "__main__":
