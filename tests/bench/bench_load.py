@@ -37,13 +37,25 @@ EVENT_INTERVAL_S = 0.05
 HEALTH_RATE = 50
 
 
-async def api_steps(target: Target, task_id: str) -> dict[str, Any]:
+def cpu_s(pid: int | None = None) -> float:
+    """CPU seconds used so far by process `pid` (this one when None)."""
+    if pid is None:
+        usage = resource.getrusage(resource.RUSAGE_SELF)
+        return usage.ru_utime + usage.ru_stime
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+async def api_steps(target: Target, task_id: str, server_pid: int) -> dict[str, Any]:
     show = target.request("GET", f"/api/tasks/{task_id}")
     listing = target.request("GET", "/api/tasks?limit=20")
     reads = []
     for rate in READ_RATES:
+        cpu = cpu_s(server_pid)
         step = await open_loop(target, rate, STEP_S, lambda i: show if i % 2 else listing)
-        reads.append(step.summary())
+        # the server's CPU per request does not depend on what else the machine runs
+        per_request_us = (cpu_s(server_pid) - cpu) / max(1, len(step.latencies_ms)) * 1e6
+        reads.append({**step.summary(), "server_cpu_us_per_request": round(per_request_us)})
         print(f"  reads {rate}/s: {reads[-1]}", flush=True)
     writes = []
     body = json.dumps({"repo": "/nonexistent/bench", "prompt": "bench", "model": "openai/x"})
@@ -53,15 +65,6 @@ async def api_steps(target: Target, task_id: str) -> dict[str, Any]:
         writes.append(step.summary())
         print(f"  creates {rate}/s: {writes[-1]}", flush=True)
     return {"reads": reads, "creates": writes}
-
-
-def cpu_s(pid: int | None = None) -> float:
-    """CPU seconds used so far by process `pid` (this one when None)."""
-    if pid is None:
-        usage = resource.getrusage(resource.RUSAGE_SELF)
-        return usage.ru_utime + usage.ru_stime
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 async def fan_out(
@@ -124,7 +127,7 @@ async def run(home: Path) -> dict[str, Any]:
         try:
             # a task no stage works on (it is not enqueued): it stays open for its watchers
             quiet = store.create_task(Task(repo="/bench", prompt="bench", model="openai/x"))
-            api = await api_steps(target, quiet.id)
+            api = await api_steps(target, quiet.id, srv.proc.pid)
             watch = []
             for n in WATCHERS:  # a fresh task each round: its watchers start at its first event
                 watched = store.create_task(Task(repo="/bench", prompt="watch", model="openai/x"))
