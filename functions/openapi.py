@@ -18,9 +18,9 @@ Mode = Literal["validation", "serialization"]
 REF = "#/components/schemas/{model}"
 VERSION = "1"
 # Answered by the server itself, whatever the route: a header that is not UTF-8 (400), a
-# foreign Host or Origin (403); without the token (401); on routes with a body also a body
-# that is too large (413), not JSON (415) or that does not arrive in time (408).
-COMMON_ERRORS = (400, 403)
+# foreign Host or Origin (403), headers too large (431); without the token (401); on routes
+# with a body also a body too large (413), not JSON (415) or not arriving in time (408).
+COMMON_ERRORS = (400, 403, 431)
 TOKEN_ERRORS = (401,)
 BODY_ERRORS = (408, 413, 415)
 
