@@ -34,6 +34,8 @@ FILLED_TEXT_PATTERN = rf"^{_TEXT}[^{_BLANK}]{_TEXT}$"
 FILLED_LINE_PATTERN = rf"^{_LINE}[^{_BLANK}]{_LINE}$"
 MODEL_PATTERN = rf"^[^{_BLANK}]*$"
 # what `git check-ref-format --branch` refuses anywhere in a name
+# `user:secret@host:path`: git would not take it as a password, but who typed it meant one
+_SCP_PASSWORD = re.compile(r"^[^@/\s:]+:[^@/\s]*@[^/\s]+:")
 _REF_FORBIDDEN = re.compile(r"[\x00-\x20\x7f~^:?*\[\\]")
 
 
@@ -99,6 +101,12 @@ def public_repo(repo: str) -> str:
     paths and scp-like `user@host:path` addresses (whose user is not a secret) are unchanged.
     Private repositories are reached with the stored forge credential, never one in the URL."""
     if "://" not in repo:
+        if _SCP_PASSWORD.match(repo):
+            raise InvalidInput(
+                "the repository address carries a password (user:password@host:path): remove "
+                "it; Errand reaches private repositories with the stored credential, never one "
+                "in the address"
+            )
         return repo
     try:
         parts = urlsplit(repo)

@@ -71,6 +71,12 @@ def test_credentials_leave_repository_urls(given: str, shown: str) -> None:
     assert limits.check_repo(given) == shown
 
 
+def test_passwords_in_scp_like_addresses_are_refused() -> None:
+    with pytest.raises(InvalidInput, match="carries a password"):
+        limits.check_repo("alice:s3cret@host:o/r.git")
+    assert limits.check_repo("git@host:o/r.git") == "git@host:o/r.git"
+
+
 def test_control_characters() -> None:
     assert limits.control_problem("tab\tand\nnewline\r\n") == ""
     assert "'\\x00'" in limits.control_problem("nul\x00")
