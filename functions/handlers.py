@@ -18,6 +18,7 @@ from werkzeug.routing import Map, Rule
 from shared import sse
 from shared.domain import StageRequest, is_due, task_public
 from shared.errors import Conflict, ErrandError, InvalidInput, NotFound
+from shared.review import Retry, ReviewFeedback
 from shared.services import ApprovePlan, CreateTask, TaskService, parse
 from shared.wiring import Deps
 
@@ -31,6 +32,13 @@ ROUTES = Map(
         Rule("/api/tasks/<task_id>", methods=["GET"], endpoint="show"),
         Rule("/api/tasks/<task_id>/plan/approve", methods=["POST"], endpoint="approve_plan"),
         Rule("/api/tasks/<task_id>/diff/approve", methods=["POST"], endpoint="approve_diff"),
+        Rule("/api/tasks/<task_id>/plan/reject", methods=["POST"], endpoint="reject_plan"),
+        Rule(
+            "/api/tasks/<task_id>/diff/request-changes",
+            methods=["POST"],
+            endpoint="request_changes",
+        ),
+        Rule("/api/tasks/<task_id>/retry", methods=["POST"], endpoint="retry"),
         Rule("/api/tasks/<task_id>/cancel", methods=["POST"], endpoint="cancel"),
         Rule("/api/tasks/<task_id>/events", methods=["GET"], endpoint="events"),
         Rule("/api/dispatch", methods=["POST"], endpoint="dispatch"),
@@ -106,6 +114,21 @@ def approve_diff(request: flask.Request, deps: Deps, task_id: str) -> flask.Resp
     return ok(task_public(_service(deps).approve_diff(task_id)))
 
 
+def reject_plan(request: flask.Request, deps: Deps, task_id: str) -> flask.Response:
+    req = parse(ReviewFeedback, request.get_data())
+    return ok(task_public(_service(deps).reject_plan(task_id, req)))
+
+
+def request_changes(request: flask.Request, deps: Deps, task_id: str) -> flask.Response:
+    req = parse(ReviewFeedback, request.get_data())
+    return ok(task_public(_service(deps).request_changes(task_id, req)))
+
+
+def retry(request: flask.Request, deps: Deps, task_id: str) -> flask.Response:
+    req = parse(Retry, request.get_data())
+    return ok(task_public(_service(deps).retry(task_id, req)))
+
+
 def cancel(request: flask.Request, deps: Deps, task_id: str) -> flask.Response:
     return ok(task_public(_service(deps).cancel(task_id)))
 
@@ -168,6 +191,9 @@ _ENDPOINTS: dict[str, Any] = {
     "show": show,
     "approve_plan": approve_plan,
     "approve_diff": approve_diff,
+    "reject_plan": reject_plan,
+    "request_changes": request_changes,
+    "retry": retry,
     "cancel": cancel,
     "events": events,
     "dispatch": dispatch,

@@ -12,6 +12,7 @@ import httpx
 
 from shared.domain import Event, Plan, task_public
 from shared.errors import ErrandError
+from shared.review import Retry, ReviewFeedback
 from shared.services import ApprovePlan, CreateTask, TaskService
 from shared.stack import Stack
 
@@ -33,6 +34,9 @@ class Client(Protocol):
     def approve_plan(self, task_id: str, plan: Plan | None) -> TaskJson: ...
     def approve_diff(self, task_id: str) -> TaskJson: ...
     def cancel(self, task_id: str) -> TaskJson: ...
+    def retry(self, task_id: str, from_start: bool) -> TaskJson: ...
+    def reject_plan(self, task_id: str, feedback: str) -> TaskJson: ...
+    def request_changes(self, task_id: str, feedback: str) -> TaskJson: ...
     def events(self, task_id: str, after: int = 0) -> Iterator[Event]: ...
 
 
@@ -84,6 +88,18 @@ class HttpClient:
 
     def cancel(self, task_id: str) -> TaskJson:
         return dict(self._call("POST", f"/api/tasks/{task_id}/cancel", {}))
+
+    def retry(self, task_id: str, from_start: bool) -> TaskJson:
+        body = {"from_start": from_start}
+        return dict(self._call("POST", f"/api/tasks/{task_id}/retry", body))
+
+    def reject_plan(self, task_id: str, feedback: str) -> TaskJson:
+        body = {"feedback": feedback}
+        return dict(self._call("POST", f"/api/tasks/{task_id}/plan/reject", body))
+
+    def request_changes(self, task_id: str, feedback: str) -> TaskJson:
+        body = {"feedback": feedback}
+        return dict(self._call("POST", f"/api/tasks/{task_id}/diff/request-changes", body))
 
     def events(self, task_id: str, after: int = 0) -> Iterator[Event]:
         """Follows the SSE stream, reconnecting with Last-Event-ID if it drops; gives up when
@@ -154,6 +170,17 @@ class LocalClient:
 
     def cancel(self, task_id: str) -> TaskJson:
         return task_public(self._service.cancel(task_id))
+
+    def retry(self, task_id: str, from_start: bool) -> TaskJson:
+        return task_public(self._service.retry(task_id, Retry(from_start=from_start)))
+
+    def reject_plan(self, task_id: str, feedback: str) -> TaskJson:
+        req = ReviewFeedback(feedback=feedback)
+        return task_public(self._service.reject_plan(task_id, req))
+
+    def request_changes(self, task_id: str, feedback: str) -> TaskJson:
+        req = ReviewFeedback(feedback=feedback)
+        return task_public(self._service.request_changes(task_id, req))
 
     def events(self, task_id: str, after: int = 0) -> Iterator[Event]:
         from shared import sse

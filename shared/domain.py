@@ -10,6 +10,7 @@ from typing import Any, ClassVar
 from pydantic import BaseModel, ConfigDict, Field, JsonValue
 
 MAX_PROMPT_CHARS = 100_000
+MAX_FEEDBACK_CHARS = 20_000
 
 
 class Model(BaseModel):
@@ -59,15 +60,34 @@ STAGE_STATUS: dict[Stage, Status] = {
 
 _FORWARD: dict[Status, frozenset[Status]] = {
     Status.QUEUED: frozenset({Status.PREPARING}),
-    Status.PREPARING: frozenset({Status.PLANNING}),
+    # a retried task's prepare rebuilds the workspace and resumes where the task stopped
+    Status.PREPARING: frozenset({Status.PLANNING, Status.PLAN_REVIEW, Status.EXECUTING}),
     Status.PLANNING: frozenset({Status.PLAN_REVIEW, Status.EXECUTING}),
-    Status.PLAN_REVIEW: frozenset({Status.EXECUTING}),
-    # verify may send the task back to execute (fix loop, later issue)
+    # a rejected plan goes back to the model with the reviewer's feedback
+    Status.PLAN_REVIEW: frozenset({Status.EXECUTING, Status.PLANNING}),
     Status.EXECUTING: frozenset({Status.VERIFYING}),
+    # verify may send the task back to execute (fix loop); so may a reviewer asking for changes
     Status.VERIFYING: frozenset({Status.DIFF_REVIEW, Status.PUBLISHING, Status.EXECUTING}),
-    Status.DIFF_REVIEW: frozenset({Status.PUBLISHING}),
+    Status.DIFF_REVIEW: frozenset({Status.PUBLISHING, Status.EXECUTING}),
     Status.PUBLISHING: frozenset({Status.SUMMARIZING}),
     Status.SUMMARIZING: frozenset({Status.COMPLETED}),
+}
+
+
+# Where a retry picks a failed or cancelled task up, by the status it stopped in. The workspace
+# is gone once a task ends, so stages that need it start over from prepare (which rebuilds it
+# and then moves to the status given here); publish and summarize need no workspace.
+RETRY_RESUME: dict[Status, Status] = {
+    Status.QUEUED: Status.PLANNING,
+    Status.PREPARING: Status.PLANNING,
+    Status.PLANNING: Status.PLANNING,
+    Status.PLAN_REVIEW: Status.PLAN_REVIEW,
+    # the change lived in the workspace: it is made again from the approved plan
+    Status.EXECUTING: Status.EXECUTING,
+    Status.VERIFYING: Status.EXECUTING,
+    Status.DIFF_REVIEW: Status.EXECUTING,
+    Status.PUBLISHING: Status.PUBLISHING,
+    Status.SUMMARIZING: Status.SUMMARIZING,
 }
 
 
@@ -160,6 +180,15 @@ class TaskError(Model):
     message: str
 
 
+class Feedback(Model):
+    """What a reviewer said when rejecting a plan or asking for changes to a diff; it goes into
+    the model's prompt for the round it names."""
+
+    kind: str  # "plan" or "diff"
+    text: str = Field(min_length=1, max_length=MAX_FEEDBACK_CHARS)
+    round: int
+
+
 def now() -> datetime:
     return datetime.now(UTC)
 
@@ -187,6 +216,10 @@ class Task(Model):
     error: TaskError | None = None
     claim: str = ""
     round: int = 0
+    fixes: int = 0  # automatic fix rounds so far (verify sent the change back to execute)
+    feedback: Feedback | None = None
+    stopped_in: Status | None = None  # the status a failed or cancelled task was in
+    resume_at: Status | None = None  # where prepare hands a retried task on to
     timings: Timings = Field(default_factory=Timings)
     version: int = 0
     created_at: datetime = Field(default_factory=now)
@@ -246,7 +279,7 @@ def slugify(text: str, max_len: int = 32) -> str:
 
 def task_public(task: Task) -> dict[str, Any]:
     """The task as the API and CLI show it (internal bookkeeping left out)."""
-    return task.model_dump(mode="json", exclude={"version", "claim", "timings"})
+    return task.model_dump(mode="json", exclude={"version", "claim", "timings", "resume_at"})
 
 
 def is_due(request: StageRequest, task: Task) -> bool:

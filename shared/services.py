@@ -6,6 +6,7 @@ from typing import TypeVar
 
 from pydantic import Field, JsonValue, ValidationError
 
+from shared import review
 from shared.domain import (
     MAX_PROMPT_CHARS,
     TERMINAL,
@@ -22,6 +23,7 @@ from shared.domain import (
 )
 from shared.errors import Conflict, InvalidInput, InvalidTransition
 from shared.ports import Queue, Store
+from shared.review import Retry, ReviewFeedback
 
 M = TypeVar("M", bound=Model)
 
@@ -130,8 +132,17 @@ class TaskService:
                 if attempt == 4:
                     raise
         # a running stage stops itself; a task parked at a gate still holds its workspace
-        self._queue.enqueue(StageRequest(task_id=task.id, stage=Stage.CLEANUP))
+        self._queue.enqueue(StageRequest(task_id=task.id, stage=Stage.CLEANUP, round=task.round))
         return task
+
+    def reject_plan(self, task_id: str, req: ReviewFeedback) -> Task:
+        return review.reject_plan(self._store, self._queue, task_id, req)
+
+    def request_changes(self, task_id: str, req: ReviewFeedback) -> Task:
+        return review.request_changes(self._store, self._queue, task_id, req)
+
+    def retry(self, task_id: str, req: Retry) -> Task:
+        return review.retry(self._store, self._queue, task_id, req)
 
     @staticmethod
     def _require(task: Task, status: Status, action: str) -> None:
@@ -159,6 +170,8 @@ def transition(store: Store, task: Task, target: Status, **changes: object) -> T
         raise InvalidTransition(
             f"task {task.id} cannot go from {task.status.value} to {target.value}"
         )
+    if target in (Status.FAILED, Status.CANCELLED):
+        changes.setdefault("stopped_in", task.status)  # where a retry picks it up
     updated = task.model_copy(update={"status": target, "updated_at": now(), **changes})
     try:
         stored = store.update_task(updated)

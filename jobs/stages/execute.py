@@ -10,11 +10,11 @@ from jobs.agent.loop import AgentLoop, Done
 from jobs.agent.output import head_tail
 from jobs.context import StageContext
 from jobs.prompts import render
-from jobs.stages.common import format_plan, hooks, task_context
+from jobs.stages.common import format_plan, hooks, review_feedback, task_context
 from jobs.stages.tests_run import load_state
 from jobs.stages.verify import feedback_key
 from shared.domain import Stage, Status
-from shared.errors import StageFailed
+from shared.errors import NotFound, StageFailed
 from shared.ports import CommandResult, Message
 
 
@@ -49,7 +49,8 @@ def run(ctx: StageContext) -> None:
         raise Done(str(args.get("summary", "")))
 
     round_ = ctx.task.round
-    label = Stage.EXECUTE.value if round_ == 0 else f"{Stage.EXECUTE.value}-{round_}"
+    extra = round_messages(ctx)
+    label = Stage.EXECUTE.value if not extra else f"{Stage.EXECUTE.value}-{round_}"
     loop = AgentLoop(
         model=ctx.deps.model(ctx.task.model, label),
         tools=[tools.BASH, *files.specs, tools.FINISH],
@@ -67,18 +68,31 @@ def run(ctx: StageContext) -> None:
                 "execute_user", context=task_context(ctx), plan=format_plan(ctx.task.plan)
             ),
         ),
+        *extra,
     ]
-    if round_ > 0:
-        feedback = ctx.deps.blobs.get(feedback_key(ctx.task.id, round_)).decode()
-        messages.append(
-            Message(
-                role="user",
-                content=f"Fix round {round_}: your earlier change is still in the working "
-                f"tree.\n\n{feedback}\n\nFix the failures, then call finish.",
-            )
-        )
     try:
         loop.run(messages)
     except Done as done:
         ctx.log(f"agent finished: {done.result}")
     ctx.advance(Status.VERIFYING, Stage.VERIFY)
+
+
+def round_messages(ctx: StageContext) -> list[Message]:
+    """What this round adds to the first prompt: the reviewer's requested changes, or the
+    failures verify sent back. A round without either (a retry, or the first execute after a
+    new plan) starts from the prompt alone."""
+    if (feedback := review_feedback(ctx.task, "diff")) is not None:
+        return [Message(role="user", content=render("changes_requested", feedback=feedback))]
+    if ctx.task.round == 0:
+        return []
+    try:
+        failures = ctx.deps.blobs.get(feedback_key(ctx.task.id, ctx.task.round)).decode()
+    except NotFound:
+        return []
+    return [
+        Message(
+            role="user",
+            content=f"Fix round {ctx.task.fixes}: your earlier change is still in the working "
+            f"tree.\n\n{failures}\n\nFix the failures, then call finish.",
+        )
+    ]

@@ -70,13 +70,23 @@ def run(ctx: StageContext) -> None:
     ctx.emit(EventKind.TEST_RESULTS, {"phase": "baseline", "counts": counts.model_dump()})
     flaky_note = f" ({len(run.flaky)} flaky)" if run.flaky else ""
     ctx.log(f"baseline: {describe_counts(counts)}{flaky_note}")
-    ctx.advance(
-        Status.PLANNING,
-        Stage.PLAN,
-        tests=TestReport(
-            command=plan.display, baseline=counts, baseline_note=baseline.note, flaky=run.flaky
-        ),
+    tests = TestReport(
+        command=plan.display, baseline=counts, baseline_note=baseline.note, flaky=run.flaky
     )
+    hand_on(ctx, tests)
+
+
+def hand_on(ctx: StageContext, tests: TestReport) -> None:
+    """To planning, or, for a retried task, to where it stopped (with the plan it had)."""
+    resume = ctx.task.resume_at if ctx.task.plan is not None else None
+    if resume == Status.EXECUTING:
+        ctx.log("workspace ready again: executing the approved plan")
+        ctx.advance(Status.EXECUTING, Stage.EXECUTE, tests=tests, resume_at=None)
+    elif resume == Status.PLAN_REVIEW:
+        ctx.move(Status.PLAN_REVIEW, tests=tests, resume_at=None)
+        ctx.log(f"plan ready: approve it with `errand task approve {ctx.task.id} --plan`")
+    else:
+        ctx.advance(Status.PLANNING, Stage.PLAN, tests=tests, resume_at=None)
 
 
 def install(ctx: StageContext, plan: testsuite.TestPlan) -> None:
