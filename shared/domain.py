@@ -241,6 +241,7 @@ class EventKind(StrEnum):
     COST = "cost"
     TASK_COMPLETED = "task_completed"
     TOOL = "tool"
+    OUTPUT = "output"  # a running command's output, live, in chunks (or its elapsed time)
 
 
 class Event(Model):
