@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import os
 import socket
 import subprocess
@@ -470,6 +471,6 @@ def test_output_streams_live_and_silence_reports_progress(
     assert partial < 1.4  # before the line was finished
     silent = [elapsed for _, text, elapsed in seen if text == ""]
     assert silent, "no progress while the command was silent for 3 s"
-    gaps = [b - a for (a, _, _), (b, _, _) in zip(seen, seen[1:], strict=False)]
+    gaps = [b - a for (a, _, _), (b, _, _) in itertools.pairwise(seen)]
     assert max(gaps) <= 2.1
     assert len(seen) < 15
