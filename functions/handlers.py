@@ -148,7 +148,7 @@ def events(request: flask.Request, deps: Deps, task_id: str) -> flask.Response:
             for event in deps.store.read_events(task_id, cursor):
                 cursor = event.id
                 yield sse.frame(event)
-                if sse.ends_stream(event):
+                if sse.ends_stream(event, deps.store):
                     return
             if not deps.store.wait_for_events(seen, sse.HEARTBEAT_S):
                 yield sse.heartbeat()

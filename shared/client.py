@@ -193,6 +193,6 @@ class LocalClient:
             for event in self._store.read_events(task_id, cursor):
                 cursor = event.id
                 yield event
-                if sse.ends_stream(event):
+                if sse.ends_stream(event, self._store):
                     return
             self._store.wait_for_events(seen, 1.0)

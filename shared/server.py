@@ -176,7 +176,9 @@ class LocalServer:
                     await send(
                         {"type": "http.response.body", "body": sse.frame(event), "more_body": True}
                     )
-                    if sse.ends_stream(event):
+                    if sse.ends_stream(event) and await asyncio.to_thread(
+                        sse.ends_stream, event, store
+                    ):
                         done = True
                         break
                 if done:
