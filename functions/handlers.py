@@ -81,7 +81,7 @@ def handle(request: flask.Request, deps: Deps) -> flask.Response:
 
 
 def _service(deps: Deps) -> TaskService:
-    return TaskService(deps.store, deps.queue, deps.settings.model)
+    return TaskService(deps.store, deps.queue, deps.settings.model, deps.blobs)
 
 
 def health(request: flask.Request, deps: Deps) -> flask.Response:

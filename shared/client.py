@@ -151,7 +151,7 @@ class LocalClient:
         self.stack = stack
         deps = stack.deps
         self._store = deps.store
-        self._service = TaskService(deps.store, deps.queue, deps.settings.model)
+        self._service = TaskService(deps.store, deps.queue, deps.settings.model, deps.blobs)
 
     def create(self, req: CreateTask) -> TaskJson:
         return task_public(self._service.create(req))

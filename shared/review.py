@@ -10,14 +10,56 @@ from shared.domain import (
     EventKind,
     Feedback,
     Model,
+    Plan,
     Stage,
     StageRequest,
     Status,
     Task,
     now,
 )
-from shared.errors import Conflict, InvalidInput, InvalidTransition
-from shared.ports import Queue, Store
+from shared.errors import Conflict, InvalidInput, InvalidTransition, NotFound
+from shared.ports import Blobs, Queue, Store
+
+NEW_FILE_MARK = " (new)"  # a plan step's file that the change creates
+MAX_LISTED_FILES = 20_000
+
+
+class RepoFiles(Model):
+    """The repository's files when it was planned, for checking an edited plan on approval."""
+
+    files: list[str]
+    complete: bool  # False when the listing stopped at MAX_LISTED_FILES
+
+
+def files_key(task_id: str) -> str:
+    return f"tasks/{task_id}/files.json"
+
+
+def check_plan_files(blobs: Blobs, task_id: str, plan: Plan) -> None:
+    """Refuses an edited plan that names files which neither exist nor are marked new."""
+    try:
+        listing = RepoFiles.model_validate_json(blobs.get(files_key(task_id)))
+    except NotFound:
+        raise InvalidInput(
+            f"cannot check the plan: task {task_id} has no record of its repository's files "
+            "(it was planned by an older Errand); approve without edits or retry it"
+        ) from None
+    known = set(listing.files)
+    dirs = {f.rsplit("/", i)[0] for f in listing.files for i in range(1, f.count("/") + 1)}
+    missing = []
+    for step in plan.steps:
+        for name in step.files:
+            rel = name.strip().removeprefix("./").removeprefix("/workspace/repo/").rstrip("/")
+            if name.endswith(NEW_FILE_MARK) or rel in known or rel in dirs:
+                continue
+            missing.append(name)
+    if missing and listing.complete:
+        raise InvalidInput(
+            "the plan names files that do not exist in the repository: "
+            + ", ".join(missing[:20])
+            + f"; fix the paths (relative to the repository root) or mark files the change "
+            f"creates with the suffix '{NEW_FILE_MARK}', e.g. \"src/new.py{NEW_FILE_MARK}\""
+        )
 
 
 class Retry(Model):

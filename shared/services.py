@@ -22,7 +22,7 @@ from shared.domain import (
     now,
 )
 from shared.errors import Conflict, InvalidInput, InvalidTransition
-from shared.ports import Queue, Store
+from shared.ports import Blobs, Queue, Store
 from shared.review import Retry, ReviewFeedback
 
 M = TypeVar("M", bound=Model)
@@ -69,9 +69,10 @@ def validate_create(req: CreateTask, default_model: str) -> tuple[str, str, str]
 
 
 class TaskService:
-    def __init__(self, store: Store, queue: Queue, default_model: str) -> None:
+    def __init__(self, store: Store, queue: Queue, default_model: str, blobs: Blobs) -> None:
         self._store = store
         self._queue = queue
+        self._blobs = blobs
         self._default_model = default_model
 
     def create(self, req: CreateTask) -> Task:
@@ -98,6 +99,8 @@ class TaskService:
     def approve_plan(self, task_id: str, req: ApprovePlan) -> Task:
         task = self._store.get_task(task_id)
         self._require(task, Status.PLAN_REVIEW, "approve a plan")
+        if req.plan is not None:
+            review.check_plan_files(self._blobs, task.id, req.plan)
         plan = req.plan or task.plan
         task = transition(self._store, task, Status.EXECUTING, plan=plan)
         if req.plan is not None:

@@ -2,26 +2,35 @@
 
 from __future__ import annotations
 
+import errno
 import logging
 import os
 import secrets
+import socket
 
 import uvicorn
 
 from shared import paths
+from shared.errors import InvalidInput
 from shared.server import LocalServer
 from shared.settings import Settings
 from shared.stack import ServerInfo, Stack, write_server_file
+from shared.up_log import TaskLog
 
 
 def serve(settings: Settings, port: int) -> int:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
+    logging.getLogger("httpx").setLevel(logging.WARNING)  # a line per delivery says nothing
+    check_port_free(port)
     url = f"http://127.0.0.1:{port}"
     token = secrets.token_urlsafe(32)
     stack = Stack(settings, server_url=url, token=token)
 
+    task_log = TaskLog(stack.deps.store)
+
     def shutdown() -> None:
         paths.server_file(settings.home).unlink(missing_ok=True)
+        task_log.stop()
         stack.stop()
 
     config = uvicorn.Config(
@@ -33,6 +42,7 @@ def serve(settings: Settings, port: int) -> int:
     )
     server = uvicorn.Server(config)
     stack.start()
+    task_log.start()
     write_server_file(settings.home, ServerInfo(url=url, pid=os.getpid(), token=token))
     print(f"Errand is serving on {url} (home {settings.home})", flush=True)
     try:
@@ -40,3 +50,17 @@ def serve(settings: Settings, port: int) -> int:
     finally:
         shutdown()  # when startup failed (port taken) there was no lifespan shutdown
     return 0
+
+
+def check_port_free(port: int) -> None:
+    with socket.socket() as sock:
+        try:
+            sock.bind(("127.0.0.1", port))
+        except OSError as exc:
+            if exc.errno == errno.EADDRINUSE:
+                raise InvalidInput(
+                    f"port {port} is in use on 127.0.0.1 (another program, or `errand up` "
+                    "already running): stop it, or pick another port with --port N or "
+                    "ERRAND_PORT"
+                ) from None
+            raise InvalidInput(f"cannot listen on 127.0.0.1:{port}: {exc.strerror}") from None

@@ -13,6 +13,7 @@ from jobs.stages.tests_run import DIFF_EXCLUDES, PrepState, run_suite, state_key
 from shared import envcache, safefs, testsuite
 from shared.domain import EventKind, Model, Stage, Status, TestReport
 from shared.errors import StageFailed
+from shared.review import MAX_LISTED_FILES, RepoFiles, files_key
 
 DETECT_FILES = (*testsuite.RELEVANT_FILES, *testsuite.REQUIREMENTS)
 
@@ -78,6 +79,11 @@ def run(ctx: StageContext) -> None:
 
 def hand_on(ctx: StageContext, tests: TestReport) -> None:
     """To planning, or, for a retried task, to where it stopped (with the plan it had)."""
+    listed = list_files(ctx.repo_dir, limit=MAX_LISTED_FILES + 1)
+    files = RepoFiles(
+        files=listed[:MAX_LISTED_FILES], complete=len(listed) <= MAX_LISTED_FILES
+    )  # an edited plan is checked against these when it is approved
+    ctx.deps.blobs.put(files_key(ctx.task.id), files.model_dump_json().encode(), "application/json")
     resume = ctx.task.resume_at if ctx.task.plan is not None else None
     if resume == Status.EXECUTING:
         ctx.log("workspace ready again: executing the approved plan")
@@ -110,7 +116,12 @@ def install(ctx: StageContext, plan: testsuite.TestPlan) -> None:
             cwd="/workspace/repo",
         )
         if result.exit_code != 0:
-            why = "timed out" if result.timed_out else f"exited with {result.exit_code}"
+            why = (
+                f"did not finish within {ctx.deps.settings.install_timeout_s:g} s (raise "
+                "ERRAND_INSTALL_TIMEOUT_S if the install is just slow)"
+                if result.timed_out
+                else f"exited with {result.exit_code}"
+            )
             raise StageFailed(
                 "install_failed",
                 f"installing dependencies failed: `{command}` {why}:\n"

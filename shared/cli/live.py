@@ -77,6 +77,15 @@ def _short(text: str, n: int) -> str:
     return text if len(text) <= n else text[: n - 1] + "…"
 
 
+def _middle(text: str, n: int) -> str:
+    """Long commands keep their start and their end (where the program and its arguments are)."""
+    text = " ".join(text.split())
+    if len(text) <= n:
+        return text
+    head = n // 4
+    return text[:head] + "…" + text[len(text) - (n - head - 1) :]
+
+
 def _stamp(event: Event) -> str:
     return datetime.fromtimestamp(event.created_at.timestamp()).strftime("%H:%M:%S")
 
@@ -116,7 +125,7 @@ class PlainView:
             )
         ):
             self._last_progress = elapsed
-            command = _short(str(event.data.get("command", "")), 80)
+            command = _middle(str(event.data.get("command", "")), 120)
             self._print(f"[{_stamp(event)}]    ... {command} running for {elapsed:.0f} s")
 
     def _flush_output(self, event: Event) -> None:
@@ -207,7 +216,7 @@ class LiveView:
             rows.append(Text(f"step {self._steps}: {self._step}", style="cyan"))
         if self._command:
             rows.append(
-                Text(f"$ {_short(self._command, 100)}  ({self._command_elapsed:.0f} s)", "yellow")
+                Text(f"$ {_middle(self._command, 110)}  ({self._command_elapsed:.0f} s)", "yellow")
             )
         tail = [*self._tail, *([self._lines.partial] if self._lines.partial else [])]
         rows += [Text(f"  {line[:160]}", style="dim") for line in tail[-TAIL_LINES:]]

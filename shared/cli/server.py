@@ -44,7 +44,7 @@ def run_up(args: argparse.Namespace, settings: Settings) -> int:
 def run_doctor(args: argparse.Namespace, settings: Settings) -> int:
     from shared.doctor import run_doctor
 
-    return run_doctor(settings)
+    return run_doctor(settings, live=args.live)
 
 
 def run_demo(args: argparse.Namespace, settings: Settings) -> int:

@@ -12,7 +12,7 @@ from flask.testing import FlaskClient
 from functions.app import create_app
 from shared.domain import EventKind, Plan, PlanStep, Stage, Status, Task, TaskError
 from shared.errors import InvalidInput, InvalidTransition
-from shared.fakes import MemoryQueue, MemoryStore
+from shared.fakes import MemoryBlobs, MemoryQueue, MemoryStore
 from shared.review import Retry, ReviewFeedback
 from shared.services import CreateTask, TaskService
 from shared.settings import Settings
@@ -33,7 +33,7 @@ def queue() -> MemoryQueue:
 
 @pytest.fixture
 def service(store: MemoryStore, queue: MemoryQueue) -> TaskService:
-    return TaskService(store, queue, "openai/x")
+    return TaskService(store, queue, "openai/x", MemoryBlobs())
 
 
 def at(store: MemoryStore, service: TaskService, status: Status, **changes: Any) -> Task:
@@ -174,7 +174,9 @@ def client(deps: Deps) -> FlaskClient:
 
 
 def test_routes(client: FlaskClient, deps: Deps) -> None:
-    task = TaskService(deps.store, deps.queue, "openai/x").create(CreateTask(repo="/r", prompt="p"))
+    task = TaskService(deps.store, deps.queue, "openai/x", deps.blobs).create(
+        CreateTask(repo="/r", prompt="p")
+    )
     deps.store.update_task(task.model_copy(update={"status": Status.PLAN_REVIEW, "plan": PLAN}))
     base = f"/api/tasks/{task.id}"
     resp = client.post(f"{base}/plan/reject", json={})
