@@ -11,17 +11,18 @@ import pty
 import re
 import select
 import signal
+import socket
 import struct
 import subprocess
 import termios
 import time
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from tests.e2e.conftest import ERRAND, errand_env, release_workspaces
+from tests.e2e.conftest import ERRAND, ROOT, errand_env, release_workspaces
 from tests.support.fake_openai import FakeOpenAI, Reply, offered_tools
 from tests.support.gitrepo import make_repo
 
@@ -134,7 +135,35 @@ def make_cli(tmp_path: Path, llm: FakeOpenAI) -> Cli:
     return Cli(tmp_path / "home", tmp_path, env)
 
 
-def test_review_loop_in_a_terminal_and_in_pipes(tmp_path: Path, llm: FakeOpenAI) -> None:
+@pytest.fixture
+def served(tmp_path: Path, llm: FakeOpenAI) -> Iterator[Cli]:
+    """The CLI with `errand up` running on its home (one job pool for every command)."""
+    cli = make_cli(tmp_path, llm)
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    proc = subprocess.Popen(
+        [*ERRAND, "up", "--port", str(port)],
+        env=cli.env,
+        cwd=ROOT,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        deadline = time.monotonic() + 60
+        while not (cli.home / "server.json").exists():
+            assert time.monotonic() < deadline and proc.poll() is None, "errand up did not start"
+            time.sleep(0.2)
+        yield cli
+    finally:
+        proc.terminate()
+        proc.wait(timeout=30)
+        release_workspaces(cli.home)
+
+
+def test_review_loop_in_a_terminal_and_in_pipes(
+    tmp_path: Path, llm: FakeOpenAI, served: Cli
+) -> None:
     make_repo(
         tmp_path / "calc",
         {
@@ -145,71 +174,67 @@ def test_review_loop_in_a_terminal_and_in_pipes(tmp_path: Path, llm: FakeOpenAI)
             "requirements.txt": "pytest\n",
         },
     )
-    cli = make_cli(tmp_path, llm)
-    try:
-        # a relative --repo is the user's directory's; the live view shows the slow suite run
-        code, pieces = cli.tty("task", "create", "--repo", "calc", "--prompt", "add mul", "--wait")
-        screen = "".join(t for _, t in pieces)
-        assert code == 3, screen[-3000:]
-        task_id = re.search(r"created (t_[0-9a-f]+)", screen)
-        assert task_id, screen[:2000]
-        tid = task_id[1]
-        elapsed = [int(s) for s in re.findall(r"pytest.{0,140}\((\d+) s\)", screen)]
-        assert elapsed and max(elapsed) >= 2, screen[-4000:]  # progress while it ran
-        assert "Plan: Add mul() to calc.py." in screen
-        assert "1. Write mul" in screen and "files: tests/test_mul.py (new)" in screen
-        assert f"errand task approve {tid} --plan" in screen
-        shown = json.loads(cli.run("task", "show", tid, "--json").stdout)
-        assert shown["repo"] == str(tmp_path / "calc") and shown["status"] == "plan_review"
+    cli = served
+    # a relative --repo is the user's directory's, not the server's; the live view shows
+    # the slow suite running
+    code, pieces = cli.tty("task", "create", "--repo", "calc", "--prompt", "add mul", "--wait")
+    screen = "".join(t for _, t in pieces)
+    assert code == 3, screen[-3000:]
+    task_id = re.search(r"created (t_[0-9a-f]+)", screen)
+    assert task_id, screen[:2000]
+    tid = task_id[1]
+    elapsed = [int(s) for s in re.findall(r"pytest.{0,140}\((\d+) s\)", screen)]
+    assert elapsed and max(elapsed) >= 2, screen[-4000:]  # progress while it ran
+    assert "Plan: Add mul() to calc.py." in screen
+    assert "1. Write mul" in screen and "files: tests/test_mul.py (new)" in screen
+    assert f"errand task approve {tid} --plan" in screen
+    shown = json.loads(cli.run("task", "show", tid, "--json").stdout)
+    assert shown["repo"] == str(tmp_path / "calc") and shown["status"] == "plan_review"
 
-        # reject: the model plans again, with its previous plan and the feedback
-        proc = cli.run("task", "reject", tid, "--feedback", "keep it to mul only")
-        assert proc.returncode == 3, proc.stdout[-2000:] + proc.stderr[-2000:]
-        assert "Plan: Only add mul()." in proc.stdout
-        replan = [r for r in llm.requests if "submit_plan" in offered_tools(r)][-1]
-        assert "keep it to mul only" in json.dumps(replan) and "Add mul() to calc.py" in (
-            json.dumps(replan)
-        )
+    # reject: the model plans again, with its previous plan and the feedback
+    proc = cli.run("task", "reject", tid, "--feedback", "keep it to mul only", "--wait")
+    assert proc.returncode == 3, proc.stdout[-2000:] + proc.stderr[-2000:]
+    assert "Plan: Only add mul()." in proc.stdout
+    replan = [r for r in llm.requests if "submit_plan" in offered_tools(r)][-1]
+    assert "keep it to mul only" in json.dumps(replan) and "Add mul() to calc.py" in (
+        json.dumps(replan)
+    )
 
-        # approve in a pipe: stamped lines, progress while the 5 s suite is silent, the diff
-        code, lines = cli.lines("task", "approve", tid, "--plan")
-        out = "\n".join(t for _, t in lines)
-        assert code == 3, out[-3000:]
-        progress = [at for at, t in lines if re.search(r"\.\.\. .*pytest.* running for \d+ s", t)]
-        done = [at for at, t in lines if "tests ran in" in t]
-        assert progress and done and done[-1] - progress[0] >= 1.0, out[-3000:]
-        assert not any("\x1b[" in t for _, t in lines)  # no escape codes in a pipe
-        assert re.search(r"Diff: 1 file\(s\), \+\d+ -0", out) and re.search(
-            r"calc.py  \+\d+ -0", out
-        )
-        assert "+def mul(a: int, b: int) -> int:" in out
-        assert "no test fails because of the change" in out
+    # approve in a pipe: stamped lines, progress while the 5 s suite is silent, the diff
+    code, lines = cli.lines("task", "approve", tid, "--plan", "--wait")
+    out = "\n".join(t for _, t in lines)
+    assert code == 3, out[-3000:]
+    progress = [at for at, t in lines if re.search(r"\.\.\. .*pytest.* running for \d+ s", t)]
+    done = [at for at, t in lines if "tests ran in" in t]
+    assert progress and done and done[-1] - progress[0] >= 1.0, out[-3000:]
+    assert not any("\x1b[" in t for _, t in lines)  # no escape codes in a pipe
+    assert re.search(r"Diff: 1 file\(s\), \+\d+ -0", out) and re.search(r"calc.py  \+\d+ -0", out)
+    assert "+def mul(a: int, b: int) -> int:" in out
+    assert "no test fails because of the change" in out
 
-        proc = cli.run("task", "request-changes", tid, "--feedback", "call it multiply")
-        assert proc.returncode == 3, proc.stdout[-2000:] + proc.stderr[-2000:]
-        assert "+def multiply(a: int, b: int) -> int:" in proc.stdout
-        again = [r for r in llm.requests if "finish" in offered_tools(r)]
-        assert "call it multiply" in json.dumps(again[-2])
+    proc = cli.run("task", "request-changes", tid, "--feedback", "call it multiply", "--wait")
+    assert proc.returncode == 3, proc.stdout[-2000:] + proc.stderr[-2000:]
+    assert "+def multiply(a: int, b: int) -> int:" in proc.stdout
+    again = [r for r in llm.requests if "finish" in offered_tools(r)]
+    assert "call it multiply" in json.dumps(again[-2])
 
-        raw = cli.run("task", "diff", tid)
-        assert raw.returncode == 0 and raw.stdout.startswith("diff --git a/calc.py b/calc.py")
-        assert "\x1b[" not in raw.stdout and "+def multiply" in raw.stdout
+    raw = cli.run("task", "diff", tid)
+    assert raw.returncode == 0 and raw.stdout.startswith("diff --git a/calc.py b/calc.py")
+    assert "\x1b[" not in raw.stdout and "+def multiply" in raw.stdout
 
-        proc = cli.run("task", "approve", tid, "--diff", "--json")
-        task = json.loads(proc.stdout)
-        assert proc.returncode == 0 and task["status"] == "completed", proc.stderr[-2000:]
-        assert cli.run("task", "show", tid).returncode == 0
-        cancel = cli.run("task", "cancel", tid)
-        assert cancel.returncode == 2 and "already completed" in cancel.stderr
-        retry = cli.run("task", "retry", tid)
-        assert retry.returncode == 2 and "only failed or cancelled" in retry.stderr
-        usage = cli.run("task", "approve", tid)
-        assert usage.returncode == 2 and "say what to approve" in usage.stderr
-        assert cli.run("task", "frobnicate").returncode == 2
-        listed = json.loads(cli.run("task", "list", "--json").stdout)
-        assert [t["id"] for t in listed["tasks"]] == [tid]
-    finally:
-        release_workspaces(cli.home)
+    proc = cli.run("task", "approve", tid, "--diff", "--wait", "--json")
+    task = json.loads(proc.stdout)
+    assert proc.returncode == 0 and task["status"] == "completed", proc.stderr[-2000:]
+    assert cli.run("task", "show", tid).returncode == 0
+    cancel = cli.run("task", "cancel", tid)
+    assert cancel.returncode == 2 and "already completed" in cancel.stderr
+    retry = cli.run("task", "retry", tid)
+    assert retry.returncode == 2 and "only failed or cancelled" in retry.stderr
+    usage = cli.run("task", "approve", tid)
+    assert usage.returncode == 2 and "say what to approve" in usage.stderr
+    assert cli.run("task", "frobnicate").returncode == 2
+    listed = json.loads(cli.run("task", "list", "--json").stdout)
+    assert [t["id"] for t in listed["tasks"]] == [tid]
 
 
 def test_ctrl_c_then_cancel_then_retry(tmp_path: Path, llm: FakeOpenAI) -> None:
