@@ -3,8 +3,8 @@ cancelled task. Shared by the HTTP API and the CLI through TaskService."""
 
 from __future__ import annotations
 
+from shared import limits
 from shared.domain import (
-    MAX_FEEDBACK_CHARS,
     RETRY_RESUME,
     TERMINAL,
     EventKind,
@@ -74,11 +74,14 @@ def validate_feedback(feedback: str, what: str) -> str:
     text = feedback.strip()
     if not text:
         raise InvalidInput(f"feedback is empty: say {what}")
-    if len(text) > MAX_FEEDBACK_CHARS:
+    if len(text) > limits.MAX_FEEDBACK_CHARS:
         raise InvalidInput(
-            f"feedback is {len(text):,} characters, more than the {MAX_FEEDBACK_CHARS:,} "
+            f"feedback is {len(text):,} characters, more than the {limits.MAX_FEEDBACK_CHARS:,} "
             "allowed: keep it to what the model must change"
         )
+    problem = limits.control_problem(text)
+    if problem:
+        raise InvalidInput(f"feedback {problem}; remove it (only tabs and newlines are allowed)")
     return text
 
 
