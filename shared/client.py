@@ -56,9 +56,11 @@ class HttpClient:
             ) from exc
         try:
             data = resp.json()
+            if not isinstance(data, dict):
+                raise ValueError("not an object")
         except ValueError:
             raise ClientError(
-                "server_unreachable",
+                "not_errand",
                 f"{self.base_url} answered {resp.status_code} with something other than Errand's "
                 "JSON; is another program on that port? Stop it or remove the stale server.json",
                 503,

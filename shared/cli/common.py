@@ -32,8 +32,10 @@ def connect(settings: Settings) -> tuple[Client, Any]:
         try:
             client._call("GET", "/api/health")
             return client, None
-        except ClientError:
-            pass  # a stale server file: the server is gone
+        except ClientError as exc:
+            if exc.code == "not_errand":
+                raise  # something else answers there: running in-process would hide it
+            # else a stale server file: the server is gone
     stack = Stack(settings)
     return LocalClient(stack), stack
 

@@ -43,7 +43,7 @@ def counts_words(counts: dict[str, int] | None) -> str:
     return ", ".join(p for p in parts if not p.startswith("0 ") or p.endswith("passed"))
 
 
-def test_verdict(tests: dict[str, Any]) -> list[RenderableType]:
+def verdict_view(tests: dict[str, Any]) -> list[RenderableType]:
     """The test results in words: before and after, and what changed between them."""
     if not tests.get("command"):
         return []
@@ -197,7 +197,7 @@ def task_view(task: TaskJson) -> Group:
         parts.append(Text(f"  reviewer feedback on the {fb['kind']}: {fb['text']}", "magenta"))
     if task.get("plan"):
         parts += ["", *plan_view(task["plan"])]
-    verdict = test_verdict(task.get("tests") or {})
+    verdict = verdict_view(task.get("tests") or {})
     if verdict:
         parts += ["", *verdict]
     diff = diff_view(task)

@@ -227,6 +227,9 @@ def test_relative_paths_are_the_users_and_a_taken_port_is_explained(
     assert created.returncode == 0, created.stderr
     task = json.loads(created.stdout)
     assert task["repo"] == str(tmp_path / "calc")  # not the server's directory
+    # the body of plan/approve is optional: a bare POST with the token is fine
+    bare = httpx.post(f"{server.url}/api/tasks/{task['id']}/plan/approve", headers=server.auth)
+    assert bare.status_code == 409 and bare.json()["error"]["code"] == "invalid_transition"
     cancelled = server.cli("task", "cancel", task["id"])
     assert cancelled.returncode == 0, cancelled.stderr  # done as asked
     second = server.cli("up", "--port", str(server.port), timeout=60)
