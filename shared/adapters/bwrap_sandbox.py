@@ -235,14 +235,14 @@ def _wait(execution: BwrapProcess, timeout_s: float, live: LiveOutput | None) ->
                 execution.thread.join(min(TICK_S, left))
                 live.tick()
         timed_out = execution.thread.is_alive()
-        if live is not None and not timed_out:
-            live.tick(final=True)
     finally:
         if execution.thread.is_alive():
             execution.kill()
             execution.thread.join(30)
     if execution.thread.is_alive():
         raise SandboxError("the sandbox survived SIGKILL for 30 s; check the host's processes")
+    if live is not None:
+        live.tick(final=True)  # what it printed last, up to the end or the kill
     return timed_out
 
 

@@ -54,10 +54,11 @@ def _stream(client: Client, task_id: str, view: View | None, since: str | None) 
             continue
         if view is not None:
             view.event(event)
-        if event.kind == EventKind.STATUS and event.data.get("status") in GATES:
+        gate = event.data.get("status")
+        if event.kind == EventKind.STATUS and gate in GATES:
             # the stream replays history first: only the task says where it is now
             task = client.get(task_id)
-            if task["status"] in GATES:
+            if task["status"] == gate:
                 return task
     return client.get(task_id)
 

@@ -474,3 +474,15 @@ def test_output_streams_live_and_silence_reports_progress(
     gaps = [b - a for (a, _, _), (b, _, _) in itertools.pairwise(seen)]
     assert max(gaps) <= 2.1
     assert len(seen) < 15
+
+
+def test_output_before_a_timeout_is_streamed(sandbox: BwrapSandbox, workspace: Path) -> None:
+    texts: list[str] = []
+    result = sandbox.run(
+        workspace,
+        "printf 'last words'; sleep 30",
+        timeout_s=0.5,
+        on_progress=lambda c: texts.append(c.text),
+    )
+    assert result.timed_out
+    assert "".join(texts) == "last words"
