@@ -7,6 +7,8 @@ import logging
 import os
 import secrets
 import socket
+import threading
+import time
 
 import uvicorn
 
@@ -45,8 +47,11 @@ def serve(settings: Settings, port: int) -> int:
         h11_max_incomplete_event_size=32 * 1024,  # request line + headers
     )
     server = uvicorn.Server(config)
-    stack.start()
+    stack.start(deliveries=False)
     task_log.start()
+    threading.Thread(
+        target=_deliver_once_listening, args=(server, stack), name="errand-start", daemon=True
+    ).start()
     write_server_file(settings.home, ServerInfo(url=url, pid=os.getpid(), token=token))
     print(f"Errand is serving on {url} (home {settings.home})", flush=True)
     try:
@@ -68,3 +73,11 @@ def check_port_free(port: int) -> None:
                     "ERRAND_PORT"
                 ) from None
             raise InvalidInput(f"cannot listen on 127.0.0.1:{port}: {exc.strerror}") from None
+
+
+def _deliver_once_listening(server: uvicorn.Server, stack: Stack) -> None:
+    """The queue delivers to this server's dispatch route: start it once the port is open."""
+    while not server.started and not server.should_exit:
+        time.sleep(0.02)
+    if server.started:
+        stack.start_deliveries()
