@@ -124,6 +124,24 @@ class Cli:
         return proc.wait(timeout=30), got
 
 
+@pytest.fixture(scope="module")
+def work(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """One home and one repository for the module, so the second test finds the dependency
+    environment cached (a fresh one means a pip install)."""
+    root = tmp_path_factory.mktemp("terminal")
+    make_repo(
+        root / "calc",
+        {
+            "calc.py": CALC,
+            "tests/test_calc.py": TESTS,
+            "tests/test_slow.py": SLOW,
+            "pytest.ini": "[pytest]\npythonpath = .\n",
+            "requirements.txt": "pytest\n",
+        },
+    )
+    return root
+
+
 @pytest.fixture
 def llm() -> Any:
     with FakeOpenAI(router=route) as server:
@@ -136,9 +154,9 @@ def make_cli(tmp_path: Path, llm: FakeOpenAI) -> Cli:
 
 
 @pytest.fixture
-def served(tmp_path: Path, llm: FakeOpenAI) -> Iterator[Cli]:
+def served(work: Path, llm: FakeOpenAI) -> Iterator[Cli]:
     """The CLI with `errand up` running on its home (one job pool for every command)."""
-    cli = make_cli(tmp_path, llm)
+    cli = make_cli(work, llm)
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         port = sock.getsockname()[1]
@@ -161,19 +179,7 @@ def served(tmp_path: Path, llm: FakeOpenAI) -> Iterator[Cli]:
         release_workspaces(cli.home)
 
 
-def test_review_loop_in_a_terminal_and_in_pipes(
-    tmp_path: Path, llm: FakeOpenAI, served: Cli
-) -> None:
-    make_repo(
-        tmp_path / "calc",
-        {
-            "calc.py": CALC,
-            "tests/test_calc.py": TESTS,
-            "tests/test_slow.py": SLOW,
-            "pytest.ini": "[pytest]\npythonpath = .\n",
-            "requirements.txt": "pytest\n",
-        },
-    )
+def test_review_loop_in_a_terminal_and_in_pipes(work: Path, llm: FakeOpenAI, served: Cli) -> None:
     cli = served
     # a relative --repo is the user's directory's, not the server's; the live view shows
     # the slow suite running
@@ -189,7 +195,7 @@ def test_review_loop_in_a_terminal_and_in_pipes(
     assert "1. Write mul" in screen and "files: tests/test_mul.py (new)" in screen
     assert f"errand task approve {tid} --plan" in screen
     shown = json.loads(cli.run("task", "show", tid, "--json").stdout)
-    assert shown["repo"] == str(tmp_path / "calc") and shown["status"] == "plan_review"
+    assert shown["repo"] == str(work / "calc") and shown["status"] == "plan_review"
 
     # reject: the model plans again, with its previous plan and the feedback
     proc = cli.run("task", "reject", tid, "--feedback", "keep it to mul only", "--wait")
@@ -237,17 +243,8 @@ def test_review_loop_in_a_terminal_and_in_pipes(
     assert [t["id"] for t in listed["tasks"]] == [tid]
 
 
-def test_ctrl_c_then_cancel_then_retry(tmp_path: Path, llm: FakeOpenAI) -> None:
-    make_repo(
-        tmp_path / "calc",
-        {
-            "calc.py": CALC,
-            "tests/test_calc.py": TESTS,
-            "pytest.ini": "[pytest]\npythonpath = .\n",
-            "requirements.txt": "pytest\n",
-        },
-    )
-    cli = make_cli(tmp_path, llm)
+def test_ctrl_c_then_cancel_then_retry(work: Path, llm: FakeOpenAI) -> None:
+    cli = make_cli(work, llm)
     try:
         code, pieces = cli.tty(
             "task", "create", "--repo", "calc", "--prompt", "add mul", "--wait",
