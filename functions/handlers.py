@@ -28,6 +28,7 @@ from functions.schemas import (
 from shared import leasing, sse
 from shared.domain import StageRequest, task_public
 from shared.errors import ErrandError
+from shared.review import Retry, ReviewFeedback
 from shared.services import ApprovePlan, CreateTask, TaskService, parse
 from shared.wiring import Deps
 
@@ -55,8 +56,10 @@ def handle(request: flask.Request, deps: Deps) -> flask.Response:
         if exc.allowed:
             response.headers["Allow"] = ", ".join(exc.allowed)
         return response
-    if route.body is not None and request.mimetype != "application/json":
-        # also what keeps cross-site forms out: they cannot send JSON without a preflight
+    bodyless = not request.content_length and not request.headers.get("Transfer-Encoding")
+    if route.body is not None and request.mimetype != "application/json" and not bodyless:
+        # also what keeps cross-site forms out: they cannot send JSON without a preflight (a
+        # POST with no body at all reads as `{}`: cookie sessions are CSRF-checked anyway)
         return error(
             415,
             "unsupported_media_type",
@@ -82,7 +85,7 @@ def handle(request: flask.Request, deps: Deps) -> flask.Response:
 
 
 def _service(deps: Deps) -> TaskService:
-    return TaskService(deps.store, deps.queue, deps.settings.model)
+    return TaskService(deps.store, deps.queue, deps.settings.model, deps.blobs)
 
 
 def health(request: flask.Request | None, deps: Deps) -> Health:
@@ -116,6 +119,22 @@ def approve_diff(request: flask.Request, deps: Deps, task_id: str, body: Empty) 
     return task_public(_service(deps).approve_diff(task_id))
 
 
+def reject_plan(
+    request: flask.Request, deps: Deps, task_id: str, body: ReviewFeedback
+) -> dict[str, Any]:
+    return task_public(_service(deps).reject_plan(task_id, body))
+
+
+def request_changes(
+    request: flask.Request, deps: Deps, task_id: str, body: ReviewFeedback
+) -> dict[str, Any]:
+    return task_public(_service(deps).request_changes(task_id, body))
+
+
+def retry(request: flask.Request, deps: Deps, task_id: str, body: Retry) -> dict[str, Any]:
+    return task_public(_service(deps).retry(task_id, body))
+
+
 def cancel(request: flask.Request, deps: Deps, task_id: str, body: Empty) -> dict[str, Any]:
     return task_public(_service(deps).cancel(task_id))
 
@@ -142,7 +161,7 @@ def events(
             for event in batch:
                 cursor = event.id
                 yield sse.frame(event)
-                if sse.ends_stream(event):
+                if sse.ends_stream(event, deps.store):
                     return
             if len(batch) < sse.BATCH and sse.finished(deps.store.get_task(task_id)):
                 return
@@ -220,6 +239,33 @@ TABLE = RouteTable(
             body=Empty,
             response=TaskView,
             errors=(404, 409),
+        ),
+        Route(
+            "POST",
+            "/api/tasks/<task_id>/plan/reject",
+            reject_plan,
+            "Reject the plan: the model plans again, seeing its plan and this feedback",
+            body=ReviewFeedback,
+            response=TaskView,
+            errors=(400, 404, 409),
+        ),
+        Route(
+            "POST",
+            "/api/tasks/<task_id>/diff/request-changes",
+            request_changes,
+            "Send the diff back: a new execute round with this feedback, then verify again",
+            body=ReviewFeedback,
+            response=TaskView,
+            errors=(400, 404, 409),
+        ),
+        Route(
+            "POST",
+            "/api/tasks/<task_id>/retry",
+            retry,
+            "Run a failed or cancelled task again, from where it stopped or from the start",
+            body=Retry,
+            response=TaskView,
+            errors=(400, 404, 409),
         ),
         Route(
             "POST",

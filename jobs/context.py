@@ -11,7 +11,7 @@ from pydantic import JsonValue
 
 from shared import failpoints, paths
 from shared.domain import EventKind, Stage, StageRequest, Status, Task, Timings, Usage
-from shared.ports import CommandResult
+from shared.ports import CommandResult, OutputChunk
 from shared.services import transition
 from shared.wiring import Deps
 
@@ -115,9 +115,28 @@ class StageContext:
     def sandbox(
         self, command: str, *, network: bool = False, timeout_s: float, cwd: str = "/workspace/repo"
     ) -> CommandResult:
+        """Runs the command with its output streamed live as `output` events."""
         self.log(f"$ {command}")
+        shown = command if len(command) <= 200 else command[:199] + "…"
+
+        def progress(chunk: OutputChunk) -> None:
+            data: dict[str, JsonValue] = {
+                "text": self.scrub(chunk.text),
+                "elapsed_s": chunk.elapsed_s,
+                "command": self.scrub(shown),
+                "stage": self.request.stage.value,
+            }
+            if chunk.skipped_bytes:
+                data["skipped_bytes"] = chunk.skipped_bytes
+            self.emit(EventKind.OUTPUT, data)
+
         result = self.deps.sandbox().run(
-            self.workspace, command, cwd=cwd, network=network, timeout_s=timeout_s
+            self.workspace,
+            command,
+            cwd=cwd,
+            network=network,
+            timeout_s=timeout_s,
+            on_progress=progress,
         )
         self.deps.timings.sandbox_s += result.duration_s
         return result

@@ -12,6 +12,7 @@ import httpx
 
 from shared.domain import Event, Plan, task_public
 from shared.errors import ErrandError
+from shared.review import Retry, ReviewFeedback
 from shared.services import ApprovePlan, CreateTask, TaskService
 from shared.stack import Stack
 
@@ -33,6 +34,9 @@ class Client(Protocol):
     def approve_plan(self, task_id: str, plan: Plan | None) -> TaskJson: ...
     def approve_diff(self, task_id: str) -> TaskJson: ...
     def cancel(self, task_id: str) -> TaskJson: ...
+    def retry(self, task_id: str, from_start: bool) -> TaskJson: ...
+    def reject_plan(self, task_id: str, feedback: str) -> TaskJson: ...
+    def request_changes(self, task_id: str, feedback: str) -> TaskJson: ...
     def events(self, task_id: str, after: int = 0) -> Iterator[Event]: ...
 
 
@@ -52,9 +56,11 @@ class HttpClient:
             ) from exc
         try:
             data = resp.json()
+            if not isinstance(data, dict):
+                raise ValueError("not an object")
         except ValueError:
             raise ClientError(
-                "server_unreachable",
+                "not_errand",
                 f"{self.base_url} answered {resp.status_code} with something other than Errand's "
                 "JSON; is another program on that port? Stop it or remove the stale server.json",
                 503,
@@ -84,6 +90,18 @@ class HttpClient:
 
     def cancel(self, task_id: str) -> TaskJson:
         return dict(self._call("POST", f"/api/tasks/{task_id}/cancel", {}))
+
+    def retry(self, task_id: str, from_start: bool) -> TaskJson:
+        body = {"from_start": from_start}
+        return dict(self._call("POST", f"/api/tasks/{task_id}/retry", body))
+
+    def reject_plan(self, task_id: str, feedback: str) -> TaskJson:
+        body = {"feedback": feedback}
+        return dict(self._call("POST", f"/api/tasks/{task_id}/plan/reject", body))
+
+    def request_changes(self, task_id: str, feedback: str) -> TaskJson:
+        body = {"feedback": feedback}
+        return dict(self._call("POST", f"/api/tasks/{task_id}/diff/request-changes", body))
 
     def events(self, task_id: str, after: int = 0) -> Iterator[Event]:
         """Follows the SSE stream, reconnecting with Last-Event-ID if it drops; gives up when
@@ -135,7 +153,7 @@ class LocalClient:
         self.stack = stack
         deps = stack.deps
         self._store = deps.store
-        self._service = TaskService(deps.store, deps.queue, deps.settings.model)
+        self._service = TaskService(deps.store, deps.queue, deps.settings.model, deps.blobs)
 
     def create(self, req: CreateTask) -> TaskJson:
         return task_public(self._service.create(req))
@@ -155,6 +173,17 @@ class LocalClient:
     def cancel(self, task_id: str) -> TaskJson:
         return task_public(self._service.cancel(task_id))
 
+    def retry(self, task_id: str, from_start: bool) -> TaskJson:
+        return task_public(self._service.retry(task_id, Retry(from_start=from_start)))
+
+    def reject_plan(self, task_id: str, feedback: str) -> TaskJson:
+        req = ReviewFeedback(feedback=feedback)
+        return task_public(self._service.reject_plan(task_id, req))
+
+    def request_changes(self, task_id: str, feedback: str) -> TaskJson:
+        req = ReviewFeedback(feedback=feedback)
+        return task_public(self._service.request_changes(task_id, req))
+
     def events(self, task_id: str, after: int = 0) -> Iterator[Event]:
         from shared import sse
 
@@ -166,6 +195,6 @@ class LocalClient:
             for event in self._store.read_events(task_id, cursor):
                 cursor = event.id
                 yield event
-                if sse.ends_stream(event):
+                if sse.ends_stream(event, self._store):
                     return
             self._store.wait_for_events(seen, 1.0)

@@ -64,32 +64,22 @@ def _check_speech(settings: Settings, deps: Deps) -> str:
     return f"{settings.speech} voice works ({speech.duration_s:.1f} s of audio)"
 
 
-def _check_model(settings: Settings, deps: Deps) -> str:
-    if not settings.model:
-        raise RuntimeError(
-            "no default model: set ERRAND_MODEL (e.g. openai/gpt-4o-mini) and "
-            "ERRAND_MODEL_API_KEY, or ERRAND_MODEL_API_BASE for a local OpenAI-compatible "
-            "server; or pass --model per task"
-        )
-    base = settings.model_api_base or "the provider's default endpoint"
-    key = "set" if settings.model_api_key.get_secret_value() else "not set"
-    return f"default model {settings.model} at {base} (API key {key})"
-
-
 CHECKS: list[tuple[str, Callable[[Settings, Deps], str]]] = [
     ("home", _check_home),
     ("sandbox", _check_bwrap),
     ("limits", _check_limits),
     ("disk", _check_workspace),
     ("speech", _check_speech),
-    ("model", _check_model),
 ]
 
 
-def run_doctor(settings: Settings) -> int:
+def run_doctor(settings: Settings, live: bool = False) -> int:
+    from shared.doctor_model import check_model
+
     deps = Deps(settings)
     failures = 0
-    for name, check in CHECKS:
+    checks = [*CHECKS, ("model", lambda s, d: check_model(s, d, live))]
+    for name, check in checks:
         try:
             print(f"ok    {name:<8} {check(settings, deps)}")
         except Exception as exc:

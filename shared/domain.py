@@ -72,15 +72,34 @@ STAGE_STATUS: dict[Stage, Status] = {
 
 _FORWARD: dict[Status, frozenset[Status]] = {
     Status.QUEUED: frozenset({Status.PREPARING}),
-    Status.PREPARING: frozenset({Status.PLANNING}),
+    # a retried task's prepare rebuilds the workspace and resumes where the task stopped
+    Status.PREPARING: frozenset({Status.PLANNING, Status.PLAN_REVIEW, Status.EXECUTING}),
     Status.PLANNING: frozenset({Status.PLAN_REVIEW, Status.EXECUTING}),
-    Status.PLAN_REVIEW: frozenset({Status.EXECUTING}),
-    # verify may send the task back to execute (fix loop, later issue)
+    # a rejected plan goes back to the model with the reviewer's feedback
+    Status.PLAN_REVIEW: frozenset({Status.EXECUTING, Status.PLANNING}),
     Status.EXECUTING: frozenset({Status.VERIFYING}),
+    # verify may send the task back to execute (fix loop); so may a reviewer asking for changes
     Status.VERIFYING: frozenset({Status.DIFF_REVIEW, Status.PUBLISHING, Status.EXECUTING}),
-    Status.DIFF_REVIEW: frozenset({Status.PUBLISHING}),
+    Status.DIFF_REVIEW: frozenset({Status.PUBLISHING, Status.EXECUTING}),
     Status.PUBLISHING: frozenset({Status.SUMMARIZING}),
     Status.SUMMARIZING: frozenset({Status.COMPLETED}),
+}
+
+
+# Where a retry picks a failed or cancelled task up, by the status it stopped in. The workspace
+# is gone once a task ends, so stages that need it start over from prepare (which rebuilds it
+# and then moves to the status given here); publish and summarize need no workspace.
+RETRY_RESUME: dict[Status, Status] = {
+    Status.QUEUED: Status.PLANNING,
+    Status.PREPARING: Status.PLANNING,
+    Status.PLANNING: Status.PLANNING,
+    Status.PLAN_REVIEW: Status.PLAN_REVIEW,
+    # the change lived in the workspace: it is made again from the approved plan
+    Status.EXECUTING: Status.EXECUTING,
+    Status.VERIFYING: Status.EXECUTING,
+    Status.DIFF_REVIEW: Status.EXECUTING,
+    Status.PUBLISHING: Status.PUBLISHING,
+    Status.SUMMARIZING: Status.SUMMARIZING,
 }
 
 
@@ -185,6 +204,15 @@ class TaskError(Model):
     message: str
 
 
+class Feedback(Model):
+    """What a reviewer said when rejecting a plan or asking for changes to a diff; it goes into
+    the model's prompt for the round it names."""
+
+    kind: str  # "plan" or "diff"
+    text: Text = Field(min_length=1, max_length=limits.MAX_FEEDBACK_CHARS)
+    round: int
+
+
 def now() -> datetime:
     return datetime.now(UTC)
 
@@ -211,6 +239,10 @@ class Task(Model):
     usage: Usage = Field(default_factory=Usage)
     error: TaskError | None = None
     round: int = 0
+    fixes: int = 0  # automatic fix rounds so far (verify sent the change back to execute)
+    feedback: Feedback | None = None
+    stopped_in: Status | None = None  # the status a failed or cancelled task was in
+    resume_at: Status | None = None  # where prepare hands a retried task on to
     timings: Timings = Field(default_factory=Timings)
     version: int = 0
     created_at: datetime = Field(default_factory=now)
@@ -232,6 +264,7 @@ class EventKind(StrEnum):
     COST = "cost"
     TASK_COMPLETED = "task_completed"
     TOOL = "tool"
+    OUTPUT = "output"  # a running command's output, live, in chunks (or its elapsed time)
 
 
 class Event(Model):
@@ -292,7 +325,7 @@ def slugify(text: str, max_len: int = 32) -> str:
 
 
 # Task fields that are internal bookkeeping: never shown by the API or the CLI.
-TASK_INTERNAL_FIELDS = frozenset({"version", "timings"})
+TASK_INTERNAL_FIELDS = frozenset({"version", "timings", "resume_at"})
 
 
 def task_public(task: Task) -> dict[str, Any]:

@@ -10,6 +10,7 @@ from urllib.parse import urlsplit, urlunsplit
 from shared.errors import InvalidInput
 
 MAX_PROMPT_CHARS = 100_000
+MAX_FEEDBACK_CHARS = 20_000  # a reviewer's feedback on a plan or a diff
 MAX_REPO_CHARS = 2_048
 MAX_BRANCH_CHARS = 255
 MAX_MODEL_CHARS = 500

@@ -120,6 +120,15 @@ class CommandResult(Model):
     limit: str = ""  # which limit ended the command ("timeout", "memory", "pids", "output")
 
 
+class OutputChunk(Model):
+    """A running command's output since the previous chunk ('' when it printed nothing: then
+    the chunk only tells how long it has been running)."""
+
+    text: str
+    elapsed_s: float
+    skipped_bytes: int = 0  # printed faster than it can be streamed; the result keeps the rest
+
+
 class Sandbox(Protocol):
     """Runs an untrusted command inside an isolated environment whose only writable, persistent
     place is `workspace` (seen inside as /workspace)."""
@@ -134,9 +143,12 @@ class Sandbox(Protocol):
         timeout_s: float = 600.0,
         on_output: Callable[[str], None] | None = None,
         env: Mapping[str, str] | None = None,
+        on_progress: Callable[[OutputChunk], None] | None = None,
     ) -> CommandResult:
-        """`env` adds to (or overrides) the sandbox's own minimal environment; it must never
-        carry a secret."""
+        """`on_output` gets the kept output line by line; `on_progress` gets it live, in
+        coalesced chunks (partial lines within a second), and an empty chunk with the elapsed
+        time while the command is silent (at least every 2 s). `env` adds to (or overrides)
+        the sandbox's own minimal environment; it must never carry a secret."""
         ...
 
 

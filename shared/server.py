@@ -203,7 +203,10 @@ class LocalServer:
             for event in events:
                 cursor = event.id
                 await send(_body(sse.frame(event)))
-                if sse.ends_stream(event):
+                # a task retried after it ended goes on: only the last end ends the stream
+                if sse.ends_stream(event) and await asyncio.to_thread(
+                    sse.ends_stream, event, store
+                ):
                     return
             if len(events) < sse.BATCH:
                 break

@@ -6,7 +6,7 @@ from typing import Any, TypeVar
 
 from pydantic import ConfigDict, Field, JsonValue, ValidationError
 
-from shared import limits
+from shared import limits, review
 from shared.domain import (
     TERMINAL,
     EventKind,
@@ -21,7 +21,8 @@ from shared.domain import (
     now,
 )
 from shared.errors import Conflict, InvalidInput, InvalidTransition
-from shared.ports import Queue, Store
+from shared.ports import Blobs, Queue, Store
+from shared.review import Retry, ReviewFeedback
 
 M = TypeVar("M", bound=Model)
 
@@ -89,9 +90,10 @@ def validate_create(req: CreateTask, default_model: str) -> tuple[str, str, str,
 
 
 class TaskService:
-    def __init__(self, store: Store, queue: Queue, default_model: str) -> None:
+    def __init__(self, store: Store, queue: Queue, default_model: str, blobs: Blobs) -> None:
         self._store = store
         self._queue = queue
+        self._blobs = blobs
         self._default_model = default_model
 
     def create(self, req: CreateTask) -> Task:
@@ -118,6 +120,8 @@ class TaskService:
     def approve_plan(self, task_id: str, req: ApprovePlan) -> Task:
         task = self._store.get_task(task_id)
         self._require(task, Status.PLAN_REVIEW, "approve a plan")
+        if req.plan is not None:
+            review.check_plan_files(self._blobs, task.id, req.plan)
         plan = req.plan or task.plan
         task = transition(self._store, task, Status.EXECUTING, plan=plan)
         if req.plan is not None:
@@ -152,8 +156,17 @@ class TaskService:
                 if attempt == 4:
                     raise
         # a running stage stops itself; a task parked at a gate still holds its workspace
-        self._queue.enqueue(StageRequest(task_id=task.id, stage=Stage.CLEANUP))
+        self._queue.enqueue(StageRequest(task_id=task.id, stage=Stage.CLEANUP, round=task.round))
         return task
+
+    def reject_plan(self, task_id: str, req: ReviewFeedback) -> Task:
+        return review.reject_plan(self._store, self._queue, task_id, req)
+
+    def request_changes(self, task_id: str, req: ReviewFeedback) -> Task:
+        return review.request_changes(self._store, self._queue, task_id, req)
+
+    def retry(self, task_id: str, req: Retry) -> Task:
+        return review.retry(self._store, self._queue, task_id, req)
 
     @staticmethod
     def _require(task: Task, status: Status, action: str) -> None:
@@ -186,6 +199,8 @@ def transition(store: Store, task: Task, target: Status, **changes: object) -> T
         raise InvalidTransition(
             f"task {task.id} cannot go from {task.status.value} to {target.value}"
         )
+    if target in (Status.FAILED, Status.CANCELLED):
+        changes.setdefault("stopped_in", task.status)  # where a retry picks it up
     updated = task.model_copy(update={"status": target, "updated_at": now(), **changes})
     try:
         stored = store.update_task(updated)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import re
+from typing import Protocol
 
 from shared.domain import TERMINAL, Event, EventKind, Task, now
 from shared.errors import InvalidInput
@@ -29,8 +30,19 @@ def heartbeat() -> bytes:
     return b": ping\n\n"
 
 
-def ends_stream(event: Event) -> bool:
-    """The stream closes after the task reaches a terminal status."""
+def ends_stream(event: Event, store: EventReader | None = None) -> bool:
+    """The stream closes after the task reaches a terminal status. A task can be retried after
+    it ended, so with `store` an ended status closes it only if no event follows it."""
+    if not _terminal(event):
+        return False
+    return store is None or not store.read_events(event.task_id, event.id, limit=1)
+
+
+class EventReader(Protocol):
+    def read_events(self, task_id: str | None, after: int = 0, limit: int = 500) -> list[Event]: ...
+
+
+def _terminal(event: Event) -> bool:
     if event.kind != EventKind.STATUS:
         return False
     status = event.data.get("status")

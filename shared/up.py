@@ -2,29 +2,38 @@
 
 from __future__ import annotations
 
+import errno
 import logging
 import os
 import secrets
+import socket
 import threading
 import time
 
 import uvicorn
 
 from shared import paths
+from shared.errors import InvalidInput
 from shared.http_guard import MAX_HEADER_BYTES, GuardedH11Protocol, RequestGuard
 from shared.server import LocalServer
 from shared.settings import Settings
 from shared.stack import ServerInfo, Stack, write_server_file
+from shared.up_log import TaskLog
 
 
 def serve(settings: Settings, port: int) -> int:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
+    logging.getLogger("httpx").setLevel(logging.WARNING)  # a line per delivery says nothing
+    check_port_free(port)
     url = f"http://127.0.0.1:{port}"
     token = secrets.token_urlsafe(32)
     stack = Stack(settings, server_url=url, token=token)
 
+    task_log = TaskLog(stack.deps.store)
+
     def shutdown() -> None:
         paths.server_file(settings.home).unlink(missing_ok=True)
+        task_log.stop()
         stack.stop()
 
     config = uvicorn.Config(
@@ -39,6 +48,7 @@ def serve(settings: Settings, port: int) -> int:
     )
     server = uvicorn.Server(config)
     stack.start(deliveries=False)
+    task_log.start()
     threading.Thread(
         target=_deliver_once_listening, args=(server, stack), name="errand-start", daemon=True
     ).start()
@@ -49,6 +59,20 @@ def serve(settings: Settings, port: int) -> int:
     finally:
         shutdown()  # when startup failed (port taken) there was no lifespan shutdown
     return 0
+
+
+def check_port_free(port: int) -> None:
+    with socket.socket() as sock:
+        try:
+            sock.bind(("127.0.0.1", port))
+        except OSError as exc:
+            if exc.errno == errno.EADDRINUSE:
+                raise InvalidInput(
+                    f"port {port} is in use on 127.0.0.1 (another program, or `errand up` "
+                    "already running): stop it, or pick another port with --port N or "
+                    "ERRAND_PORT"
+                ) from None
+            raise InvalidInput(f"cannot listen on 127.0.0.1:{port}: {exc.strerror}") from None
 
 
 def _deliver_once_listening(server: uvicorn.Server, stack: Stack) -> None:

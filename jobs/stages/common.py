@@ -12,7 +12,7 @@ from jobs.context import StageContext
 from jobs.prompts import render
 from jobs.stages.tests_run import load_state
 from shared import paths
-from shared.domain import EventKind, Plan, Status, TestCounts
+from shared.domain import EventKind, Plan, Status, Task, TestCounts
 from shared.errors import StageFailed
 from shared.wiring import SCRIPTED_PREFIX
 
@@ -82,6 +82,12 @@ def token_counter(model: str) -> Callable[[str], int]:
     GPT-4o-class model so its contexts look like real ones."""
     name = "gpt-4o" if model.startswith(SCRIPTED_PREFIX) else model
     return litellm_token_counter(name)
+
+
+def review_feedback(task: Task, kind: str) -> str | None:
+    """The reviewer's feedback meant for this round of this stage, if any."""
+    fb = task.feedback
+    return fb.text if fb is not None and fb.kind == kind and fb.round == task.round else None
 
 
 def format_plan(plan: Plan) -> str:

@@ -11,11 +11,11 @@ from jobs.agent.output import head_tail
 from jobs.context import StageContext
 from jobs.prompts import render
 from jobs.stages import checkpoint
-from jobs.stages.common import format_plan, hooks, task_context
+from jobs.stages.common import format_plan, hooks, review_feedback, task_context
 from jobs.stages.tests_run import load_state
 from jobs.stages.verify import feedback_key
 from shared.domain import Stage, Status, Usage
-from shared.errors import StageFailed
+from shared.errors import NotFound, StageFailed
 from shared.ports import Message
 
 
@@ -44,7 +44,8 @@ def run(ctx: StageContext) -> None:
         raise Done(str(args.get("summary", "")))
 
     round_ = ctx.task.round
-    label = Stage.EXECUTE.value if round_ == 0 else f"{Stage.EXECUTE.value}-{round_}"
+    # a round with something new to say is its own conversation (for the scripted model)
+    label = Stage.EXECUTE.value if not round_messages(ctx) else f"{Stage.EXECUTE.value}-{round_}"
     loop_hooks = hooks(ctx)
 
     def on_step(msgs: list[Message], steps: int, usage: Usage) -> None:
@@ -78,7 +79,6 @@ def run(ctx: StageContext) -> None:
 
 def first_messages(ctx: StageContext) -> list[Message]:
     assert ctx.task.plan is not None
-    round_ = ctx.task.round
     messages = [
         Message(role="system", content=render("execute_system")),
         Message(
@@ -88,13 +88,25 @@ def first_messages(ctx: StageContext) -> list[Message]:
             ),
         ),
     ]
-    if round_ > 0:
-        feedback = ctx.deps.blobs.get(feedback_key(ctx.task.id, round_)).decode()
-        messages.append(
-            Message(
-                role="user",
-                content=f"Fix round {round_}: your earlier change is still in the working "
-                f"tree.\n\n{feedback}\n\nFix the failures, then call finish.",
-            )
+    return [*messages, *round_messages(ctx)]
+
+
+def round_messages(ctx: StageContext) -> list[Message]:
+    """What this round adds to the first prompt: the reviewer's requested changes, or the
+    failures verify sent back. A round without either (a retry, or the first execute after a
+    new plan) starts from the prompt alone."""
+    if (feedback := review_feedback(ctx.task, "diff")) is not None:
+        return [Message(role="user", content=render("changes_requested", feedback=feedback))]
+    if ctx.task.round == 0:
+        return []
+    try:
+        failures = ctx.deps.blobs.get(feedback_key(ctx.task.id, ctx.task.round)).decode()
+    except NotFound:
+        return []
+    return [
+        Message(
+            role="user",
+            content=f"Fix round {ctx.task.fixes}: your earlier change is still in the working "
+            f"tree.\n\n{failures}\n\nFix the failures, then call finish.",
         )
-    return messages
+    ]

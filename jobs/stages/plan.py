@@ -11,7 +11,7 @@ from jobs.agent.loop import AgentLoop, Done
 from jobs.agent.output import head_tail
 from jobs.context import StageContext
 from jobs.prompts import render
-from jobs.stages.common import hooks, task_context
+from jobs.stages.common import format_plan, hooks, review_feedback, task_context
 from shared import safefs
 from shared.domain import EventKind, Plan, Stage, Status
 from shared.errors import StageFailed
@@ -50,8 +50,10 @@ def run(ctx: StageContext) -> None:
     budgets = settings.budgets.model_copy(
         update={"max_steps": min(settings.budgets.max_steps, PLAN_MAX_STEPS)}
     )
+    feedback = review_feedback(ctx.task, "plan")
+    label = Stage.PLAN.value if feedback is None else f"{Stage.PLAN.value}-{ctx.task.round}"
     loop = AgentLoop(
-        model=ctx.deps.model(ctx.task.model, Stage.PLAN.value),
+        model=ctx.deps.model(ctx.task.model, label),
         tools=[tools.SUBMIT_PLAN, tools.BASH],
         handlers={"submit_plan": submit_plan, "bash": bash},
         budgets=budgets,
@@ -62,6 +64,13 @@ def run(ctx: StageContext) -> None:
         Message(role="system", content=render("plan_system")),
         Message(role="user", content=task_context(ctx)),
     ]
+    if feedback is not None and ctx.task.plan is not None:
+        messages.append(
+            Message(
+                role="user",
+                content=render("plan_rejected", plan=format_plan(ctx.task.plan), feedback=feedback),
+            )
+        )
     try:
         loop.run(messages)
     except Done as done:

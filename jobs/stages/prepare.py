@@ -13,6 +13,7 @@ from jobs.stages.tests_run import DIFF_EXCLUDES, PrepState, run_suite, state_key
 from shared import envcache, safefs, testsuite
 from shared.domain import EventKind, Model, Stage, Status, TestReport
 from shared.errors import StageFailed
+from shared.review import MAX_LISTED_FILES, RepoFiles, files_key
 
 DETECT_FILES = (*testsuite.RELEVANT_FILES, *testsuite.REQUIREMENTS)
 
@@ -73,13 +74,28 @@ def run(ctx: StageContext) -> None:
     ctx.emit(EventKind.TEST_RESULTS, {"phase": "baseline", "counts": counts.model_dump()})
     flaky_note = f" ({len(run.flaky)} flaky)" if run.flaky else ""
     ctx.log(f"baseline: {describe_counts(counts)}{flaky_note}")
-    ctx.advance(
-        Status.PLANNING,
-        Stage.PLAN,
-        tests=TestReport(
-            command=plan.display, baseline=counts, baseline_note=baseline.note, flaky=run.flaky
-        ),
+    tests = TestReport(
+        command=plan.display, baseline=counts, baseline_note=baseline.note, flaky=run.flaky
     )
+    hand_on(ctx, tests)
+
+
+def hand_on(ctx: StageContext, tests: TestReport) -> None:
+    """To planning, or, for a retried task, to where it stopped (with the plan it had)."""
+    listed = list_files(ctx.repo_dir, limit=MAX_LISTED_FILES + 1)
+    files = RepoFiles(
+        files=listed[:MAX_LISTED_FILES], complete=len(listed) <= MAX_LISTED_FILES
+    )  # an edited plan is checked against these when it is approved
+    ctx.deps.blobs.put(files_key(ctx.task.id), files.model_dump_json().encode(), "application/json")
+    resume = ctx.task.resume_at if ctx.task.plan is not None else None
+    if resume == Status.EXECUTING:
+        ctx.log("workspace ready again: executing the approved plan")
+        ctx.advance(Status.EXECUTING, Stage.EXECUTE, tests=tests, resume_at=None)
+    elif resume == Status.PLAN_REVIEW:
+        ctx.move(Status.PLAN_REVIEW, tests=tests, resume_at=None)
+        ctx.log(f"plan ready: approve it with `errand task approve {ctx.task.id} --plan`")
+    else:
+        ctx.advance(Status.PLANNING, Stage.PLAN, tests=tests, resume_at=None)
 
 
 def install(ctx: StageContext, plan: testsuite.TestPlan) -> None:
@@ -103,7 +119,12 @@ def install(ctx: StageContext, plan: testsuite.TestPlan) -> None:
             cwd="/workspace/repo",
         )
         if result.exit_code != 0:
-            why = "timed out" if result.timed_out else f"exited with {result.exit_code}"
+            why = (
+                f"did not finish within {ctx.deps.settings.install_timeout_s:g} s (raise "
+                "ERRAND_INSTALL_TIMEOUT_S if the install is just slow)"
+                if result.timed_out
+                else f"exited with {result.exit_code}"
+            )
             raise StageFailed(
                 "install_failed",
                 f"installing dependencies failed: `{command}` {why}:\n"

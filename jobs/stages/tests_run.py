@@ -65,7 +65,11 @@ def run_suite(ctx: StageContext, plan: TestPlan) -> SuiteRun:
 def _run_once(ctx: StageContext, plan: TestPlan) -> tuple[SuiteResult, str]:
     timeout = ctx.deps.settings.test_timeout_s
     result = ctx.sandbox(plan.test, timeout_s=timeout)
-    ctx.log(result.output[-3000:], exit_code=result.exit_code)
+    if result.timed_out:
+        ctx.log(
+            f"the test suite was stopped after {timeout:g} s (ERRAND_TEST_TIMEOUT_S)",
+            exit_code=result.exit_code,
+        )
     xml = None
     if plan.junit_path and not result.timed_out:
         xml = safefs.read_text(ctx.workspace, JUNIT_REL, max_bytes=50_000_000)
@@ -74,4 +78,11 @@ def _run_once(ctx: StageContext, plan: TestPlan) -> tuple[SuiteResult, str]:
     except InvalidInput as exc:
         ctx.log(f"could not read the JUnit report ({exc.message}); judging by the exit code")
         suite = testsuite.suite_result(plan, result.exit_code, result.timed_out, None, timeout)
+    failing = sorted(t for t, o in suite.outcomes.items() if o in testsuite.FAILING)
+    named = f": {', '.join(failing[:20])}{' …' if len(failing) > 20 else ''}" if failing else ""
+    ctx.log(
+        f"tests ran in {result.duration_s:.1f} s, exit code {result.exit_code}; "
+        f"{suite.passed} passed, {suite.failed} failed, {suite.errors} errors{named}",
+        exit_code=result.exit_code,
+    )
     return suite, result.output

@@ -40,18 +40,19 @@ def run(ctx: StageContext) -> None:
     report(ctx, diff, tests, files, conf)
     ctx.deps.blobs.put(diff_key(task.id), raw, "text/x-diff")
     changes: dict[str, object] = {"diff": diff, "tests": tests, "conformance": conf}
-    if v.newly_failing and task.round < ctx.deps.settings.fix_rounds:
+    if v.newly_failing and task.fixes < ctx.deps.settings.fix_rounds:
         feedback = failure_feedback(v.newly_failing, after.note, run_after.output)
         ctx.deps.blobs.put(feedback_key(task.id, task.round + 1), feedback.encode(), "text/plain")
         ctx.log(
             f"{len(v.newly_failing)} tests newly fail; sending the task back to execute "
-            f"(fix round {task.round + 1} of {ctx.deps.settings.fix_rounds})"
+            f"(fix round {task.fixes + 1} of {ctx.deps.settings.fix_rounds})"
         )
-        ctx.advance(Status.EXECUTING, Stage.EXECUTE, round=task.round + 1, **changes)
+        changes.update(round=task.round + 1, fixes=task.fixes + 1)
+        ctx.advance(Status.EXECUTING, Stage.EXECUTE, **changes)
     elif reasons := verdict.needs_review(v):
         ctx.move(Status.DIFF_REVIEW, **changes)
         ctx.log(
-            f"stopped for review after {task.round} fix rounds: {'; '.join(reasons)} "
+            f"stopped for review after {task.fixes} fix rounds: {'; '.join(reasons)} "
             f"({', '.join([*v.newly_failing, *v.disappeared][:5])}); review the diff before "
             "publishing it"
         )

@@ -11,7 +11,7 @@ import threading
 from collections.abc import Sequence
 from pathlib import Path
 
-from shared.adapters.sandbox_output import CappedOutput
+from shared.adapters.sandbox_output import Feed
 from shared.adapters.slirp import Slirp
 
 # bwrap's own environment, nothing of ours: pid 1 inside the sandbox is bwrap, and shows it.
@@ -45,7 +45,7 @@ class BwrapProcess:
         cgroup_procs: Sequence[Path],
         slirp: Slirp | None,
         blocked_egress: Sequence[str],
-        output: CappedOutput,
+        output: Feed,
     ) -> None:
         self._bwrap, self._args, self._files, self._command = bwrap, args, files, command
         self._cgroup_procs = [str(path) for path in cgroup_procs]

@@ -20,10 +20,11 @@ from pathlib import Path
 from shared.adapters.bwrap_layout import HOME, Layout
 from shared.adapters.bwrap_process import TOOL_ENV, BwrapProcess
 from shared.adapters.cgroup_limits import CgroupLimits, Limits
+from shared.adapters.live_output import TICK_S, LiveOutput, Tee
 from shared.adapters.sandbox_output import CappedOutput
 from shared.adapters.slirp import DEFAULT_BLOCKED_EGRESS, DNS_SERVER, Slirp
 from shared.errors import InvalidInput, SandboxError
-from shared.ports import CommandResult
+from shared.ports import CommandResult, OutputChunk
 
 TIMEOUT_EXIT_CODE = 124
 _CA_BUNDLE = "/etc/ssl/certs/ca-certificates.crt"
@@ -104,11 +105,13 @@ class BwrapSandbox:
         timeout_s: float = 600.0,
         on_output: Callable[[str], None] | None = None,
         env: Mapping[str, str] | None = None,
+        on_progress: Callable[[OutputChunk], None] | None = None,
     ) -> CommandResult:
         """Runs `bash -c command` with `workspace` at /workspace. Output is stdout and stderr
         merged; `on_output` gets it one line at a time (without the newline), exactly the
         lines the result keeps: the head live, the tail and any truncation note at the end.
-        `env` adds to (or overrides) the sandbox's small default environment."""
+        `on_progress` gets it live, coalesced (see live_output). `env` adds to (or overrides)
+        the sandbox's small default environment."""
         if not workspace.is_dir():
             raise SandboxError(f"workspace {workspace} is not a directory; create it first")
         if not cwd.startswith("/"):
@@ -117,6 +120,7 @@ class BwrapSandbox:
         slirp = Slirp(*self._network_tools()) if network else None
         group = self._limits.create() if self._limits.active else None
         output = CappedOutput(self._output_limit, self._max_line, on_output)
+        live = LiveOutput(on_progress) if on_progress is not None else None
         started = time.monotonic()
         try:
             with self._layout.etc(network) as (etc_args, etc_fds):
@@ -133,9 +137,9 @@ class BwrapSandbox:
                     group.procs_files if group is not None else [],
                     slirp,
                     self._blocked,
-                    output,
+                    Tee(output.feed, live.feed) if live is not None else output,
                 )
-                timed_out = _wait(execution, timeout_s)
+                timed_out = _wait(execution, timeout_s, live)
             if execution.error is not None and not timed_out:
                 raise execution.error
             hit = group.hit() if group is not None else ""
@@ -218,12 +222,18 @@ def _default_env(path: str) -> dict[str, str]:
     return env
 
 
-def _wait(execution: BwrapProcess, timeout_s: float) -> bool:
-    """Waits for the command; kills it at the deadline (or if we are interrupted). Returns
-    whether the deadline passed."""
+def _wait(execution: BwrapProcess, timeout_s: float, live: LiveOutput | None) -> bool:
+    """Waits for the command, passing its output on live meanwhile; kills it at the deadline
+    (or if we are interrupted). Returns whether the deadline passed."""
     execution.thread.start()
     try:
-        execution.thread.join(timeout_s)
+        if live is None:
+            execution.thread.join(timeout_s)
+        else:
+            deadline = time.monotonic() + timeout_s
+            while execution.thread.is_alive() and (left := deadline - time.monotonic()) > 0:
+                execution.thread.join(min(TICK_S, left))
+                live.tick()
         timed_out = execution.thread.is_alive()
     finally:
         if execution.thread.is_alive():
@@ -231,6 +241,8 @@ def _wait(execution: BwrapProcess, timeout_s: float) -> bool:
             execution.thread.join(30)
     if execution.thread.is_alive():
         raise SandboxError("the sandbox survived SIGKILL for 30 s; check the host's processes")
+    if live is not None:
+        live.tick(final=True)  # what it printed last, up to the end or the kill
     return timed_out
 
 

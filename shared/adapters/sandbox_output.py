@@ -5,8 +5,13 @@ IO-free: bytes in, lines out (to a callback) and one text at the end."""
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import Protocol
 
 _TRIM_SLACK = 1 << 20  # the raw tail may grow this far past its cap before it is trimmed
+
+
+class Feed(Protocol):
+    def feed(self, data: bytes) -> None: ...
 
 
 class CappedOutput:

@@ -8,11 +8,18 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import importlib.metadata
 import os
 import sys
 from collections.abc import Sequence
 
-from shared.cli.common import EXIT_FAILED, EXIT_INTERRUPTED, EXIT_OK, EXIT_USAGE
+from shared.cli.common import (
+    EXIT_CODES_HELP,
+    EXIT_FAILED,
+    EXIT_INTERRUPTED,
+    EXIT_OK,
+    EXIT_USAGE,
+)
 from shared.errors import ErrandError
 from shared.settings import Settings
 
@@ -24,11 +31,26 @@ GROUPS = (
 
 
 def build_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="errand", description="Errand: an asynchronous coding agent")
-    sub = p.add_subparsers(dest="command", required=True)
+    p = argparse.ArgumentParser(
+        prog="errand",
+        description="Errand: an asynchronous coding agent. Give it a repository and a task; it "
+        "plans, changes the code in a sandbox, runs the tests before and after, and opens a "
+        "change request for you to review.",
+        epilog=EXIT_CODES_HELP + "\n\nStart with `errand doctor`, then `errand demo`.",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    p.add_argument("--version", action="version", version=f"errand {version()}")
+    sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
     for name in GROUPS:
         importlib.import_module(name).register(sub)
     return p
+
+
+def version() -> str:
+    try:
+        return importlib.metadata.version("errand")
+    except importlib.metadata.PackageNotFoundError:
+        return "(source checkout, not installed: pip install -e .)"
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -3,7 +3,6 @@ user sees the flow without a model key. It says plainly that the model is script
 
 from __future__ import annotations
 
-import json
 import shutil
 import subprocess
 import sys
@@ -73,5 +72,11 @@ def run_demo(settings: Settings, as_json: bool = False) -> int:
         argv.append("--json")
     code = main(argv)
     if not as_json and code == 0:
-        print(json.dumps({"see": f"git -C {repo} log --all --oneline"}), file=sys.stderr)
+        print(
+            f"\nThe change is on a new branch of the sample repository: "
+            f"git -C {repo} log --all --oneline\n"
+            "Now try it on your own repository: errand task create --repo PATH --prompt TEXT "
+            "--model PROVIDER/MODEL --wait",
+            file=sys.stderr,
+        )
     return code

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import os
 import socket
 import subprocess
@@ -451,3 +452,37 @@ def test_a_venv_in_the_workspace_can_install_from_pypi(
     assert result.exit_code == 0, result.output
     assert result.output.strip().endswith("1.16.0")
     assert (workspace / "venv" / "bin" / "python").exists()
+
+
+def test_output_streams_live_and_silence_reports_progress(
+    sandbox: BwrapSandbox, workspace: Path
+) -> None:
+    seen: list[tuple[float, str, float]] = []  # (when it arrived, text, elapsed_s)
+    started = time.monotonic()
+    script = "printf 'partial'; sleep 1.5; echo ' line'; sleep 3; echo end"
+    result = sandbox.run(
+        workspace,
+        script,
+        on_progress=lambda c: seen.append((time.monotonic() - started, c.text, c.elapsed_s)),
+    )
+    assert result.exit_code == 0 and result.output == "partial line\nend\n"
+    assert "".join(text for _, text, _ in seen) == "partial line\nend\n"
+    partial = next(at for at, text, _ in seen if text.startswith("partial"))
+    assert partial < 1.4  # before the line was finished
+    silent = [elapsed for _, text, elapsed in seen if text == ""]
+    assert silent, "no progress while the command was silent for 3 s"
+    gaps = [b - a for (a, _, _), (b, _, _) in itertools.pairwise(seen)]
+    assert max(gaps) <= 2.1
+    assert len(seen) < 15
+
+
+def test_output_before_a_timeout_is_streamed(sandbox: BwrapSandbox, workspace: Path) -> None:
+    texts: list[str] = []
+    result = sandbox.run(
+        workspace,
+        "printf 'last words'; sleep 30",
+        timeout_s=0.5,
+        on_progress=lambda c: texts.append(c.text),
+    )
+    assert result.timed_out
+    assert "".join(texts) == "last words"

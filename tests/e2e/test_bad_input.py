@@ -84,7 +84,9 @@ def test_empty_prompt_is_refused(tmp_path: Path, errand: Runner) -> None:
     )
     assert proc.returncode == 2
     assert "prompt is empty" in proc.stderr and "Traceback" not in proc.stderr
-    assert errand("task", "list", "--json").stdout.strip() == "[]"  # nothing half-created
+    assert json.loads(errand("task", "list", "--json").stdout) == {
+        "tasks": []
+    }  # nothing half-created
 
 
 def test_one_megabyte_prompt_is_refused(tmp_path: Path, errand: Runner) -> None:
@@ -101,7 +103,7 @@ def test_one_megabyte_prompt_is_refused(tmp_path: Path, errand: Runner) -> None:
     )
     assert proc.returncode == 2
     assert "more than the 100,000 allowed" in proc.stderr and "Traceback" not in proc.stderr
-    assert errand("task", "list", "--json").stdout.strip() == "[]"
+    assert json.loads(errand("task", "list", "--json").stdout) == {"tasks": []}
 
 
 def test_unknown_model(tmp_path: Path, errand: Runner) -> None:

@@ -4,6 +4,7 @@ live streams."""
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import socket
 import subprocess
@@ -32,14 +33,16 @@ class Server:
         self.home, self.port, self.proc = home, port, proc
         self.url = f"http://127.0.0.1:{port}"
 
-    def cli(self, *args: str, timeout: float = 180) -> subprocess.CompletedProcess[str]:
+    def cli(
+        self, *args: str, timeout: float = 180, cwd: Path = ROOT
+    ) -> subprocess.CompletedProcess[str]:
         return subprocess.run(
             [*ERRAND, *args],
             env=errand_env(self.home),
             capture_output=True,
             text=True,
             timeout=timeout,
-            cwd=ROOT,
+            cwd=cwd,
         )
 
     @property
@@ -130,7 +133,7 @@ def test_cli_uses_the_server_and_watch_shows_stages_live(server: Server, tmp_pat
     ]
     positions = [out.index(f"== {s}") for s in stages]
     assert positions == sorted(positions), out
-    assert "-> bash" in out and "audio_ready" in out
+    assert "-> bash" in out and "spoken summary ready" in out
     shown = httpx.get(f"{server.url}/api/tasks/{task_id}", headers=server.auth).json()
     assert shown["status"] == "completed"
     audio = httpx.get(shown["audio"]["url"], headers=server.auth)
@@ -218,3 +221,31 @@ def test_foreign_web_pages_cannot_drive_the_local_server(server: Server) -> None
     assert info.stat().st_mode & 0o777 == 0o600
     same = httpx.get(f"{server.url}/api/health", headers={"origin": server.url})
     assert same.status_code == 200
+
+
+def test_relative_paths_are_the_users_and_a_taken_port_is_explained(
+    server: Server, tmp_path: Path
+) -> None:
+    make_sample_repo(tmp_path / "calc")
+    model = f"scripted:{turns_path()}"
+    created = server.cli(
+        "task", "create", "--repo", "calc", "--prompt", "Fix add", "--model", model, "--json",
+        cwd=tmp_path,
+    )  # fmt: skip
+    assert created.returncode == 0, created.stderr
+    task = json.loads(created.stdout)
+    assert task["repo"] == str(tmp_path / "calc")  # not the server's directory
+    # the body of plan/approve is optional: a bare POST with the token is fine
+    bare = httpx.post(f"{server.url}/api/tasks/{task['id']}/plan/approve", headers=server.auth)
+    assert bare.status_code == 409 and bare.json()["error"]["code"] == "invalid_transition"
+    cancelled = server.cli("task", "cancel", task["id"])
+    assert cancelled.returncode == 0, cancelled.stderr  # done as asked
+    second = server.cli("up", "--port", str(server.port), timeout=60)
+    assert second.returncode == 2, second.stderr
+    assert f"port {server.port} is in use" in second.stderr and "--port" in second.stderr
+    assert "Errno" not in second.stderr
+    log = ""
+    server.proc.terminate()
+    log = server.proc.communicate(timeout=30)[0]
+    assert f"{task['id']} preparing" in log or f"{task['id']} cancelled" in log, log[-2000:]
+    assert "HTTP Request" not in log

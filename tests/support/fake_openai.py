@@ -176,6 +176,12 @@ def _handler_class(server: FakeOpenAI) -> type[BaseHTTPRequestHandler]:
     class Handler(BaseHTTPRequestHandler):
         protocol_version = "HTTP/1.1"
 
+        def do_GET(self) -> None:
+            if self.path.rstrip("/") not in ("/v1/models", "/models"):
+                self._send(404, {"error": {"message": f"no route {self.path}"}})
+                return
+            self._send(200, {"object": "list", "data": [{"id": "fake", "object": "model"}]})
+
         def do_POST(self) -> None:
             if self.path.rstrip("/") not in ("/v1/chat/completions", "/chat/completions"):
                 self._send(404, {"error": {"message": f"no route {self.path}"}})

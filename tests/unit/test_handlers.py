@@ -10,6 +10,7 @@ from flask.testing import FlaskClient
 
 from functions.app import create_app
 from shared.domain import Plan, PlanStep, StageRequest, Status
+from shared.review import RepoFiles, files_key
 from shared.settings import Settings
 from shared.wiring import Deps
 
@@ -118,7 +119,14 @@ def test_plan_approval_with_edited_plan(client: FlaskClient, deps: Deps) -> None
             }
         )
     )
-    edited = {"summary": "edited", "steps": [{"title": "b", "details": "", "files": ["x.py"]}]}
+    listing = RepoFiles(files=["x.py", "pkg/mod.py"], complete=True)
+    deps.blobs.put(files_key(task.id), listing.model_dump_json().encode())
+    edited = {"summary": "edited", "steps": [{"title": "b", "details": "", "files": ["y.py"]}]}
+    resp = client.post(f"/api/tasks/{task.id}/plan/approve", json={"plan": edited})
+    assert resp.status_code == 400 and resp.json is not None  # checked now, not after executing
+    assert "do not exist in the repository: y.py" in resp.json["error"]["message"]
+    assert deps.store.get_task(task.id).status == Status.PLAN_REVIEW
+    edited["steps"][0]["files"] = ["x.py", "./pkg", "y.py (new)"]  # type: ignore[index]
     resp = client.post(f"/api/tasks/{task.id}/plan/approve", json={"plan": edited})
     assert resp.status_code == 200, resp.json
     stored = deps.store.get_task(task.id)
@@ -175,5 +183,8 @@ def test_events_stream_ends_at_terminal_status(client: FlaskClient) -> None:
 def test_bodies_must_be_json(client: FlaskClient) -> None:
     form = client.post("/api/tasks", data="repo=/r&prompt=p")
     assert form.status_code == 415 and "application/json" in form.json["error"]["message"]  # type: ignore[index]
+    # no body at all reads as {} (bodies are optional on several routes): it reaches the route
     bare = client.post("/api/tasks/t_x/cancel")
-    assert bare.status_code == 415
+    assert bare.status_code == 404
+    typed = client.post("/api/tasks/t_x/cancel", data="x", content_type="text/plain")
+    assert typed.status_code == 415

@@ -12,7 +12,7 @@ from jobs.context import StageContext
 from jobs.stages.tests_run import run_suite
 from shared import verdict
 from shared.domain import Stage, StageRequest, Task
-from shared.ports import CommandResult, Sandbox
+from shared.ports import CommandResult, OutputChunk, Sandbox
 from shared.settings import Settings
 from shared.testsuite import JUNIT_PATH, TestPlan, detect
 from shared.wiring import Deps
@@ -44,6 +44,7 @@ class ReportingSandbox:
         timeout_s: float = 600.0,
         on_output: Callable[[str], None] | None = None,
         env: Mapping[str, str] | None = None,
+        on_progress: Callable[[OutputChunk], None] | None = None,
     ) -> CommandResult:
         self.commands.append(command)
         report = self.reports.pop(0)
