@@ -192,9 +192,12 @@ class LocalClient:
         cursor = after
         while True:
             seen = self._store.latest_event_id()
-            for event in self._store.read_events(task_id, cursor):
+            events = self._store.read_events(task_id, cursor)
+            for event in events:
                 cursor = event.id
                 yield event
                 if sse.ends_stream(event, self._store):
                     return
+            if len(events) < sse.BATCH and sse.finished(self._store.get_task(task_id)):
+                return  # ended, settled, and every event after its end was read
             self._store.wait_for_events(seen, 1.0)
