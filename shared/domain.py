@@ -10,6 +10,7 @@ from typing import Any, ClassVar
 from pydantic import BaseModel, ConfigDict, Field, JsonValue
 
 MAX_PROMPT_CHARS = 100_000
+LOCAL_USER_ID = "u_local"  # the one user of single-user mode (see shared/accounts.py)
 
 
 class Model(BaseModel):
@@ -176,6 +177,9 @@ class Task(Model):
     prompt: str
     model: str
     auto_approve: bool = False
+    owner: str = LOCAL_USER_ID  # a user id; every read and write is scoped to it
+    # whose key pays for the model calls: "operator" or "user:<provider>"
+    key_source: str = "operator"
     plan: Plan | None = None
     diff: str = ""
     tests: TestReport = Field(default_factory=TestReport)

@@ -19,15 +19,21 @@ from shared.ports import (
     Queue,
     Sandbox,
     Secrets,
+    Sessions,
     Store,
     Synthesizer,
+    Tokens,
+    Users,
 )
 from shared.settings import Settings
 
 if TYPE_CHECKING:
+    from shared.accounts import User
     from shared.adapters.local_queue import LocalQueue
+    from shared.adapters.sqlite_accounts import SqliteAccounts
     from shared.adapters.workspace_fs import WorkspaceVolumes
     from shared.envcache import EnvCache
+    from shared.services import TaskService
 
 SCRIPTED_PREFIX = "scripted:"
 
@@ -48,6 +54,33 @@ class Deps:
 
         paths.ensure_home(self.settings.home)
         return SqliteStore(paths.db(self.settings.home))
+
+    @cached_property
+    def accounts(self) -> SqliteAccounts:
+        from shared.adapters.sqlite_accounts import SqliteAccounts
+
+        paths.ensure_home(self.settings.home)
+        return SqliteAccounts(paths.db(self.settings.home))
+
+    @property
+    def users(self) -> Users:
+        return self.accounts
+
+    @property
+    def tokens(self) -> Tokens:
+        return self.accounts
+
+    @property
+    def sessions(self) -> Sessions:
+        return self.accounts
+
+    def task_service(self, actor: User | None = None) -> TaskService:
+        """Task use cases acting as `actor` (None: trusted internal callers, e.g. stages),
+        with the operator's quotas and the owner's keys."""
+        from shared.services import TaskService
+
+        s = self.settings
+        return TaskService(self.store, self.queue, s.model, actor=actor, quotas=s.quotas)
 
     @cached_property
     def local_queue(self) -> LocalQueue:
