@@ -7,17 +7,20 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from typing import Any
+from urllib.parse import unquote
 
 import flask
 from werkzeug.exceptions import MethodNotAllowed
 from werkzeug.exceptions import NotFound as RouteNotFound
 from werkzeug.routing import Map, Rule
 
-from shared import sse
-from shared.domain import StageRequest, is_due, task_public
-from shared.errors import Conflict, ErrandError, InvalidInput, NotFound
+from functions import account_handlers, auth_handlers
+from shared import signing, sse
+from shared.auth import Identity
+from shared.domain import StageRequest, Task, is_due, task_public
+from shared.errors import Conflict, ErrandError, InvalidInput, NotFound, QuotaExceeded
 from shared.services import ApprovePlan, CreateTask, TaskService, parse
 from shared.wiring import Deps
 
@@ -34,8 +37,27 @@ ROUTES = Map(
         Rule("/api/tasks/<task_id>/cancel", methods=["POST"], endpoint="cancel"),
         Rule("/api/tasks/<task_id>/events", methods=["GET"], endpoint="events"),
         Rule("/api/dispatch", methods=["POST"], endpoint="dispatch"),
-    ]
+        Rule("/api/me", methods=["GET"], endpoint="me"),
+        Rule("/api/me/keys", methods=["GET"], endpoint="keys_list"),
+        Rule("/api/me/keys/<provider>", methods=["PUT"], endpoint="key_put"),
+        Rule("/api/me/keys/<provider>", methods=["DELETE"], endpoint="key_delete"),
+        Rule("/api/me/usage", methods=["GET"], endpoint="usage"),
+        Rule("/api/me/repos", methods=["GET"], endpoint="repos"),
+        Rule("/api/me/tokens", methods=["GET"], endpoint="tokens_list"),
+        Rule("/api/me/tokens", methods=["POST"], endpoint="token_create"),
+        Rule("/api/me/tokens/<token_id>", methods=["DELETE"], endpoint="token_revoke"),
+        Rule("/api/repos/<path:full_name>/branches", methods=["GET"], endpoint="branches"),
+        Rule("/api/session/logout", methods=["POST"], endpoint="logout"),
+        Rule("/api/users/<login>/limits", methods=["PUT"], endpoint="user_limits"),
+        Rule("/auth/github/login", methods=["GET"], endpoint="github_login"),
+        Rule("/auth/github/callback", methods=["GET"], endpoint="github_callback"),
+    ],
+    merge_slashes=False,
 )
+# answered without a user: the health check and the sign-in flow (webhooks authenticate by
+# their signature); dispatch takes only the server's internal token
+PUBLIC = frozenset({"health", "github_login", "github_callback"})
+INTERNAL = frozenset({"dispatch"})
 
 
 def error(status: int, code: str, message: str) -> flask.Response:
@@ -51,6 +73,10 @@ def ok(body: Any, status: int = 200) -> flask.Response:
 
 
 def handle(request: flask.Request, deps: Deps) -> flask.Response:
+    if request.method == "OPTIONS":
+        return cors_preflight(request, deps)
+    if request.path == "/" and "login" in request.args:
+        return auth_handlers.login_link(request, deps)
     try:
         endpoint, args = ROUTES.bind("", path_info=request.path).match(request.path, request.method)
     except RouteNotFound:
@@ -59,20 +85,90 @@ def handle(request: flask.Request, deps: Deps) -> flask.Response:
         return error(
             405, "method_not_allowed", f"{request.method} is not allowed on {request.path}"
         )
+    found: Identity | None = None
     try:
+        found = authenticate(request, deps, str(endpoint), args)
         response: flask.Response = _ENDPOINTS[str(endpoint)](request, deps, **args)
-        return response
+    except QuotaExceeded as exc:
+        response = error(exc.http_status, exc.code, exc.message)
+        response.headers["Retry-After"] = str(exc.retry_after_s)
+        response.headers["X-Quota-Reset"] = exc.resets_at
     except ErrandError as exc:
-        return error(exc.http_status, exc.code, exc.message)
+        response = error(exc.http_status, exc.code, exc.message)
+        if exc.http_status == 401:
+            response.headers["WWW-Authenticate"] = 'Bearer realm="errand"'
     except Exception:
         log.exception("unhandled error in %s %s", request.method, request.path)
-        return error(
+        response = error(
             500, "internal_error", "Errand hit an internal error; the server log has details"
         )
+    for cookie in found.set_cookies if found else []:
+        response.headers.add("Set-Cookie", cookie)
+    allow_cors(request, deps, response)
+    return response
 
 
-def _service(deps: Deps) -> TaskService:
-    return TaskService(deps.store, deps.queue, deps.settings.model)
+def origins(request: flask.Request, deps: Deps) -> set[str]:
+    """The browser origins that are this server (for the CSRF Origin check)."""
+    s = deps.settings
+    own = {f"http://{request.host}", f"https://{request.host}", *s.cors_origins}
+    return own | ({s.public_url} if s.public_url else set())
+
+
+def authenticate(
+    request: flask.Request, deps: Deps, endpoint: str, args: Mapping[str, Any]
+) -> Identity | None:
+    """Who calls (401/403 otherwise); another user's task ids answer 404 on every route that
+    names one, whoever wrote the handler."""
+    if endpoint in PUBLIC:
+        return None
+    headers = {k.lower(): v for k, v in request.headers.items()}
+    if endpoint in INTERNAL:
+        if not deps.auth.is_internal(headers):
+            raise NotFound(f"no route {request.method} {request.path}")
+        return None
+    found = deps.auth.identify(request.method, headers, origins(request, deps))
+    request.environ[account_handlers.IDENTITY] = found
+    if "task_id" in args:
+        deps.task_service(found.user).get(str(args["task_id"]))
+    return found
+
+
+def cors_preflight(request: flask.Request, deps: Deps) -> flask.Response:
+    response = flask.Response(status=204)
+    if allow_cors(request, deps, response):
+        response.headers["Access-Control-Allow-Methods"] = "GET, POST, PUT, DELETE"
+        response.headers["Access-Control-Allow-Headers"] = (
+            "Authorization, Content-Type, X-CSRF-Token, Last-Event-ID"
+        )
+        response.headers["Access-Control-Max-Age"] = "600"
+    return response
+
+
+def allow_cors(request: flask.Request, deps: Deps, response: flask.Response) -> bool:
+    """CORS only for the origins the operator configured (ERRAND_CORS_ORIGINS)."""
+    origin = request.headers.get("Origin", "").rstrip("/")
+    if not origin or origin not in deps.settings.cors_origins:
+        return False
+    response.headers["Access-Control-Allow-Origin"] = origin
+    response.headers["Access-Control-Allow-Credentials"] = "true"
+    response.headers.add("Vary", "Origin")
+    return True
+
+
+def _service(deps: Deps, request: flask.Request | None = None) -> TaskService:
+    """Task use cases acting as the request's user."""
+    return deps.task_service(account_handlers.identity(request).user if request else None)
+
+
+def public(task: Task, deps: Deps) -> dict[str, Any]:
+    """The task as the API shows it, its audio behind a short-lived signed URL."""
+    body = task_public(task)
+    if task.audio is not None and task.audio.url:
+        key = task.audio.url.split("/blobs/", 1)[-1].split("?", 1)[0]
+        body["audio"]["url"] = signing.blob_path(deps.signing_key, unquote(key))
+        body["audio"]["path"] = ""  # a path on the server's disk is not the browser's business
+    return body
 
 
 def health(request: flask.Request, deps: Deps) -> flask.Response:
@@ -81,7 +177,7 @@ def health(request: flask.Request, deps: Deps) -> flask.Response:
 
 def create(request: flask.Request, deps: Deps) -> flask.Response:
     req = parse(CreateTask, request.get_data())
-    return ok(task_public(_service(deps).create(req)), 201)
+    return ok(public(_service(deps, request).create(req), deps), 201)
 
 
 def list_tasks(request: flask.Request, deps: Deps) -> flask.Response:
@@ -89,25 +185,26 @@ def list_tasks(request: flask.Request, deps: Deps) -> flask.Response:
         limit = min(500, max(1, int(request.args.get("limit", "50"))))
     except ValueError:
         raise InvalidInput("limit must be a whole number between 1 and 500") from None
-    tasks = _service(deps).list(limit).tasks
-    return ok({"tasks": [task_public(t) for t in tasks]})
+    everyone = request.args.get("all", "") in ("1", "true")
+    tasks = _service(deps, request).list(limit, everyone=everyone).tasks
+    return ok({"tasks": [public(t, deps) for t in tasks]})
 
 
 def show(request: flask.Request, deps: Deps, task_id: str) -> flask.Response:
-    return ok(task_public(_service(deps).get(task_id)))
+    return ok(public(_service(deps, request).get(task_id), deps))
 
 
 def approve_plan(request: flask.Request, deps: Deps, task_id: str) -> flask.Response:
     req = parse(ApprovePlan, request.get_data())
-    return ok(task_public(_service(deps).approve_plan(task_id, req)))
+    return ok(public(_service(deps, request).approve_plan(task_id, req), deps))
 
 
 def approve_diff(request: flask.Request, deps: Deps, task_id: str) -> flask.Response:
-    return ok(task_public(_service(deps).approve_diff(task_id)))
+    return ok(public(_service(deps, request).approve_diff(task_id), deps))
 
 
 def cancel(request: flask.Request, deps: Deps, task_id: str) -> flask.Response:
-    return ok(task_public(_service(deps).cancel(task_id)))
+    return ok(public(_service(deps, request).cancel(task_id), deps))
 
 
 def events(request: flask.Request, deps: Deps, task_id: str) -> flask.Response:
@@ -171,4 +268,18 @@ _ENDPOINTS: dict[str, Any] = {
     "cancel": cancel,
     "events": events,
     "dispatch": dispatch,
+    "me": account_handlers.me,
+    "keys_list": account_handlers.keys_list,
+    "key_put": account_handlers.key_put,
+    "key_delete": account_handlers.key_delete,
+    "usage": account_handlers.usage,
+    "repos": account_handlers.repos,
+    "branches": account_handlers.branches,
+    "tokens_list": account_handlers.tokens_list,
+    "token_create": account_handlers.token_create,
+    "token_revoke": account_handlers.token_revoke,
+    "logout": account_handlers.logout,
+    "user_limits": account_handlers.user_limits,
+    "github_login": auth_handlers.github_login,
+    "github_callback": auth_handlers.github_callback,
 }

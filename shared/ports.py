@@ -138,6 +138,39 @@ class Ledger(Protocol):
         ...
 
 
+class GitHubIdentity(Model):
+    id: int
+    login: str
+    name: str = ""
+    avatar_url: str = ""
+
+
+class RepoInfo(Model):
+    full_name: str
+    default_branch: str = ""
+    private: bool = False
+
+
+class GitHubAccount(Protocol):
+    """GitHub's OAuth web flow and the user-token API calls the server makes for a user."""
+
+    def authorize_url(self, state: str, code_challenge: str, redirect_uri: str) -> str: ...
+
+    def exchange(self, code: str, code_verifier: str, redirect_uri: str) -> str:
+        """The user's access token for an authorization code. Raises Unauthorized."""
+        ...
+
+    def user(self, token: str) -> GitHubIdentity: ...
+
+    def repos(self, token: str) -> list[RepoInfo]: ...
+
+    def repo(self, token: str, full_name: str) -> RepoInfo:
+        """Raises NotFound when the token cannot see the repository."""
+        ...
+
+    def branches(self, token: str, full_name: str) -> list[str]: ...
+
+
 # ---------------------------------------------------------------------------- Queue
 
 

@@ -9,18 +9,19 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import hmac
 import json
 import mimetypes
 import re
 from collections.abc import Awaitable, Callable, MutableMapping
 from typing import Any, Protocol, cast, runtime_checkable
+from urllib.parse import parse_qsl, urlsplit
 
 from a2wsgi import WSGIMiddleware
 
 from functions.app import create_app
-from shared import sse
-from shared.errors import ConfigError, InvalidInput, NotFound
+from shared import signing, sse
+from shared.auth import Identity
+from shared.errors import ConfigError, Forbidden, InvalidInput, NotFound, Unauthorized
 from shared.wiring import Deps
 
 Scope = MutableMapping[str, Any]
@@ -40,12 +41,10 @@ class LocalServer:
     def __init__(
         self,
         deps: Deps,
-        token: str,
         on_shutdown: Callable[[], None] = lambda: None,
         wsgi_workers: int = 16,
     ) -> None:
         self.deps = deps
-        self._token = token
         # uvicorn re-raises the signal that stopped it once it is done, so code after
         # server.run() never runs: cleanup belongs to the lifespan shutdown
         self._on_shutdown = on_shutdown
@@ -71,43 +70,42 @@ class LocalServer:
         if match and scope["method"] == "GET":
             await self._events(scope, receive, send, match["task_id"])
         elif path.startswith("/blobs/") and scope["method"] == "GET":
-            await self._blob(path.removeprefix("/blobs/"), send)  # ASGI paths arrive decoded
+            await self._blob(scope, path.removeprefix("/blobs/"), send)  # paths arrive decoded
         else:
             await self._wsgi(scope, receive, send)
 
     def _refuse_foreign(self, scope: Scope) -> str:
         """Any web page the user visits can make the browser call 127.0.0.1. Requests must name
         this server as their Host (which defeats DNS rebinding) and, when a browser sends an
-        Origin, come from this server's own origin. POSTs must be JSON, which a cross-site form
-        cannot send without a CORS preflight this server never grants. And every request but
-        the health check carries the token `errand up` wrote to server.json (mode 0600), so
-        other users of this machine cannot drive it either."""
-        headers = {k.decode().lower(): v.decode() for k, v in scope.get("headers") or []}
+        Origin, come from this server's own origin (or one the operator allowed for CORS).
+        POSTs must be JSON, which a cross-site form cannot send without a CORS preflight this
+        server never grants. Who the caller is (a token or a session) is decided per route
+        (functions/handlers.py, shared/auth.py): other users of this machine cannot drive it
+        without the token `errand up` wrote to server.json (mode 0600)."""
+        headers = _headers(scope)
         port = (scope.get("server") or ("", 0))[1]
         allowed = {f"127.0.0.1:{port}", f"localhost:{port}", f"[::1]:{port}"}
+        public = self.deps.settings.public_url
+        if public:
+            allowed.add(urlsplit(public).netloc)
         if headers.get("host", "") not in allowed:
             return (
                 f"Host {headers.get('host', '')!r} is not this server; use http://127.0.0.1:{port}"
             )
         origin = headers.get("origin")
-        if origin and origin.removeprefix("http://") not in allowed:
+        cors = self.deps.settings.cors_origins
+        if origin and origin.split("://", 1)[-1] not in allowed and origin not in cors:
             return f"requests from {origin} are not allowed"
         ctype = headers.get("content-type", "")
         if scope["method"] == "POST" and not ctype.startswith("application/json"):
             return "POST requests must have Content-Type: application/json"
-        if scope["path"] != "/api/health" and not self._authorized(headers, scope):
-            return (
-                "missing or wrong token: send 'Authorization: Bearer <token>' with the token "
-                "from server.json in ERRAND_HOME (the errand CLI does this)"
-            )
         return ""
 
-    def _authorized(self, headers: dict[str, str], scope: Scope) -> bool:
-        given = headers.get("authorization", "").removeprefix("Bearer ").strip()
-        if not given:  # <audio src> cannot send headers: blobs also take ?token=
-            query = scope.get("query_string", b"").decode()
-            given = dict(p.split("=", 1) for p in query.split("&") if "=" in p).get("token", "")
-        return hmac.compare_digest(given.encode(), self._token.encode())
+    def _identify(self, scope: Scope) -> Identity:
+        headers = _headers(scope)
+        host = headers.get("host", "")
+        own = {f"http://{host}", f"https://{host}", *self.deps.settings.cors_origins}
+        return self.deps.auth.identify(scope["method"], headers, own)
 
     async def _lifespan(self, receive: Receive, send: Send) -> None:
         while True:
@@ -119,9 +117,21 @@ class LocalServer:
                 await send({"type": "lifespan.shutdown.complete"})
                 return
 
-    async def _blob(self, key: str, send: Send) -> None:
+    async def _blob(self, scope: Scope, key: str, send: Send) -> None:
+        """A blob by signed URL (the browser's audio player), or for a caller who may see
+        the task it belongs to. Anything else looks like a missing blob."""
+        query = _query(scope)
         try:
+            if not signing.verify_blob(
+                self.deps.signing_key, key, query.get("exp", ""), query.get("sig", "")
+            ):
+                await asyncio.to_thread(self._check_blob_owner, scope, key)
             data = await asyncio.to_thread(self.deps.blobs.get, key)
+        except (Unauthorized, Forbidden) as exc:
+            await _json(
+                send, exc.http_status, {"error": {"code": exc.code, "message": exc.message}}
+            )
+            return
         except (NotFound, InvalidInput):
             await _json(send, 404, {"error": {"code": "not_found", "message": f"no blob {key}"}})
             return
@@ -130,19 +140,29 @@ class LocalServer:
         await send({"type": "http.response.start", "status": 200, "headers": headers})
         await send({"type": "http.response.body", "body": data})
 
+    def _check_blob_owner(self, scope: Scope, key: str) -> None:
+        found = self._identify(scope)
+        parts = key.split("/")
+        if len(parts) < 3 or parts[0] != "tasks":
+            raise NotFound(f"no blob {key}")
+        self.deps.task_service(found.user).get(parts[1])
+
     async def _events(self, scope: Scope, receive: Receive, send: Send, task_id: str) -> None:
         store = self.deps.store
+
+        def authorize() -> None:
+            found = self._identify(scope)
+            self.deps.task_service(found.user).get(task_id)
+
         try:
-            await asyncio.to_thread(store.get_task, task_id)
-        except NotFound as exc:
-            await _json(send, 404, {"error": {"code": exc.code, "message": exc.message}})
+            await asyncio.to_thread(authorize)
+        except (NotFound, Unauthorized, Forbidden) as exc:
+            await _json(
+                send, exc.http_status, {"error": {"code": exc.code, "message": exc.message}}
+            )
             return
         headers = dict(scope.get("headers") or [])
-        query = dict(
-            part.split("=", 1)
-            for part in scope.get("query_string", b"").decode().split("&")
-            if "=" in part
-        )
+        query = _query(scope)
         cursor = sse.parse_cursor(
             headers.get(b"last-event-id", b"").decode() or None, query.get("after")
         )
@@ -190,6 +210,14 @@ class LocalServer:
                 await send({"type": "http.response.body", "body": b"", "more_body": False})
         finally:
             watcher.cancel()
+
+
+def _headers(scope: Scope) -> dict[str, str]:
+    return {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope.get("headers") or []}
+
+
+def _query(scope: Scope) -> dict[str, str]:
+    return dict(parse_qsl(scope.get("query_string", b"").decode("latin-1")))
 
 
 async def _json(send: Send, status: int, body: object) -> None:

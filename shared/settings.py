@@ -68,6 +68,9 @@ class Settings(Model):
     scripted_dir: Path | None = None
     # USD per million (input, output) tokens for models litellm has no price for
     model_price: tuple[float, float] | None = None
+    # every model call asks for at most this many tokens: it bounds the worst-case cost that
+    # budgets reserve before the call
+    max_output_tokens: int = 8192
     budgets: Budgets = Field(default_factory=Budgets)
     sandbox: SandboxLimits = Field(default_factory=SandboxLimits)
     quotas: Quotas = Field(default_factory=Quotas)
@@ -111,6 +114,7 @@ class Settings(Model):
                 if e.get("ERRAND_SCRIPTED_DIR")
                 else None,
                 model_price=_price(e.get("ERRAND_MODEL_PRICE", "")),
+                max_output_tokens=_int(e, "ERRAND_MAX_OUTPUT_TOKENS", 8192, 256),
                 sandbox=SandboxLimits(
                     cpus=_float(e, "ERRAND_SANDBOX_CPUS", 1),
                     memory_mb=_int(e, "ERRAND_SANDBOX_MEMORY_MB", 4096, 16),

@@ -9,6 +9,7 @@ import secrets
 import uvicorn
 
 from shared import paths
+from shared.account_wiring import local_login
 from shared.server import LocalServer
 from shared.settings import Settings
 from shared.stack import ServerInfo, Stack, write_server_file
@@ -25,7 +26,7 @@ def serve(settings: Settings, port: int) -> int:
         stack.stop()
 
     config = uvicorn.Config(
-        LocalServer(stack.deps, token, on_shutdown=shutdown),
+        LocalServer(stack.deps, on_shutdown=shutdown),
         host="127.0.0.1",
         port=port,
         log_level="warning",
@@ -35,8 +36,27 @@ def serve(settings: Settings, port: int) -> int:
     stack.start()
     write_server_file(settings.home, ServerInfo(url=url, pid=os.getpid(), token=token))
     print(f"Errand is serving on {url} (home {settings.home})", flush=True)
+    print(describe_mode(stack), flush=True)
     try:
         server.run()
     finally:
         shutdown()  # when startup failed (port taken) there was no lifespan shutdown
     return 0
+
+
+def describe_mode(stack: Stack) -> str:
+    """Says who may use the server, and for single-user mode the browser's one-time login."""
+    deps = stack.deps
+    s = deps.settings
+    if s.multi_user:
+        return (
+            f"Multi-user mode: people sign in with GitHub at {s.public_url or s.server_url}; the "
+            "CLI on this machine acts as the operator"
+        )
+    user = deps.users.ensure_local_user(local_login())
+    code = deps.auth.login_code(user)
+    return (
+        f"Single-user mode (GitHub sign-in is not configured): serving {user.login}. Open "
+        f"{s.server_url}/?login={code} in your browser (works once, for an hour; `errand open` "
+        "makes a new one)"
+    )

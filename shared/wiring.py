@@ -9,12 +9,15 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from shared import paths
-from shared.domain import StageRequest, Timings
+from shared.domain import StageRequest, Task, Timings
 from shared.errors import BudgetExceeded, ConfigError
 from shared.ports import (
     Blobs,
+    Credentials,
     Forge,
+    GitHubAccount,
     Jobs,
+    Ledger,
     ModelClient,
     Queue,
     Sandbox,
@@ -31,8 +34,11 @@ if TYPE_CHECKING:
     from shared.accounts import User
     from shared.adapters.local_queue import LocalQueue
     from shared.adapters.sqlite_accounts import SqliteAccounts
+    from shared.adapters.sqlite_credentials import SqliteCredentials
     from shared.adapters.workspace_fs import WorkspaceVolumes
+    from shared.auth import Authenticator
     from shared.envcache import EnvCache
+    from shared.keys import KeyService
     from shared.services import TaskService
 
 SCRIPTED_PREFIX = "scripted:"
@@ -47,6 +53,7 @@ class Deps:
     deliver: Callable[[bytes], int] | None = None
     job_env: Mapping[str, str] = field(default_factory=dict)  # what job processes inherit
     timings: Timings = field(default_factory=Timings)
+    revealed: list[str] = field(default_factory=list)  # user keys decrypted here, to scrub
 
     @cached_property
     def store(self) -> Store:
@@ -74,13 +81,65 @@ class Deps:
     def sessions(self) -> Sessions:
         return self.accounts
 
+    @cached_property
+    def _credentials(self) -> SqliteCredentials:
+        from shared.adapters.sqlite_credentials import SqliteCredentials
+
+        paths.ensure_home(self.settings.home)
+        return SqliteCredentials(paths.db(self.settings.home))
+
+    @property
+    def credentials(self) -> Credentials:
+        return self._credentials
+
+    @property
+    def ledger(self) -> Ledger:
+        return self._credentials
+
+    @cached_property
+    def keys(self) -> KeyService:
+        from shared.adapters.model_catalog import known_providers
+        from shared.keys import KeyService
+
+        multi = self.settings.multi_user
+        return KeyService(self.credentials, self.secrets, known_providers, not multi)
+
+    @cached_property
+    def signing_key(self) -> bytes:
+        from shared.account_wiring import signing_key
+
+        return signing_key(self.settings)
+
+    @cached_property
+    def github(self) -> GitHubAccount:
+        from shared.adapters.github_oauth import GitHubOAuthClient
+
+        g = self.settings.github
+        return GitHubOAuthClient(
+            g.web_url, g.api_url, g.client_id, g.client_secret.get_secret_value()
+        )
+
+    @cached_property
+    def auth(self) -> Authenticator:
+        from shared.account_wiring import authenticator
+
+        return authenticator(self)
+
     def task_service(self, actor: User | None = None) -> TaskService:
         """Task use cases acting as `actor` (None: trusted internal callers, e.g. stages),
         with the operator's quotas and the owner's keys."""
+        from shared.account_wiring import key_policy
         from shared.services import TaskService
 
         s = self.settings
-        return TaskService(self.store, self.queue, s.model, actor=actor, quotas=s.quotas)
+        return TaskService(
+            self.store,
+            self.queue,
+            s.model,
+            actor=actor,
+            quotas=s.quotas,
+            key_policy=key_policy(self),
+        )
 
     @cached_property
     def local_queue(self) -> LocalQueue:
@@ -142,9 +201,20 @@ class Deps:
 
         release(paths.workspace(self.settings.home, task_id))
 
-    def model(self, name: str, label: str) -> ModelClient:
+    def model(self, name: str, label: str, task: Task | None = None) -> ModelClient:
         """`label` names the conversation (the stage, plus the round for fix rounds): the
-        scripted model replays the turns recorded under it."""
+        scripted model replays the turns recorded under it. With `task`, calls use the key
+        that pays for the task and are metered against its budgets."""
+        if task is not None:
+            from shared.account_wiring import user_model
+
+            return user_model(self, task, name, label)
+        return self.base_model(name, label)
+
+    def base_model(
+        self, name: str, label: str, api_key: str | None = None, api_base: str | None = None
+    ) -> ModelClient:
+        """A model client with the operator's key, or the given key and base URL."""
         if name.startswith(SCRIPTED_PREFIX) or name == "scripted":
             from shared.adapters.scripted_model import ScriptedModel
 
@@ -157,11 +227,13 @@ class Deps:
         from shared.adapters.litellm_model import LitellmModel, similar_models
 
         s = self.settings
+        own = api_key is not None  # a user's key goes to the user's base URL, never ours
         model = LitellmModel(
             name,
-            api_base=s.model_api_base,
-            api_key=s.model_api_key.get_secret_value(),
+            api_base=(api_base or "") if own else s.model_api_base,
+            api_key=api_key if api_key is not None else s.model_api_key.get_secret_value(),
             price_per_mtok=s.model_price,
+            max_output_tokens=s.max_output_tokens,
         )
         if not model.priced:
             close = similar_models(name)
@@ -262,9 +334,10 @@ class Deps:
         return make_speech(self.settings.speech)
 
     def known_secrets(self) -> list[str]:
-        """Values that must be scrubbed from anything stored or shown."""
-        key = self.settings.model_api_key.get_secret_value()
-        return [key] if len(key) >= 6 else []
+        """Values that must be scrubbed from anything stored or shown: the operator's key and
+        every user key this process has decrypted."""
+        keys = [self.settings.model_api_key.get_secret_value(), *self.revealed]
+        return [k for k in keys if len(k) >= 6]
 
 
 def _no_delivery(body: bytes) -> int:

@@ -51,7 +51,7 @@ def run(ctx: StageContext) -> None:
     round_ = ctx.task.round
     label = Stage.EXECUTE.value if round_ == 0 else f"{Stage.EXECUTE.value}-{round_}"
     loop = AgentLoop(
-        model=ctx.deps.model(ctx.task.model, label),
+        model=ctx.deps.model(ctx.task.model, label, task=ctx.task),
         tools=[tools.BASH, *files.specs, tools.FINISH],
         handlers={"bash": bash, **files.handlers, "finish": finish},
         on_text=files.apply_text,

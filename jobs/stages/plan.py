@@ -51,7 +51,7 @@ def run(ctx: StageContext) -> None:
         update={"max_steps": min(settings.budgets.max_steps, PLAN_MAX_STEPS)}
     )
     loop = AgentLoop(
-        model=ctx.deps.model(ctx.task.model, Stage.PLAN.value),
+        model=ctx.deps.model(ctx.task.model, Stage.PLAN.value, task=ctx.task),
         tools=[tools.SUBMIT_PLAN, tools.BASH],
         handlers={"submit_plan": submit_plan, "bash": bash},
         budgets=budgets,

@@ -83,8 +83,8 @@ class LocalSecrets:
             old = self._read(self._key_file)
             retired = self._retired_dir()
             retired.mkdir(mode=0o700, exist_ok=True)
-            _write_new(retired / f"{key_id(old).hex()}.key", old)
-            _write_new(self._key_file, AESGCM.generate_key(bit_length=256), replace=True)
+            write_key_file(retired / f"{key_id(old).hex()}.key", old)
+            write_key_file(self._key_file, AESGCM.generate_key(bit_length=256), replace=True)
         with self._lock:
             self._current = None
 
@@ -183,9 +183,9 @@ class LocalSecrets:
         if not parent.exists():
             parent.mkdir(mode=0o700, parents=True, exist_ok=True)
             parent.chmod(0o700)
-        # _write_new links a whole file into place: link fails if the key exists, so two
+        # write_key_file links a whole file into place: link fails if the key exists, so two
         # processes starting together agree on one key, and nobody sees a half-written file
-        _write_new(self._key_file, AESGCM.generate_key(bit_length=256))
+        write_key_file(self._key_file, AESGCM.generate_key(bit_length=256))
         return self._read(self._key_file)
 
     @staticmethod
@@ -213,7 +213,7 @@ def _data_aad(context: str) -> bytes:
     return b"ERS-data|" + context.encode()
 
 
-def _write_new(path: Path, key: bytes, replace: bool = False) -> None:
+def write_key_file(path: Path, key: bytes, replace: bool = False) -> None:
     """Writes a 0600 key file whole, then links (or renames) it into place."""
     tmp = path.parent / f".{path.name}.{secrets.token_hex(6)}.tmp"
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
