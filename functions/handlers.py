@@ -161,13 +161,15 @@ def _service(deps: Deps, request: flask.Request | None = None) -> TaskService:
     return deps.task_service(account_handlers.identity(request).user if request else None)
 
 
-def public(task: Task, deps: Deps) -> dict[str, Any]:
+def public(task: Task, deps: Deps, request: flask.Request) -> dict[str, Any]:
     """The task as the API shows it, its audio behind a short-lived signed URL."""
     body = task_public(task)
     if task.audio is not None and task.audio.url:
-        key = task.audio.url.split("/blobs/", 1)[-1].split("?", 1)[0]
-        body["audio"]["url"] = signing.blob_path(deps.signing_key, unquote(key))
-        body["audio"]["path"] = ""  # a path on the server's disk is not the browser's business
+        key = unquote(task.audio.url.split("/blobs/", 1)[-1].split("?", 1)[0])
+        origin = deps.settings.public_url or request.host_url.rstrip("/")
+        body["audio"]["url"] = origin + signing.blob_path(deps.signing_key, key)
+        if deps.settings.multi_user:  # the server's disk is not the users' business
+            body["audio"]["path"] = ""
     return body
 
 
@@ -177,7 +179,7 @@ def health(request: flask.Request, deps: Deps) -> flask.Response:
 
 def create(request: flask.Request, deps: Deps) -> flask.Response:
     req = parse(CreateTask, request.get_data())
-    return ok(public(_service(deps, request).create(req), deps), 201)
+    return ok(public(_service(deps, request).create(req), deps, request), 201)
 
 
 def list_tasks(request: flask.Request, deps: Deps) -> flask.Response:
@@ -187,24 +189,24 @@ def list_tasks(request: flask.Request, deps: Deps) -> flask.Response:
         raise InvalidInput("limit must be a whole number between 1 and 500") from None
     everyone = request.args.get("all", "") in ("1", "true")
     tasks = _service(deps, request).list(limit, everyone=everyone).tasks
-    return ok({"tasks": [public(t, deps) for t in tasks]})
+    return ok({"tasks": [public(t, deps, request) for t in tasks]})
 
 
 def show(request: flask.Request, deps: Deps, task_id: str) -> flask.Response:
-    return ok(public(_service(deps, request).get(task_id), deps))
+    return ok(public(_service(deps, request).get(task_id), deps, request))
 
 
 def approve_plan(request: flask.Request, deps: Deps, task_id: str) -> flask.Response:
     req = parse(ApprovePlan, request.get_data())
-    return ok(public(_service(deps, request).approve_plan(task_id, req), deps))
+    return ok(public(_service(deps, request).approve_plan(task_id, req), deps, request))
 
 
 def approve_diff(request: flask.Request, deps: Deps, task_id: str) -> flask.Response:
-    return ok(public(_service(deps, request).approve_diff(task_id), deps))
+    return ok(public(_service(deps, request).approve_diff(task_id), deps, request))
 
 
 def cancel(request: flask.Request, deps: Deps, task_id: str) -> flask.Response:
-    return ok(public(_service(deps, request).cancel(task_id), deps))
+    return ok(public(_service(deps, request).cancel(task_id), deps, request))
 
 
 def events(request: flask.Request, deps: Deps, task_id: str) -> flask.Response:

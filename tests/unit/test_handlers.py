@@ -31,9 +31,7 @@ class RecordingJobs:
 @pytest.fixture
 def deps(tmp_path: Path) -> Deps:
     d = Deps(
-        Settings(
-            home=tmp_path / "home", model="openai/default", internal_token=SecretStr(TOKEN)
-        )
+        Settings(home=tmp_path / "home", model="openai/default", internal_token=SecretStr(TOKEN))
     )
     d.jobs = RecordingJobs()  # type: ignore[misc]
     return d
