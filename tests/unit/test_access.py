@@ -215,7 +215,7 @@ def test_cookie_sessions_need_origin_and_csrf_token(deps: Deps, github: GitHubOA
     assert "CSRF" in no_token.get_data(as_text=True)
     assert alice.call("POST", "/api/tasks", body)[0] == 201
     # a token in the query string is never accepted on API routes
-    status, text = alice.call("POST", "/api/me/tokens", {"name": "t"})
+    _, text = alice.call("POST", "/api/me/tokens", {"name": "t"})
     raw = json.loads(text)["token"]
     fresh = create_app(deps).test_client()
     assert fresh.get(f"/api/tasks?token={raw}").status_code == 401
