@@ -7,12 +7,31 @@ import secrets
 from datetime import timedelta
 
 import flask
-from pydantic import Field
 
+from functions.account_schemas import (
+    BranchesView,
+    CreateToken,
+    Done,
+    KeysView,
+    MeView,
+    NewTokenView,
+    PutKey,
+    ReposView,
+    TokensView,
+    TokenView,
+    UsageDay,
+    UsageMonth,
+    UsageView,
+    UserLimitsView,
+    UserView,
+)
 from shared.accounts import (
     ApiToken,
+    CredentialInfo,
+    EffectiveLimits,
     Limits,
     Spend,
+    User,
     effective_limits,
     month_start,
     next_day,
@@ -20,10 +39,8 @@ from shared.accounts import (
     token_hash,
 )
 from shared.auth import TOKEN_PREFIX, Identity
-from shared.domain import Model, now
-from shared.errors import NotFound
+from shared.domain import now
 from shared.repos import RepoService
-from shared.services import parse
 from shared.wiring import Deps
 
 IDENTITY = "errand.identity"
@@ -35,30 +52,21 @@ def identity(request: flask.Request) -> Identity:
     return found
 
 
-def ok(body: object, status: int = 200) -> flask.Response:
-    return flask.Response(flask.json.dumps(body), status=status, mimetype="application/json")
+def _user(request: flask.Request) -> User:
+    return identity(request).user
 
 
-class PutKey(Model):
-    key: str = Field(max_length=4096)
-    api_base: str = Field(default="", max_length=500)
-
-
-class CreateToken(Model):
-    name: str = Field(min_length=1, max_length=100)
-    expires_days: int | None = Field(default=None, ge=1, le=3650)
-
-
-def _limits(deps: Deps, request: flask.Request) -> dict[str, object]:
+def _limits(deps: Deps, user: User) -> EffectiveLimits:
     q = deps.settings.quotas
-    user = identity(request).user
-    return effective_limits(
-        user, q.tasks_per_day, q.concurrent_tasks, q.monthly_budget_usd
-    ).model_dump()
+    return effective_limits(user, q.tasks_per_day, q.concurrent_tasks, q.monthly_budget_usd)
 
 
-def me(request: flask.Request, deps: Deps) -> flask.Response:
-    user = identity(request).user
+def _view(user: User) -> UserView:
+    return UserView.model_validate(user.public())
+
+
+def me(request: flask.Request, deps: Deps) -> MeView:
+    user = _user(request)
     models = [deps.settings.model] if deps.settings.model else []
     providers = deps.keys.providers(user.id)
     if providers:
@@ -66,55 +74,49 @@ def me(request: flask.Request, deps: Deps) -> flask.Response:
 
         for provider in sorted(providers):
             models.extend(m for m in chat_models(provider) if m not in models)
-    return ok(
-        {
-            "user": user.public(),
-            "mode": "multi" if deps.settings.multi_user else "single",
-            "default_model": deps.settings.model,
-            "models": models,
-            "limits": _limits(deps, request),
-        }
+    return MeView(
+        user=_view(user),
+        mode="multi" if deps.settings.multi_user else "single",
+        default_model=deps.settings.model,
+        models=models,
+        limits=_limits(deps, user),
     )
 
 
-def keys_list(request: flask.Request, deps: Deps) -> flask.Response:
-    infos = deps.keys.list(identity(request).user.id)
-    return ok({"keys": [i.model_dump(mode="json") for i in infos]})
+def keys_list(request: flask.Request, deps: Deps) -> KeysView:
+    return KeysView(keys=deps.keys.list(_user(request).id))
 
 
-def key_put(request: flask.Request, deps: Deps, provider: str) -> flask.Response:
-    body = parse(PutKey, request.get_data())
-    info = deps.keys.put(identity(request).user.id, provider, body.key, body.api_base)
-    return ok(info.model_dump(mode="json"))
+def key_put(request: flask.Request, deps: Deps, provider: str, body: PutKey) -> CredentialInfo:
+    return deps.keys.put(_user(request).id, provider, body.key, body.api_base)
 
 
-def key_delete(request: flask.Request, deps: Deps, provider: str) -> flask.Response:
-    deps.keys.delete(identity(request).user.id, provider)
-    return ok({"deleted": provider})
+def key_delete(request: flask.Request, deps: Deps, provider: str) -> Done:
+    deps.keys.delete(_user(request).id, provider)
+    return Done(done=f"deleted the {provider} key")
 
 
-def usage(request: flask.Request, deps: Deps) -> flask.Response:
-    at = now()
-    days = deps.ledger.daily(identity(request).user.id, month_start(at))
+def usage(request: flask.Request, deps: Deps) -> UsageView:
+    user, at = _user(request), now()
+    days = deps.ledger.daily(user.id, month_start(at))
     today = at.strftime("%Y-%m-%d")
-    day: dict[str, object] = {"date": today, "resets_at": next_day(at).isoformat()}
-    day.update(_totals([s for d, s in days.items() if d == today]))
-    month: dict[str, object] = {
-        "month": at.strftime("%Y-%m"),
-        "resets_at": next_month(at).isoformat(),
-    }
-    month.update(_totals(list(days.values())))
-    return ok(
-        {
-            "day": day,
-            "month": month,
-            "days": [{"date": d, **_totals([s])} for d, s in days.items()],
-            "limits": _limits(deps, request),
-        }
+    return UsageView(
+        day=UsageDay(
+            date=today,
+            resets_at=next_day(at).isoformat(),
+            **_totals([s for d, s in days.items() if d == today]),
+        ),
+        month=UsageMonth(
+            month=at.strftime("%Y-%m"),
+            resets_at=next_month(at).isoformat(),
+            **_totals(list(days.values())),
+        ),
+        days=[UsageDay(date=d, **_totals([s])) for d, s in days.items()],
+        limits=_limits(deps, user),
     )
 
 
-def _totals(spends: list[Spend]) -> dict[str, object]:
+def _totals(spends: list[Spend]) -> dict[str, float]:
     return {
         "tasks": sum(s.tasks for s in spends),
         "tokens": sum(s.prompt_tokens + s.completion_tokens for s in spends),
@@ -122,58 +124,54 @@ def _totals(spends: list[Spend]) -> dict[str, object]:
     }
 
 
-def repos(request: flask.Request, deps: Deps) -> flask.Response:
-    found = RepoService(deps).available(identity(request).user)
-    return ok({"repos": [r.model_dump() for r in found]})
+def repos(request: flask.Request, deps: Deps) -> ReposView:
+    return ReposView(repos=RepoService(deps).available(_user(request)))
 
 
-def branches(request: flask.Request, deps: Deps, full_name: str) -> flask.Response:
-    names = RepoService(deps).branches(identity(request).user, full_name)
-    return ok({"branches": names})
+def branches(request: flask.Request, deps: Deps, full_name: str) -> BranchesView:
+    return BranchesView(branches=RepoService(deps).branches(_user(request), full_name))
 
 
-def tokens_list(request: flask.Request, deps: Deps) -> flask.Response:
-    found = deps.tokens.list_tokens(identity(request).user.id)
-    return ok({"tokens": [_token_public(t) for t in found]})
+def tokens_list(request: flask.Request, deps: Deps) -> TokensView:
+    found = deps.tokens.list_tokens(_user(request).id)
+    return TokensView(tokens=[_token_view(t) for t in found])
 
 
-def token_create(request: flask.Request, deps: Deps) -> flask.Response:
-    body = parse(CreateToken, request.get_data())
+def token_create(request: flask.Request, deps: Deps, body: CreateToken) -> NewTokenView:
     raw = TOKEN_PREFIX + secrets.token_urlsafe(32)
     token = ApiToken(
-        user_id=identity(request).user.id,
+        user_id=_user(request).id,
         name=body.name.strip(),
         hash=token_hash(raw),
         last4=raw[-4:],
         expires_at=now() + timedelta(days=body.expires_days) if body.expires_days else None,
     )
     deps.tokens.add_token(token)
-    return ok(_token_public(token) | {"token": raw}, 201)  # the only time it is shown
+    return NewTokenView(**_token_view(token).model_dump(), token=raw)  # shown this once
 
 
-def token_revoke(request: flask.Request, deps: Deps, token_id: str) -> flask.Response:
-    deps.tokens.revoke_token(identity(request).user.id, token_id)
-    return ok({"revoked": token_id})
+def token_revoke(request: flask.Request, deps: Deps, token_id: str) -> Done:
+    deps.tokens.revoke_token(_user(request).id, token_id)
+    return Done(done=f"revoked {token_id}")
 
 
 def logout(request: flask.Request, deps: Deps) -> flask.Response:
     found = identity(request)
-    response = ok({"signed_out": True})
+    response = flask.Response(
+        Done(done="signed out").model_dump_json(), mimetype="application/json"
+    )
     for cookie in deps.auth.end_session(found):
         response.headers.add("Set-Cookie", cookie)
     found.set_cookies = []
     return response
 
 
-def user_limits(request: flask.Request, deps: Deps, login: str) -> flask.Response:
-    """Admins only; to everyone else the route does not exist."""
-    if not identity(request).user.admin:
-        raise NotFound(f"no route {request.method} {request.path}")
+def user_limits(request: flask.Request, deps: Deps, login: str, body: Limits) -> UserLimitsView:
+    """Admins only (the route table hides it from everyone else)."""
     user = deps.users.find_user(login)
-    limits = parse(Limits, request.get_data())
-    stored = deps.users.update_user(user.model_copy(update={"limits": limits}))
-    return ok({"user": stored.public(), "limits": stored.limits.model_dump()})
+    stored = deps.users.update_user(user.model_copy(update={"limits": body}))
+    return UserLimitsView(user=_view(stored), limits=stored.limits)
 
 
-def _token_public(token: ApiToken) -> dict[str, object]:
-    return token.model_dump(mode="json", exclude={"hash", "user_id"})
+def _token_view(token: ApiToken) -> TokenView:
+    return TokenView.model_validate(token.model_dump(exclude={"hash", "user_id"}))

@@ -12,52 +12,43 @@ from typing import Any
 from urllib.parse import unquote
 
 import flask
-from werkzeug.exceptions import MethodNotAllowed
-from werkzeug.exceptions import NotFound as RouteNotFound
-from werkzeug.routing import Map, Rule
 
-from functions import account_handlers, auth_handlers
-from shared import signing, sse
+from functions import account_handlers as me
+from functions import auth_handlers
+from functions.account_schemas import (
+    BranchesView,
+    CreateToken,
+    Done,
+    KeysView,
+    MeView,
+    NewTokenView,
+    PutKey,
+    ReposView,
+    TokensView,
+    UsageView,
+    UserLimitsView,
+)
+from functions.openapi import document_json
+from functions.routes import NoRoute, Route, RouteTable, parse_fields, reply
+from functions.schemas import (
+    DispatchResult,
+    EventsHeaders,
+    EventsQuery,
+    Health,
+    ListQuery,
+    SweepResult,
+    TaskListView,
+    TaskView,
+)
+from shared import leasing, signing, sse
+from shared.accounts import CredentialInfo, Limits
 from shared.auth import Identity
-from shared.domain import StageRequest, Task, is_due, task_public
-from shared.errors import Conflict, ErrandError, InvalidInput, NotFound, QuotaExceeded
+from shared.domain import StageRequest, Task, task_public
+from shared.errors import ErrandError, NotFound, QuotaExceeded
 from shared.services import ApprovePlan, CreateTask, TaskService, parse
 from shared.wiring import Deps
 
 log = logging.getLogger("errand.api")
-
-ROUTES = Map(
-    [
-        Rule("/api/health", methods=["GET"], endpoint="health"),
-        Rule("/api/tasks", methods=["POST"], endpoint="create"),
-        Rule("/api/tasks", methods=["GET"], endpoint="list"),
-        Rule("/api/tasks/<task_id>", methods=["GET"], endpoint="show"),
-        Rule("/api/tasks/<task_id>/plan/approve", methods=["POST"], endpoint="approve_plan"),
-        Rule("/api/tasks/<task_id>/diff/approve", methods=["POST"], endpoint="approve_diff"),
-        Rule("/api/tasks/<task_id>/cancel", methods=["POST"], endpoint="cancel"),
-        Rule("/api/tasks/<task_id>/events", methods=["GET"], endpoint="events"),
-        Rule("/api/dispatch", methods=["POST"], endpoint="dispatch"),
-        Rule("/api/me", methods=["GET"], endpoint="me"),
-        Rule("/api/me/keys", methods=["GET"], endpoint="keys_list"),
-        Rule("/api/me/keys/<provider>", methods=["PUT"], endpoint="key_put"),
-        Rule("/api/me/keys/<provider>", methods=["DELETE"], endpoint="key_delete"),
-        Rule("/api/me/usage", methods=["GET"], endpoint="usage"),
-        Rule("/api/me/repos", methods=["GET"], endpoint="repos"),
-        Rule("/api/me/tokens", methods=["GET"], endpoint="tokens_list"),
-        Rule("/api/me/tokens", methods=["POST"], endpoint="token_create"),
-        Rule("/api/me/tokens/<token_id>", methods=["DELETE"], endpoint="token_revoke"),
-        Rule("/api/repos/<path:full_name>/branches", methods=["GET"], endpoint="branches"),
-        Rule("/api/session/logout", methods=["POST"], endpoint="logout"),
-        Rule("/api/users/<login>/limits", methods=["PUT"], endpoint="user_limits"),
-        Rule("/auth/github/login", methods=["GET"], endpoint="github_login"),
-        Rule("/auth/github/callback", methods=["GET"], endpoint="github_callback"),
-    ],
-    merge_slashes=False,
-)
-# answered without a user: the health check and the sign-in flow (webhooks authenticate by
-# their signature); dispatch takes only the server's internal token
-PUBLIC = frozenset({"health", "github_login", "github_callback"})
-INTERNAL = frozenset({"dispatch"})
 
 
 def error(status: int, code: str, message: str) -> flask.Response:
@@ -78,17 +69,14 @@ def handle(request: flask.Request, deps: Deps) -> flask.Response:
     if request.path == "/" and "login" in request.args:
         return auth_handlers.login_link(request, deps)
     try:
-        endpoint, args = ROUTES.bind("", path_info=request.path).match(request.path, request.method)
-    except RouteNotFound:
-        return error(404, "not_found", f"no route {request.method} {request.path}")
-    except MethodNotAllowed:
-        return error(
-            405, "method_not_allowed", f"{request.method} is not allowed on {request.path}"
-        )
+        route, args = TABLE.match(request.method, request.path)
+    except NoRoute as exc:
+        code = "not_found" if exc.status == 404 else "method_not_allowed"
+        return error(exc.status, code, exc.message)
     found: Identity | None = None
     try:
-        found = authenticate(request, deps, str(endpoint), args)
-        response: flask.Response = _ENDPOINTS[str(endpoint)](request, deps, **args)
+        found = authenticate(request, deps, route, args)
+        response = _call(request, deps, route, args)
     except QuotaExceeded as exc:
         response = error(exc.http_status, exc.code, exc.message)
         response.headers["Retry-After"] = str(exc.retry_after_s)
@@ -97,15 +85,31 @@ def handle(request: flask.Request, deps: Deps) -> flask.Response:
         response = error(exc.http_status, exc.code, exc.message)
         if exc.http_status == 401:
             response.headers["WWW-Authenticate"] = 'Bearer realm="errand"'
-    except Exception:
-        log.exception("unhandled error in %s %s", request.method, request.path)
-        response = error(
-            500, "internal_error", "Errand hit an internal error; the server log has details"
-        )
     for cookie in found.set_cookies if found else []:
         response.headers.add("Set-Cookie", cookie)
     allow_cors(request, deps, response)
     return response
+
+
+def _call(
+    request: flask.Request, deps: Deps, route: Route, args: Mapping[str, Any]
+) -> flask.Response:
+    try:
+        kwargs = dict(args)
+        if route.body is not None:
+            kwargs["body"] = parse(route.body, request.get_data())
+        if route.query is not None:
+            kwargs["query"] = parse_fields(route.query, request.args.to_dict(), "query parameter")
+        if route.headers is not None:
+            kwargs["headers"] = parse_fields(route.headers, dict(request.headers.items()), "header")
+        return reply(route, route.handler(request, deps, **kwargs))
+    except ErrandError:
+        raise
+    except Exception:
+        log.exception("unhandled error in %s %s", request.method, request.path)
+        return error(
+            500, "internal_error", "Errand hit an internal error; the server log has details"
+        )
 
 
 def origins(request: flask.Request, deps: Deps) -> set[str]:
@@ -116,19 +120,22 @@ def origins(request: flask.Request, deps: Deps) -> set[str]:
 
 
 def authenticate(
-    request: flask.Request, deps: Deps, endpoint: str, args: Mapping[str, Any]
+    request: flask.Request, deps: Deps, route: Route, args: Mapping[str, Any]
 ) -> Identity | None:
-    """Who calls (401/403 otherwise); another user's task ids answer 404 on every route that
-    names one, whoever wrote the handler."""
-    if endpoint in PUBLIC:
+    """Who calls (401/403 otherwise). Internal routes take only the server's own token (to
+    anyone else they do not exist); another user's task ids answer 404 on every route that
+    names one, whoever wrote its handler."""
+    if route.public:
         return None
     headers = {k.lower(): v for k, v in request.headers.items()}
-    if endpoint in INTERNAL:
+    if route.internal:
         if not deps.auth.is_internal(headers):
             raise NotFound(f"no route {request.method} {request.path}")
         return None
     found = deps.auth.identify(request.method, headers, origins(request, deps))
-    request.environ[account_handlers.IDENTITY] = found
+    request.environ[me.IDENTITY] = found
+    if route.admin and not found.user.admin:
+        raise NotFound(f"no route {request.method} {request.path}")
     if "task_id" in args:
         deps.task_service(found.user).get(str(args["task_id"]))
     return found
@@ -158,7 +165,7 @@ def allow_cors(request: flask.Request, deps: Deps, response: flask.Response) -> 
 
 def _service(deps: Deps, request: flask.Request | None = None) -> TaskService:
     """Task use cases acting as the request's user."""
-    return deps.task_service(account_handlers.identity(request).user if request else None)
+    return deps.task_service(me.identity(request).user if request else None)
 
 
 def public(task: Task, deps: Deps, request: flask.Request) -> dict[str, Any]:
@@ -173,58 +180,67 @@ def public(task: Task, deps: Deps, request: flask.Request) -> dict[str, Any]:
     return body
 
 
-def health(request: flask.Request, deps: Deps) -> flask.Response:
-    return ok({"status": "ok"})
+def health(request: flask.Request, deps: Deps) -> Health:
+    return Health(status="ok")
 
 
-def create(request: flask.Request, deps: Deps) -> flask.Response:
-    req = parse(CreateTask, request.get_data())
-    return ok(public(_service(deps, request).create(req), deps, request), 201)
+def openapi(request: flask.Request, deps: Deps) -> flask.Response:
+    return flask.Response(document_json(TABLE), mimetype="application/json")
 
 
-def list_tasks(request: flask.Request, deps: Deps) -> flask.Response:
-    try:
-        limit = min(500, max(1, int(request.args.get("limit", "50"))))
-    except ValueError:
-        raise InvalidInput("limit must be a whole number between 1 and 500") from None
-    everyone = request.args.get("all", "") in ("1", "true")
-    tasks = _service(deps, request).list(limit, everyone=everyone).tasks
-    return ok({"tasks": [public(t, deps, request) for t in tasks]})
+def create(request: flask.Request, deps: Deps, body: CreateTask) -> dict[str, Any]:
+    return public(_service(deps, request).create(body), deps, request)
 
 
-def show(request: flask.Request, deps: Deps, task_id: str) -> flask.Response:
-    return ok(public(_service(deps, request).get(task_id), deps, request))
+def list_tasks(request: flask.Request, deps: Deps, query: ListQuery) -> dict[str, Any]:
+    tasks = _service(deps, request).list(query.limit, everyone=query.all).tasks
+    return {"tasks": [public(t, deps, request) for t in tasks]}
 
 
-def approve_plan(request: flask.Request, deps: Deps, task_id: str) -> flask.Response:
-    req = parse(ApprovePlan, request.get_data())
-    return ok(public(_service(deps, request).approve_plan(task_id, req), deps, request))
+def show(request: flask.Request, deps: Deps, task_id: str) -> dict[str, Any]:
+    return public(_service(deps, request).get(task_id), deps, request)
 
 
-def approve_diff(request: flask.Request, deps: Deps, task_id: str) -> flask.Response:
-    return ok(public(_service(deps, request).approve_diff(task_id), deps, request))
+def approve_plan(
+    request: flask.Request, deps: Deps, task_id: str, body: ApprovePlan
+) -> dict[str, Any]:
+    return public(_service(deps, request).approve_plan(task_id, body), deps, request)
 
 
-def cancel(request: flask.Request, deps: Deps, task_id: str) -> flask.Response:
-    return ok(public(_service(deps, request).cancel(task_id), deps, request))
+def approve_diff(request: flask.Request, deps: Deps, task_id: str) -> dict[str, Any]:
+    return public(_service(deps, request).approve_diff(task_id), deps, request)
 
 
-def events(request: flask.Request, deps: Deps, task_id: str) -> flask.Response:
+def cancel(request: flask.Request, deps: Deps, task_id: str) -> dict[str, Any]:
+    return public(_service(deps, request).cancel(task_id), deps, request)
+
+
+def events(
+    request: flask.Request,
+    deps: Deps,
+    task_id: str,
+    query: EventsQuery,
+    headers: EventsHeaders,
+) -> flask.Response:
     """Blocking SSE for the functions deployment (one stream per request thread there); the
-    local server serves this route asynchronously instead (shared/server.py)."""
+    local server serves this route asynchronously instead (shared/server.py). The task's
+    owner was checked by `authenticate`."""
     deps.store.get_task(task_id)
-    cursor = sse.parse_cursor(request.headers.get("Last-Event-ID"), request.args.get("after"))
+    cursor = query.after if headers.last_event_id is None else headers.last_event_id
 
     def stream() -> Iterator[bytes]:
         nonlocal cursor
         yield sse.preamble()
         while True:
             seen = deps.store.latest_event_id()
-            for event in deps.store.read_events(task_id, cursor):
+            batch = deps.store.read_events(task_id, cursor, sse.BATCH)
+            for event in batch:
                 cursor = event.id
                 yield sse.frame(event)
                 if sse.ends_stream(event):
                     return
+            if len(batch) < sse.BATCH and sse.finished(deps.store.get_task(task_id)):
+                return
             if not deps.store.wait_for_events(seen, sse.HEARTBEAT_S):
                 yield sse.heartbeat()
 
@@ -233,55 +249,203 @@ def events(request: flask.Request, deps: Deps, task_id: str) -> flask.Response:
     )
 
 
-def dispatch(request: flask.Request, deps: Deps) -> flask.Response:
-    """The queue's target: start the job for one stage, at most once per delivery name."""
-    req = parse(StageRequest, request.get_data())
-    try:
-        task = deps.store.get_task(req.task_id)
-    except NotFound:
-        return ok({"result": "dropped", "reason": f"task {req.task_id} does not exist"})
-    if not is_due(req, task):
-        return ok({"result": "stale", "status": task.status.value})
-    name = req.delivery_name()
-    if task.claim == name:
-        return ok({"result": "already_started"})
-    try:
-        deps.store.update_task(task.model_copy(update={"claim": name}))
-    except Conflict:
-        return error(409, "conflict", "the task changed while claiming it; retry")
-    try:
-        execution = deps.jobs.run(req)
-    except Exception:
-        # unclaim so that the queue's retry can start it; any failure, not only ours
-        current = deps.store.get_task(req.task_id)
-        if current.claim == name:
-            deps.store.update_task(current.model_copy(update={"claim": ""}))
-        raise
-    return ok({"result": "started", "execution": execution})
+def dispatch(request: flask.Request, deps: Deps, body: StageRequest) -> flask.Response:
+    """The queue's target: start the execution of one stage under the task's lease. A
+    redelivery finds the lease held and does nothing; 503 asks the queue to retry later."""
+    started = leasing.start_stage(deps, body)
+    result = DispatchResult(
+        result=started.result, reason=started.detail, execution=started.execution
+    )
+    return ok(result.model_dump(), 503 if started.retry else 200)
 
 
-_ENDPOINTS: dict[str, Any] = {
-    "health": health,
-    "create": create,
-    "list": list_tasks,
-    "show": show,
-    "approve_plan": approve_plan,
-    "approve_diff": approve_diff,
-    "cancel": cancel,
-    "events": events,
-    "dispatch": dispatch,
-    "me": account_handlers.me,
-    "keys_list": account_handlers.keys_list,
-    "key_put": account_handlers.key_put,
-    "key_delete": account_handlers.key_delete,
-    "usage": account_handlers.usage,
-    "repos": account_handlers.repos,
-    "branches": account_handlers.branches,
-    "tokens_list": account_handlers.tokens_list,
-    "token_create": account_handlers.token_create,
-    "token_revoke": account_handlers.token_revoke,
-    "logout": account_handlers.logout,
-    "user_limits": account_handlers.user_limits,
-    "github_login": auth_handlers.github_login,
-    "github_callback": auth_handlers.github_callback,
-}
+def sweep(request: flask.Request, deps: Deps) -> flask.Response:
+    """Redelivers stages whose execution died (on a schedule in the cloud; the local server
+    sweeps by itself)."""
+    report = leasing.sweep(deps)
+    return ok(
+        SweepResult(
+            redelivered=report.redelivered, failed=report.failed, released=report.released
+        ).model_dump()
+    )
+
+
+ACCOUNT_ROUTES = [
+    Route("GET", "/api/me", me.me, "The signed-in user, mode, models and limits", response=MeView),
+    Route(
+        "GET", "/api/me/keys", me.keys_list, "Your model keys (never the keys)", response=KeysView
+    ),
+    Route(
+        "PUT",
+        "/api/me/keys/<provider>",
+        me.key_put,
+        "Store your key for a litellm provider (write-only)",
+        body=PutKey,
+        response=CredentialInfo,
+        errors=(400,),
+    ),
+    Route(
+        "DELETE",
+        "/api/me/keys/<provider>",
+        me.key_delete,
+        "Delete your key for a provider",
+        response=Done,
+        errors=(404,),
+    ),
+    Route(
+        "GET",
+        "/api/me/usage",
+        me.usage,
+        "Tasks, tokens and USD per day and month",
+        response=UsageView,
+    ),
+    Route(
+        "GET",
+        "/api/me/repos",
+        me.repos,
+        "Repositories you may use",
+        response=ReposView,
+        errors=(400,),
+    ),
+    Route(
+        "GET",
+        "/api/repos/<path:full_name>/branches",
+        me.branches,
+        "Branches of a repository you may use (owner/name, or a local path)",
+        response=BranchesView,
+        errors=(400, 404),
+    ),
+    Route("GET", "/api/me/tokens", me.tokens_list, "Your personal API tokens", response=TokensView),
+    Route(
+        "POST",
+        "/api/me/tokens",
+        me.token_create,
+        "Create a personal API token (shown once)",
+        body=CreateToken,
+        response=NewTokenView,
+        status=201,
+        errors=(400,),
+    ),
+    Route(
+        "DELETE",
+        "/api/me/tokens/<token_id>",
+        me.token_revoke,
+        "Revoke one of your tokens",
+        response=Done,
+        errors=(404,),
+    ),
+    Route(
+        "POST", "/api/session/logout", me.logout, "Sign out of this browser session", response=Done
+    ),
+    Route(
+        "PUT",
+        "/api/users/<login>/limits",
+        me.user_limits,
+        "Admins: set a user's quotas and monthly budget",
+        body=Limits,
+        response=UserLimitsView,
+        errors=(400, 404),
+        admin=True,
+    ),
+    Route(
+        "GET",
+        "/auth/github/login",
+        auth_handlers.github_login,
+        "Start GitHub sign-in",
+        errors=(404,),
+        public=True,
+    ),
+    Route(
+        "GET",
+        "/auth/github/callback",
+        auth_handlers.github_callback,
+        "Finish GitHub sign-in",
+        errors=(400, 401, 404),
+        public=True,
+    ),
+]
+
+
+# The API. To add a route: write its handler above and add one Route here (see
+# functions/routes.py for the fields); routing and /api/openapi.json follow from this table.
+TABLE = RouteTable(
+    [
+        Route("GET", "/api/health", health, "Liveness", response=Health, public=True),
+        Route("GET", "/api/openapi.json", openapi, "This API's OpenAPI description", public=True),
+        Route(
+            "POST",
+            "/api/tasks",
+            create,
+            "Create a task",
+            body=CreateTask,
+            response=TaskView,
+            status=201,
+            errors=(400,),
+        ),
+        Route(
+            "GET",
+            "/api/tasks",
+            list_tasks,
+            "List tasks, newest first",
+            query=ListQuery,
+            response=TaskListView,
+            errors=(400,),
+        ),
+        Route("GET", "/api/tasks/<task_id>", show, "One task", response=TaskView, errors=(404,)),
+        Route(
+            "POST",
+            "/api/tasks/<task_id>/plan/approve",
+            approve_plan,
+            "Approve the plan, as proposed or edited",
+            body=ApprovePlan,
+            response=TaskView,
+            errors=(400, 404, 409),
+        ),
+        Route(
+            "POST",
+            "/api/tasks/<task_id>/diff/approve",
+            approve_diff,
+            "Approve the diff: publish it",
+            response=TaskView,
+            errors=(404, 409),
+        ),
+        Route(
+            "POST",
+            "/api/tasks/<task_id>/cancel",
+            cancel,
+            "Cancel a running task",
+            response=TaskView,
+            errors=(404, 409),
+        ),
+        Route(
+            "GET",
+            "/api/tasks/<task_id>/events",
+            events,
+            "The task's events as Server-Sent Events; ends after the terminal status",
+            query=EventsQuery,
+            headers=EventsHeaders,
+            stream=True,
+            errors=(400, 404),
+        ),
+        Route(
+            "POST",
+            "/api/dispatch",
+            dispatch,
+            "Queue target: start one stage's job",
+            body=StageRequest,
+            response=DispatchResult,
+            errors=(400, 404, 503),
+            internal=True,
+        ),
+        Route(
+            "POST",
+            "/api/sweep",
+            sweep,
+            "Deliver again the stages whose execution died (a scheduled call)",
+            response=SweepResult,
+            errors=(404,),
+            internal=True,
+        ),
+        *ACCOUNT_ROUTES,
+    ]
+)

@@ -21,7 +21,8 @@ from a2wsgi import WSGIMiddleware
 from functions.app import create_app
 from shared import signing, sse
 from shared.auth import Identity
-from shared.errors import ConfigError, Forbidden, InvalidInput, NotFound, Unauthorized
+from shared.domain import TERMINAL
+from shared.errors import ConfigError, ErrandError, Forbidden, InvalidInput, NotFound, Unauthorized
 from shared.wiring import Deps
 
 Scope = MutableMapping[str, Any]
@@ -133,7 +134,8 @@ class LocalServer:
             )
             return
         except (NotFound, InvalidInput):
-            await _json(send, 404, {"error": {"code": "not_found", "message": f"no blob {key}"}})
+            shown = key if len(key) <= 200 else key[:200] + "…"
+            await _json(send, 404, {"error": {"code": "not_found", "message": f"no blob {shown}"}})
             return
         ctype = mimetypes.guess_type(key)[0] or "application/octet-stream"
         headers = [(b"content-type", ctype.encode()), (b"content-length", str(len(data)).encode())]
@@ -154,18 +156,18 @@ class LocalServer:
             found = self._identify(scope)
             self.deps.task_service(found.user).get(task_id)
 
+        headers = dict(scope.get("headers") or [])
+        query = _query(scope)
         try:
             await asyncio.to_thread(authorize)
-        except (NotFound, Unauthorized, Forbidden) as exc:
+            cursor = sse.parse_cursor(
+                headers.get(b"last-event-id", b"").decode("latin-1"), query.get("after")
+            )
+        except ErrandError as exc:
             await _json(
                 send, exc.http_status, {"error": {"code": exc.code, "message": exc.message}}
             )
             return
-        headers = dict(scope.get("headers") or [])
-        query = _query(scope)
-        cursor = sse.parse_cursor(
-            headers.get(b"last-event-id", b"").decode() or None, query.get("after")
-        )
         await send(
             {
                 "type": "http.response.start",
@@ -189,7 +191,7 @@ class LocalServer:
             await send({"type": "http.response.body", "body": sse.preamble(), "more_body": True})
             while not disconnected.is_set():
                 seen = store.latest_event_id()
-                events = await asyncio.to_thread(store.read_events, task_id, cursor)
+                events = await asyncio.to_thread(store.read_events, task_id, cursor, sse.BATCH)
                 done = False
                 for event in events:
                     cursor = event.id
@@ -201,8 +203,15 @@ class LocalServer:
                         break
                 if done:
                     break
-                woke = await self._feed.wait_for_events_async(seen, sse.HEARTBEAT_S)
-                if not woke:
+                wait_s = sse.HEARTBEAT_S
+                if len(events) < sse.BATCH:  # caught up: will anything more come?
+                    task = await asyncio.to_thread(store.get_task, task_id)
+                    if sse.finished(task):
+                        break  # nothing after the cursor, and nothing more will come
+                    if task.status in TERMINAL:
+                        wait_s = sse.SETTLE_S  # its final status event is on its way
+                woke = await self._feed.wait_for_events_async(seen, wait_s)
+                if not woke and wait_s == sse.HEARTBEAT_S:
                     await send(
                         {"type": "http.response.body", "body": sse.heartbeat(), "more_body": True}
                     )
@@ -226,7 +235,10 @@ async def _json(send: Send, status: int, body: object) -> None:
         {
             "type": "http.response.start",
             "status": status,
-            "headers": [(b"content-type", b"application/json")],
+            "headers": [
+                (b"content-type", b"application/json"),
+                (b"content-length", str(len(data)).encode()),
+            ],
         }
     )
     await send({"type": "http.response.body", "body": data})

@@ -23,6 +23,7 @@ import logging
 import os
 import re
 import time
+import warnings
 from collections.abc import Sequence
 from types import ModuleType
 from typing import Any
@@ -43,6 +44,11 @@ def import_litellm() -> ModuleType:
     os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
     import litellm
 
+    with warnings.catch_warnings():
+        # litellm's response types make pydantic warn (ReadOnly TypedDict items) the first
+        # time one is built, wherever that happens: build one here, quietly
+        warnings.simplefilter("ignore")
+        litellm.ModelResponse()
     litellm.suppress_debug_info = True  # no "Give Feedback / Get Help" banners on stdout
     litellm.turn_off_message_logging = True  # prompts may hold code and secrets
     for name in _LITELLM_LOGGERS:

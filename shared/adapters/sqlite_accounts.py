@@ -8,7 +8,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from shared.accounts import LOCAL_USER_ID, ApiToken, Session, User
-from shared.adapters.sqlite_store import connect, transaction
+from shared.adapters.sqlite_db import connect, transaction
 from shared.domain import now
 from shared.errors import Conflict, NotFound
 

@@ -13,7 +13,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from shared.accounts import CredentialInfo, Spend, StoredCredential, month_key
-from shared.adapters.sqlite_store import connect, transaction
+from shared.adapters.sqlite_db import connect, transaction
 from shared.domain import Usage, now
 from shared.errors import BudgetExceeded, NotFound
 

@@ -204,7 +204,7 @@ def test_foreign_web_pages_cannot_drive_the_local_server(server: Server) -> None
     assert httpx.get(f"{server.url}/api/tasks", headers=server.auth).json()["tasks"] == []
     anonymous = httpx.get(f"{server.url}/api/tasks")
     forged = httpx.get(f"{server.url}/api/tasks", headers={"authorization": "Bearer guess"})
-    assert anonymous.status_code == forged.status_code == 403
+    assert anonymous.status_code == forged.status_code == 401
     assert "token" in anonymous.json()["error"]["message"]
     info = server.home / "server.json"
     assert info.stat().st_mode & 0o777 == 0o600
