@@ -93,7 +93,7 @@ class Deps:
     def _credentials(self) -> SqliteCredentials:
         from shared.adapters.sqlite_credentials import SqliteCredentials
 
-        paths.ensure_home(self.settings.home)
+        _ = self.store  # the ledger's usage report reads the tasks table
         return SqliteCredentials(paths.db(self.settings.home))
 
     @property
