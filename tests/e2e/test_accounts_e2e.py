@@ -191,3 +191,51 @@ def test_one_time_login_link_works_once(tmp_path: Path) -> None:
         assert ok.status_code == 201, ok.text
     finally:
         stop(srv)
+
+
+def test_login_to_a_server_makes_task_commands_use_it(tmp_path: Path) -> None:
+    srv, _ = start(tmp_path / "server-home", {})
+    laptop = tmp_path / "laptop-home"
+
+    def cli(*args: str, stdin: str = "") -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [*ERRAND, *args],
+            env=errand_env(laptop),
+            capture_output=True,
+            text=True,
+            timeout=120,
+            cwd=ROOT,
+            input=stdin,
+        )
+
+    try:
+        made = httpx.post(
+            f"{srv.url}/api/me/tokens", json={"name": "laptop"}, headers=srv.auth
+        ).json()
+        bad = cli("login", "--server", srv.url, "--token-stdin", stdin="errand_wrong\n")
+        assert bad.returncode != 0 and "unknown, revoked or expired" in bad.stderr
+        ok = cli("login", "--server", srv.url, "--token-stdin", stdin=made["token"] + "\n")
+        assert ok.returncode == 0, ok.stderr
+        assert (laptop / "client.json").stat().st_mode & 0o777 == 0o600
+        created = cli(
+            "task",
+            "create",
+            "--repo",
+            str(tmp_path / "gone"),
+            "--prompt",
+            "remote",
+            "--model",
+            "openai/x",
+            "--json",
+        )
+        assert created.returncode == 0, created.stderr
+        task_id = json.loads(created.stdout)["id"]
+        on_server = httpx.get(f"{srv.url}/api/tasks/{task_id}", headers=srv.auth)
+        assert on_server.status_code == 200 and on_server.json()["prompt"] == "remote"
+        listed = cli("task", "list", "--json")
+        assert task_id in listed.stdout
+        assert not (laptop / "errand.db").exists()  # nothing ran on the laptop
+        assert cli("logout").returncode == 0
+        assert task_id not in cli("task", "list", "--json").stdout
+    finally:
+        stop(srv)
