@@ -15,19 +15,8 @@ import flask
 
 from functions import account_handlers as me
 from functions import auth_handlers
-from functions.account_schemas import (
-    BranchesView,
-    CreateToken,
-    Done,
-    KeysView,
-    MeView,
-    NewTokenView,
-    PutKey,
-    ReposView,
-    TokensView,
-    UsageView,
-    UserLimitsView,
-)
+from functions.access import allow_cors, authenticate, cors_preflight
+from functions.account_routes import ACCOUNT_ROUTES
 from functions.openapi import document_json
 from functions.routes import NoRoute, Route, RouteTable, parse_fields, reply
 from functions.schemas import (
@@ -41,10 +30,9 @@ from functions.schemas import (
     TaskView,
 )
 from shared import leasing, signing, sse
-from shared.accounts import CredentialInfo, Limits
 from shared.auth import Identity
 from shared.domain import StageRequest, Task, task_public
-from shared.errors import ErrandError, NotFound, QuotaExceeded
+from shared.errors import ErrandError, QuotaExceeded
 from shared.services import ApprovePlan, CreateTask, TaskService, parse
 from shared.wiring import Deps
 
@@ -110,57 +98,6 @@ def _call(
         return error(
             500, "internal_error", "Errand hit an internal error; the server log has details"
         )
-
-
-def origins(request: flask.Request, deps: Deps) -> set[str]:
-    """The browser origins that are this server (for the CSRF Origin check)."""
-    s = deps.settings
-    own = {f"http://{request.host}", f"https://{request.host}", *s.cors_origins}
-    return own | ({s.public_url} if s.public_url else set())
-
-
-def authenticate(
-    request: flask.Request, deps: Deps, route: Route, args: Mapping[str, Any]
-) -> Identity | None:
-    """Who calls (401/403 otherwise). Internal routes take only the server's own token (to
-    anyone else they do not exist); another user's task ids answer 404 on every route that
-    names one, whoever wrote its handler."""
-    if route.public:
-        return None
-    headers = {k.lower(): v for k, v in request.headers.items()}
-    if route.internal:
-        if not deps.auth.is_internal(headers):
-            raise NotFound(f"no route {request.method} {request.path}")
-        return None
-    found = deps.auth.identify(request.method, headers, origins(request, deps))
-    request.environ[me.IDENTITY] = found
-    if route.admin and not found.user.admin:
-        raise NotFound(f"no route {request.method} {request.path}")
-    if "task_id" in args:
-        deps.task_service(found.user).get(str(args["task_id"]))
-    return found
-
-
-def cors_preflight(request: flask.Request, deps: Deps) -> flask.Response:
-    response = flask.Response(status=204)
-    if allow_cors(request, deps, response):
-        response.headers["Access-Control-Allow-Methods"] = "GET, POST, PUT, DELETE"
-        response.headers["Access-Control-Allow-Headers"] = (
-            "Authorization, Content-Type, X-CSRF-Token, Last-Event-ID"
-        )
-        response.headers["Access-Control-Max-Age"] = "600"
-    return response
-
-
-def allow_cors(request: flask.Request, deps: Deps, response: flask.Response) -> bool:
-    """CORS only for the origins the operator configured (ERRAND_CORS_ORIGINS)."""
-    origin = request.headers.get("Origin", "").rstrip("/")
-    if not origin or origin not in deps.settings.cors_origins:
-        return False
-    response.headers["Access-Control-Allow-Origin"] = origin
-    response.headers["Access-Control-Allow-Credentials"] = "true"
-    response.headers.add("Vary", "Origin")
-    return True
 
 
 def _service(deps: Deps, request: flask.Request | None = None) -> TaskService:
@@ -268,102 +205,6 @@ def sweep(request: flask.Request, deps: Deps) -> flask.Response:
             redelivered=report.redelivered, failed=report.failed, released=report.released
         ).model_dump()
     )
-
-
-ACCOUNT_ROUTES = [
-    Route("GET", "/api/me", me.me, "The signed-in user, mode, models and limits", response=MeView),
-    Route(
-        "GET", "/api/me/keys", me.keys_list, "Your model keys (never the keys)", response=KeysView
-    ),
-    Route(
-        "PUT",
-        "/api/me/keys/<provider>",
-        me.key_put,
-        "Store your key for a litellm provider (write-only)",
-        body=PutKey,
-        response=CredentialInfo,
-        errors=(400,),
-    ),
-    Route(
-        "DELETE",
-        "/api/me/keys/<provider>",
-        me.key_delete,
-        "Delete your key for a provider",
-        response=Done,
-        errors=(404,),
-    ),
-    Route(
-        "GET",
-        "/api/me/usage",
-        me.usage,
-        "Tasks, tokens and USD per day and month",
-        response=UsageView,
-    ),
-    Route(
-        "GET",
-        "/api/me/repos",
-        me.repos,
-        "Repositories you may use",
-        response=ReposView,
-        errors=(400,),
-    ),
-    Route(
-        "GET",
-        "/api/repos/<path:full_name>/branches",
-        me.branches,
-        "Branches of a repository you may use (owner/name, or a local path)",
-        response=BranchesView,
-        errors=(400, 404),
-    ),
-    Route("GET", "/api/me/tokens", me.tokens_list, "Your personal API tokens", response=TokensView),
-    Route(
-        "POST",
-        "/api/me/tokens",
-        me.token_create,
-        "Create a personal API token (shown once)",
-        body=CreateToken,
-        response=NewTokenView,
-        status=201,
-        errors=(400,),
-    ),
-    Route(
-        "DELETE",
-        "/api/me/tokens/<token_id>",
-        me.token_revoke,
-        "Revoke one of your tokens",
-        response=Done,
-        errors=(404,),
-    ),
-    Route(
-        "POST", "/api/session/logout", me.logout, "Sign out of this browser session", response=Done
-    ),
-    Route(
-        "PUT",
-        "/api/users/<login>/limits",
-        me.user_limits,
-        "Admins: set a user's quotas and monthly budget",
-        body=Limits,
-        response=UserLimitsView,
-        errors=(400, 404),
-        admin=True,
-    ),
-    Route(
-        "GET",
-        "/auth/github/login",
-        auth_handlers.github_login,
-        "Start GitHub sign-in",
-        errors=(404,),
-        public=True,
-    ),
-    Route(
-        "GET",
-        "/auth/github/callback",
-        auth_handlers.github_callback,
-        "Finish GitHub sign-in",
-        errors=(400, 401, 404),
-        public=True,
-    ),
-]
 
 
 # The API. To add a route: write its handler above and add one Route here (see

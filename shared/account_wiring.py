@@ -44,8 +44,9 @@ def limits_of(deps: Deps, user_id: str) -> float:
 
 
 def key_policy(deps: Deps) -> KeyPolicy:
-    def decide(owner: User, model: str, repo: str) -> str:
-        check_repo(deps, owner, repo)
+    def decide(owner: User, model: str, repo: str, repo_verified: bool) -> str:
+        if not repo_verified:
+            check_repo(deps, owner, repo)
         if model.startswith("scripted"):
             return OPERATOR
         s = deps.settings

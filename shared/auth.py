@@ -61,9 +61,13 @@ class Authenticator:
     local_login: str  # the local user's login; '' when the internal token acts as nobody
     secure_cookies: bool = False
 
-    def identify(self, method: str, headers: Mapping[str, str], origins: set[str]) -> Identity:
+    def identify(
+        self, method: str, headers: Mapping[str, str], origins: set[str], rotate: bool = True
+    ) -> Identity:
         """`headers` with lower-case names; `origins` the browser origins that are this
-        server. Raises Unauthorized (401) or Forbidden (403: CSRF)."""
+        server. `rotate=False` for responses that cannot set cookies (streams, blobs): a due
+        session rotation waits for the next ordinary request. Raises Unauthorized (401) or
+        Forbidden (403: CSRF)."""
         auth = headers.get("authorization", "")
         if auth:
             scheme, _, given = auth.partition(" ")
@@ -74,7 +78,7 @@ class Authenticator:
         raw = cookies.get(SESSION_COOKIE, "")
         if not raw:
             raise Unauthorized(NO_CREDENTIALS)
-        identity = self._session(raw)
+        identity = self._session(raw, rotate)
         if method.upper() not in SAFE_METHODS:
             self._check_csrf(identity, headers, cookies, origins)
         return identity
@@ -159,7 +163,7 @@ class Authenticator:
         ]
         return Identity(user, "session", cookies, session.hash)
 
-    def _session(self, raw: str) -> Identity:
+    def _session(self, raw: str, rotate: bool) -> Identity:
         sid, _, sig = raw.rpartition(".")
         if not sid or not hmac.compare_digest(sig, self._signature(sid)):
             raise Unauthorized("the session cookie is not valid; sign in again")
@@ -174,7 +178,7 @@ class Authenticator:
             raise Unauthorized("your session ended after a week without use; sign in again")
         # the request carries the CSRF token of the id it was sent with, even when rotated now
         identity = Identity(user, "session", [], session.hash, self.csrf_token(sid))
-        if at - session.rotated_at > SESSION_ROTATE:
+        if rotate and at - session.rotated_at > SESSION_ROTATE:
             new_sid = secrets.token_urlsafe(32)
             rotated = session.model_copy(update={"hash": token_hash(new_sid), "rotated_at": at})
             fresh = self._issue(user, rotated, new_sid, replaces=session.hash)

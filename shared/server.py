@@ -106,7 +106,7 @@ class LocalServer:
         headers = _headers(scope)
         host = headers.get("host", "")
         own = {f"http://{host}", f"https://{host}", *self.deps.settings.cors_origins}
-        return self.deps.auth.identify(scope["method"], headers, own)
+        return self.deps.auth.identify(scope["method"], headers, own, rotate=False)
 
     async def _lifespan(self, receive: Receive, send: Send) -> None:
         while True:

@@ -84,9 +84,9 @@ def validate_create(req: CreateTask, default_model: str) -> tuple[str, str, str,
     return repo, prompt, limits.check_model_name(model), branch
 
 
-KeyPolicy = Callable[[User, str, str], str]
-"""(owner, model, repo) -> key source ("operator" or "user:<provider>"); raises InvalidInput
-when the owner may not use that model or repository."""
+KeyPolicy = Callable[[User, str, str, bool], str]
+"""(owner, model, repo, repo_verified) -> key source ("operator" or "user:<provider>"); raises
+InvalidInput when the owner may not use that model (or, unless verified, that repository)."""
 
 
 class TaskService:
@@ -110,14 +110,19 @@ class TaskService:
         self._quotas = quotas
         self._key_policy = key_policy
 
-    def create(self, req: CreateTask, owner: User | None = None) -> Task:
+    def create(
+        self, req: CreateTask, owner: User | None = None, *, repo_verified: bool = False
+    ) -> Task:
         """Creates a task owned by `owner` (default: the actor, else the local user) within
-        the owner's quotas: raises QuotaExceeded (HTTP 429) when it would pass one."""
+        the owner's quotas: raises QuotaExceeded (HTTP 429) when it would pass one.
+        `repo_verified`: the caller vouches that the owner may use the repository (a webhook
+        from a repository the GitHub App is installed on), so it is not checked against the
+        owner's own GitHub token."""
         owner = owner or self._actor
         repo, prompt, model, branch = validate_create(req, self._default_model)
         key_source = "operator"
         if owner is not None and self._key_policy is not None:
-            key_source = self._key_policy(owner, model, repo)
+            key_source = self._key_policy(owner, model, repo, repo_verified)
         quota = None
         if owner is not None and self._quotas is not None:
             q = self._quotas

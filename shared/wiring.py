@@ -13,40 +13,29 @@ from shared.domain import StageRequest, Task, Timings
 from shared.errors import BudgetExceeded, ConfigError
 from shared.ports import (
     Blobs,
-    Credentials,
     Forge,
-    GitHubAccount,
     Jobs,
     Leases,
-    Ledger,
     ModelClient,
     Queue,
     Sandbox,
     Secrets,
-    Sessions,
     Store,
     Synthesizer,
-    Tokens,
-    Users,
 )
 from shared.settings import Settings
+from shared.wiring_accounts import AccountPorts
 
 if TYPE_CHECKING:
-    from shared.accounts import User
     from shared.adapters.local_queue import LocalQueue
-    from shared.adapters.sqlite_accounts import SqliteAccounts
-    from shared.adapters.sqlite_credentials import SqliteCredentials
     from shared.adapters.workspace_fs import WorkspaceVolumes
-    from shared.auth import Authenticator
     from shared.envcache import EnvCache
-    from shared.keys import KeyService
-    from shared.services import TaskService
 
 SCRIPTED_PREFIX = "scripted:"
 
 
 @dataclass
-class Deps:
+class Deps(AccountPorts):
     """Adapters for one process, built lazily: the API server never pays for a model or a voice,
     a job process builds only what its stage touches."""
 
@@ -69,85 +58,6 @@ class Deps:
         if not isinstance(store, Leases):
             raise ConfigError(f"the {type(store).__name__} store keeps no stage leases")
         return store
-
-    @cached_property
-    def accounts(self) -> SqliteAccounts:
-        from shared.adapters.sqlite_accounts import SqliteAccounts
-
-        paths.ensure_home(self.settings.home)
-        return SqliteAccounts(paths.db(self.settings.home))
-
-    @property
-    def users(self) -> Users:
-        return self.accounts
-
-    @property
-    def tokens(self) -> Tokens:
-        return self.accounts
-
-    @property
-    def sessions(self) -> Sessions:
-        return self.accounts
-
-    @cached_property
-    def _credentials(self) -> SqliteCredentials:
-        from shared.adapters.sqlite_credentials import SqliteCredentials
-
-        _ = self.store  # the ledger's usage report reads the tasks table
-        return SqliteCredentials(paths.db(self.settings.home))
-
-    @property
-    def credentials(self) -> Credentials:
-        return self._credentials
-
-    @property
-    def ledger(self) -> Ledger:
-        return self._credentials
-
-    @cached_property
-    def keys(self) -> KeyService:
-        from shared.adapters.model_catalog import known_providers
-        from shared.keys import KeyService
-
-        multi = self.settings.multi_user
-        return KeyService(self.credentials, self.secrets, known_providers, not multi)
-
-    @cached_property
-    def signing_key(self) -> bytes:
-        from shared.account_wiring import signing_key
-
-        return signing_key(self.settings)
-
-    @cached_property
-    def github(self) -> GitHubAccount:
-        from shared.adapters.github_oauth import GitHubOAuthClient
-
-        g = self.settings.github
-        return GitHubOAuthClient(
-            g.web_url, g.api_url, g.client_id, g.client_secret.get_secret_value()
-        )
-
-    @cached_property
-    def auth(self) -> Authenticator:
-        from shared.account_wiring import authenticator
-
-        return authenticator(self)
-
-    def task_service(self, actor: User | None = None) -> TaskService:
-        """Task use cases acting as `actor` (None: trusted internal callers, e.g. stages),
-        with the operator's quotas and the owner's keys."""
-        from shared.account_wiring import key_policy
-        from shared.services import TaskService
-
-        s = self.settings
-        return TaskService(
-            self.store,
-            self.queue,
-            s.model,
-            actor=actor,
-            quotas=s.quotas,
-            key_policy=key_policy(self),
-        )
 
     @cached_property
     def local_queue(self) -> LocalQueue:
