@@ -36,7 +36,7 @@ def github_login(request: flask.Request, deps: Deps) -> flask.Response:
     challenge = base64.urlsafe_b64encode(hashlib.sha256(verifier.encode()).digest())
     deps.sessions.add_code("oauth", token_hash(state), "", verifier, now() + STATE_TTL)
     redirect_uri = public_origin(request, deps) + "/auth/github/callback"
-    url = deps.github.authorize_url(state, challenge.rstrip(b"=").decode(), redirect_uri)
+    url = deps.github_oauth.authorize_url(state, challenge.rstrip(b"=").decode(), redirect_uri)
     response = flask.Response(status=302, headers={"Location": url})
     secure = "; Secure" if redirect_uri.startswith("https://") else ""
     response.headers.add(
@@ -69,8 +69,8 @@ def github_callback(request: flask.Request, deps: Deps) -> flask.Response:
             "this sign-in expired or was already used; start again at /auth/github/login"
         ) from None
     redirect_uri = public_origin(request, deps) + "/auth/github/callback"
-    token = deps.github.exchange(code, verifier, redirect_uri)
-    who = deps.github.user(token)
+    token = deps.github_oauth.exchange(code, verifier, redirect_uri)
+    who = deps.github_oauth.user(token)
     user = deps.users.ensure_github_user(who.id, who.login, who.name, who.avatar_url)
     deps.keys.put_github_token(user.id, token)
     response = _signed_in(deps.auth.start_session(user))

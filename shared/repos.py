@@ -27,7 +27,7 @@ class RepoService:
     def available(self, user: User) -> list[RepoInfo]:
         out: builtins.list[RepoInfo] = []
         if self._deps.settings.multi_user:
-            out.extend(self._deps.github.repos(self._token(user)))
+            out.extend(self._deps.github_oauth.repos(self._token(user)))
         seen = {r.full_name for r in out}
         for path in self._local_candidates(user):
             if str(path) not in seen and _is_repo(path):
@@ -46,11 +46,11 @@ class RepoService:
                 f"no repository {full_name!r}: GitHub repositories need GitHub sign-in "
                 "(multi-user mode); use a local path"
             )
-        return self._deps.github.branches(self._token(user), full_name)
+        return self._deps.github_oauth.branches(self._token(user), full_name)
 
     def require_access(self, user: User, full_name: str) -> None:
         try:
-            self._deps.github.repo(self._token(user), full_name)
+            self._deps.github_oauth.repo(self._token(user), full_name)
         except NotFound:
             raise InvalidInput(
                 f"your GitHub account cannot access {full_name!r}: check the name, or ask "

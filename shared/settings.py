@@ -80,7 +80,7 @@ class Settings(Model):
     budgets: Budgets = Field(default_factory=Budgets)
     sandbox: SandboxLimits = Field(default_factory=SandboxLimits)
     quotas: Quotas = Field(default_factory=Quotas)
-    github: GitHubOAuth = Field(default_factory=GitHubOAuth)
+    oauth: GitHubOAuth = Field(default_factory=GitHubOAuth)
     # the address browsers use (behind a proxy, or the cloud URL); '' = server_url
     public_url: str = ""
     # browser origins besides public_url allowed to call the API with CORS
@@ -94,7 +94,7 @@ class Settings(Model):
 
     @property
     def multi_user(self) -> bool:
-        return bool(self.github.client_id)
+        return bool(self.oauth.client_id)
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -140,7 +140,7 @@ class Settings(Model):
                     concurrent_tasks=_int(e, "ERRAND_CONCURRENT_TASKS", 2, 0),
                     monthly_budget_usd=_float(e, "ERRAND_MONTHLY_BUDGET_USD", 50),
                 ),
-                github=_github(e),
+                oauth=_oauth(e),
                 public_url=e.get("ERRAND_PUBLIC_URL", "").rstrip("/"),
                 cors_origins=tuple(
                     o.strip().rstrip("/")
@@ -163,7 +163,7 @@ class Settings(Model):
             raise ConfigError(f"invalid Errand setting in the environment: {exc}") from None
 
 
-def _github(e: Mapping[str, str]) -> GitHubOAuth:
+def _oauth(e: Mapping[str, str]) -> GitHubOAuth:
     client_id = e.get("ERRAND_GITHUB_CLIENT_ID", "").strip()
     secret = e.get("ERRAND_GITHUB_CLIENT_SECRET", "").strip()
     if bool(client_id) != bool(secret):

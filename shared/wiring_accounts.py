@@ -93,10 +93,10 @@ class AccountPorts:
         return signing_key(self.settings)
 
     @cached_property
-    def github(self) -> GitHubAccount:
+    def github_oauth(self) -> GitHubAccount:
         from shared.adapters.github_oauth import GitHubOAuthClient
 
-        g = self.settings.github
+        g = self.settings.oauth
         return GitHubOAuthClient(
             g.web_url, g.api_url, g.client_id, g.client_secret.get_secret_value()
         )

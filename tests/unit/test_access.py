@@ -69,7 +69,7 @@ def deps(tmp_path: Path, github: GitHubOAuthStandIn) -> Deps:
         home=tmp_path / "home",
         model="openai/default",
         internal_token=SecretStr("internal"),
-        github=GitHubOAuth(
+        oauth=GitHubOAuth(
             client_id="Iv1.standin",
             client_secret=SecretStr("standin-secret"),
             web_url=github.url,
