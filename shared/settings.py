@@ -65,6 +65,8 @@ class Settings(Model):
     lease_ttl_s: float = 30.0
     # how long a started execution has to take its lease over (a Cloud Run Job cold-starts)
     job_start_s: float = 60.0
+    # fault injection for the tests (shared/failpoints.py); empty in normal use
+    failpoints: frozenset[str] = frozenset()
     jobs: str = "pool"  # pool | process | container
     job_image: str = "errand-job"
     # host paths a container job needs besides ERRAND_HOME (local repositories it clones)
@@ -119,6 +121,7 @@ class Settings(Model):
                 stage_attempts=_int(e, "ERRAND_STAGE_ATTEMPTS", 3, 1),
                 lease_ttl_s=_float(e, "ERRAND_LEASE_TTL_S", 30),
                 job_start_s=_float(e, "ERRAND_JOB_START_S", 60),
+                failpoints=_failpoints(e.get("ERRAND_FAILPOINTS", "")),
                 scripted_dir=Path(e["ERRAND_SCRIPTED_DIR"])
                 if e.get("ERRAND_SCRIPTED_DIR")
                 else None,
@@ -177,6 +180,19 @@ def _oauth(e: Mapping[str, str]) -> GitHubOAuth:
         web_url=e.get("ERRAND_GITHUB_URL", "https://github.com").rstrip("/"),
         api_url=e.get("ERRAND_GITHUB_API_URL", "https://api.github.com").rstrip("/"),
     )
+
+
+def _failpoints(raw: str) -> frozenset[str]:
+    from shared.failpoints import NAMES
+
+    names = frozenset(n.strip() for n in raw.split(",") if n.strip())
+    unknown = sorted(names - NAMES)
+    if unknown:
+        raise ValueError(
+            f"ERRAND_FAILPOINTS names unknown failpoints {', '.join(unknown)}; "
+            f"known: {', '.join(sorted(NAMES))}"
+        )
+    return names
 
 
 def _price(raw: str) -> tuple[float, float] | None:
