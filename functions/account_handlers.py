@@ -132,6 +132,10 @@ def branches(request: flask.Request, deps: Deps, full_name: str) -> BranchesView
     return BranchesView(branches=RepoService(deps).branches(_user(request), full_name))
 
 
+def local_branches(request: flask.Request, deps: Deps, local_path: str) -> BranchesView:
+    return branches(request, deps, "/" + local_path)
+
+
 def tokens_list(request: flask.Request, deps: Deps) -> TokensView:
     found = deps.tokens.list_tokens(_user(request).id)
     return TokensView(tokens=[_token_view(t) for t in found])
