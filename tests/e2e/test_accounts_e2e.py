@@ -239,3 +239,44 @@ def test_login_to_a_server_makes_task_commands_use_it(tmp_path: Path) -> None:
         assert task_id not in cli("task", "list", "--json").stdout
     finally:
         stop(srv)
+
+
+def test_a_call_that_would_pass_the_monthly_budget_is_never_made(
+    tmp_path: Path, llm: FakeOpenAI
+) -> None:
+    repo = make_python_repo_with_failing_test(tmp_path / "calc")
+    proc = subprocess.run(
+        [
+            *ERRAND,
+            "task",
+            "create",
+            "--repo",
+            str(repo),
+            "--prompt",
+            "Fix add",
+            "--model",
+            "openai/fake-coder",
+            "--auto-approve",
+            "--wait",
+            "--json",
+        ],
+        env=errand_env(
+            tmp_path / "home",
+            {
+                "ERRAND_MODEL_API_BASE": llm.base_url,
+                # one call may cost up to 8192 output tokens at $6/M: about $0.05
+                "ERRAND_MONTHLY_BUDGET_USD": "0.01",
+            },
+        ),
+        capture_output=True,
+        text=True,
+        timeout=300,
+        cwd=ROOT,
+    )
+    release_workspaces(tmp_path / "home")
+    task = json.loads(proc.stdout)
+    assert task["status"] == "failed", task
+    assert task["error"]["code"] == "budget_exceeded"
+    message = task["error"]["message"]
+    assert "monthly budget of $0.01" in message and "would be passed by $0.0" in message
+    assert llm.requests == []  # the call was not made
