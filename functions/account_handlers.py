@@ -25,6 +25,7 @@ from functions.account_schemas import (
     UserLimitsView,
     UserView,
 )
+from functions.schemas import Empty
 from shared.accounts import (
     ApiToken,
     CredentialInfo,
@@ -159,7 +160,7 @@ def token_revoke(request: flask.Request, deps: Deps, token_id: str) -> Done:
     return Done(done=f"revoked {token_id}")
 
 
-def logout(request: flask.Request, deps: Deps) -> flask.Response:
+def logout(request: flask.Request, deps: Deps, body: Empty) -> flask.Response:
     found = identity(request)
     response = flask.Response(
         Done(done="signed out").model_dump_json(), mimetype="application/json"

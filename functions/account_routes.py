@@ -18,6 +18,7 @@ from functions.account_schemas import (
     UserLimitsView,
 )
 from functions.routes import Route
+from functions.schemas import Empty
 from shared.accounts import CredentialInfo, Limits
 
 ACCOUNT_ROUTES = [
@@ -93,7 +94,12 @@ ACCOUNT_ROUTES = [
         errors=(404,),
     ),
     Route(
-        "POST", "/api/session/logout", me.logout, "Sign out of this browser session", response=Done
+        "POST",
+        "/api/session/logout",
+        me.logout,
+        "Sign out of this browser session",
+        body=Empty,
+        response=Done,
     ),
     Route(
         "PUT",

@@ -152,6 +152,7 @@ class Deps(AccountPorts):
             api_key=api_key if api_key is not None else s.model_api_key.get_secret_value(),
             price_per_mtok=s.model_price,
             max_output_tokens=s.max_output_tokens,
+            timeout_s=s.model_timeout_s,
         )
         if not model.priced:
             close = similar_models(name)

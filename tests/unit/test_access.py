@@ -51,6 +51,8 @@ class Browser:
 
     def call(self, method: str, path: str, body: object = None) -> tuple[int, str]:
         headers = {} if method == "GET" else {"Origin": ORIGIN, "X-CSRF-Token": self.csrf()}
+        if body is None and method != "GET":
+            body = {}
         resp = self.client.open(path, method=method, json=body, headers=headers)
         return resp.status_code, resp.get_data(as_text=True)
 
