@@ -15,7 +15,7 @@ import flask
 
 from functions import account_handlers as me
 from functions import auth_handlers
-from functions.access import allow_cors, authenticate, cors_preflight
+from functions.access import allow_cors, authenticate, check_owner, cors_preflight
 from functions.account_routes import ACCOUNT_ROUTES
 from functions.openapi import document_json
 from functions.routes import NoRoute, Route, RouteTable, parse_fields, reply
@@ -65,18 +65,20 @@ def handle(request: flask.Request, deps: Deps) -> flask.Response:
         if exc.allowed:
             response.headers["Allow"] = ", ".join(exc.allowed)
         return response
-    if route.body is not None and request.mimetype != "application/json":
-        # also what keeps cross-site forms out: they cannot send JSON without a preflight
-        return error(
-            415,
-            "unsupported_media_type",
-            f"{route.method} {request.path} takes a JSON body: send Content-Type: "
-            "application/json (and `{}` when there is nothing to say)",
-        )
     found: Identity | None = None
     try:
         found = authenticate(request, deps, route, args)
-        response = _call(request, deps, route, args)
+        if route.body is not None and request.mimetype != "application/json":
+            # also what keeps cross-site forms out: they cannot send JSON without a preflight
+            response = error(
+                415,
+                "unsupported_media_type",
+                f"{route.method} {request.path} takes a JSON body: send Content-Type: "
+                "application/json (and `{}` when there is nothing to say)",
+            )
+        else:
+            check_owner(deps, found, args)
+            response = _call(request, deps, route, args)
     except QuotaExceeded as exc:
         response = error(exc.http_status, exc.code, exc.message)
         response.headers["Retry-After"] = str(exc.retry_after_s)
