@@ -11,7 +11,7 @@ import flask
 from functions import account_handlers as me
 from functions.routes import Route
 from shared.auth import Identity
-from shared.errors import NotFound
+from shared.errors import NotFound, Unauthorized
 from shared.wiring import Deps
 
 
@@ -25,14 +25,17 @@ def origins(request: flask.Request, deps: Deps) -> set[str]:
 def authenticate(
     request: flask.Request, deps: Deps, route: Route, args: Mapping[str, Any]
 ) -> Identity | None:
-    """Who calls (401/403 otherwise). Internal routes take only the server's own token (to
-    anyone else they do not exist), admin routes only admins."""
+    """Who calls (401/403 otherwise). Internal routes take only the server's own token, admin
+    routes only admins (to anyone else they do not exist)."""
     if route.public:
         return None
     headers = {k.lower(): v for k, v in request.headers.items()}
     if route.internal:
         if not deps.auth.is_internal(headers):
-            raise NotFound(f"no route {request.method} {request.path}")
+            raise Unauthorized(
+                f"{request.path} is called by Errand itself (the queue, the scheduler) with "
+                "the server's own token"
+            )
         return None
     found = deps.auth.identify(request.method, headers, origins(request, deps))
     request.environ[me.IDENTITY] = found

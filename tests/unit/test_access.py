@@ -170,7 +170,9 @@ def test_two_users_never_see_each_others_work(deps: Deps, github: GitHubOAuthSta
             status, text = bob.call(method, path, body)
             checked += 1
             hidden = ("<task_id>", "/api/users/", "<path:local_path>")
-            if route.internal or any(h in route.path for h in hidden):
+            if route.internal:
+                assert status == 401, (method, path, status, text)
+            if any(h in route.path for h in hidden):
                 assert status == 404, (method, path, status, text)
                 # exactly what an id that never existed gets
                 missing = path.replace(task_id, "t_000000000000")
