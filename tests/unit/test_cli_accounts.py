@@ -4,6 +4,7 @@ as this machine's user; and the operator's commands on the store."""
 from __future__ import annotations
 
 import io
+import os
 import sys
 from pathlib import Path
 
@@ -17,7 +18,7 @@ from shared.paths import db, key_file
 @pytest.fixture
 def home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     home = tmp_path / "home"
-    for name in [k for k in __import__("os").environ if k.startswith("ERRAND_")]:
+    for name in [k for k in os.environ if k.startswith("ERRAND_")]:
         monkeypatch.delenv(name)
     monkeypatch.setenv("ERRAND_HOME", str(home))
     return home
