@@ -15,8 +15,11 @@ def create_app(deps: Deps) -> flask.Flask:
     app.url_map.merge_slashes = False
     app.url_map.strict_slashes = False
 
-    @app.route("/", defaults={"path": ""}, methods=["GET", "POST", "PUT", "DELETE", "PATCH"])
-    @app.route("/<path:path>", methods=["GET", "POST", "PUT", "DELETE", "PATCH"])
+    # OPTIONS too: CORS preflights are answered by handle(), for the configured origins only
+    methods = ["GET", "POST", "PUT", "DELETE", "PATCH", "OPTIONS"]
+
+    @app.route("/", defaults={"path": ""}, methods=methods, provide_automatic_options=False)
+    @app.route("/<path:path>", methods=methods, provide_automatic_options=False)
     def route(path: str) -> flask.Response:
         return handle(flask.request, deps)
 

@@ -7,11 +7,16 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from typing import Any
+from urllib.parse import unquote
 
 import flask
 
+from functions import account_handlers as me
+from functions import auth_handlers
+from functions.access import allow_cors, authenticate, check_owner, cors_preflight
+from functions.account_routes import ACCOUNT_ROUTES
 from functions.openapi import document_json
 from functions.routes import NoRoute, Route, RouteTable, parse_fields, reply
 from functions.schemas import (
@@ -25,9 +30,10 @@ from functions.schemas import (
     TaskListView,
     TaskView,
 )
-from shared import leasing, sse
-from shared.domain import StageRequest, task_public
-from shared.errors import ErrandError
+from shared import leasing, signing, sse
+from shared.auth import Identity
+from shared.domain import StageRequest, Task, task_public
+from shared.errors import ErrandError, QuotaExceeded
 from shared.review import Retry, ReviewFeedback
 from shared.services import ApprovePlan, CreateTask, TaskService, parse
 from shared.wiring import Deps
@@ -48,6 +54,10 @@ def ok(body: Any, status: int = 200) -> flask.Response:
 
 
 def handle(request: flask.Request, deps: Deps) -> flask.Response:
+    if request.method == "OPTIONS":
+        return cors_preflight(request, deps)
+    if request.path == "/" and "login" in request.args:
+        return auth_handlers.login_link(request, deps)
     try:
         route, args = TABLE.match(request.method, request.path)
     except NoRoute as exc:
@@ -56,16 +66,39 @@ def handle(request: flask.Request, deps: Deps) -> flask.Response:
         if exc.allowed:
             response.headers["Allow"] = ", ".join(exc.allowed)
         return response
-    bodyless = not request.content_length and not request.headers.get("Transfer-Encoding")
-    if route.body is not None and request.mimetype != "application/json" and not bodyless:
-        # also what keeps cross-site forms out: they cannot send JSON without a preflight (a
-        # POST with no body at all reads as `{}`: cookie sessions are CSRF-checked anyway)
-        return error(
-            415,
-            "unsupported_media_type",
-            f"{route.method} {request.path} takes a JSON body: send Content-Type: "
-            "application/json (and `{}` when there is nothing to say)",
-        )
+    found: Identity | None = None
+    try:
+        found = authenticate(request, deps, route, args)
+        bodyless = not request.content_length and not request.headers.get("Transfer-Encoding")
+        if route.body is not None and request.mimetype != "application/json" and not bodyless:
+            # also what keeps cross-site forms out: they cannot send JSON without a preflight
+            # (a POST with no body at all reads as `{}`: cookie sessions are CSRF-checked)
+            response = error(
+                415,
+                "unsupported_media_type",
+                f"{route.method} {request.path} takes a JSON body: send Content-Type: "
+                "application/json (and `{}` when there is nothing to say)",
+            )
+        else:
+            check_owner(deps, found, args)
+            response = _call(request, deps, route, args)
+    except QuotaExceeded as exc:
+        response = error(exc.http_status, exc.code, exc.message)
+        response.headers["Retry-After"] = str(exc.retry_after_s)
+        response.headers["X-Quota-Reset"] = exc.resets_at
+    except ErrandError as exc:
+        response = error(exc.http_status, exc.code, exc.message)
+        if exc.http_status == 401:
+            response.headers["WWW-Authenticate"] = "Bearer"
+    for cookie in found.set_cookies if found else []:
+        response.headers.add("Set-Cookie", cookie)
+    allow_cors(request, deps, response)
+    return response
+
+
+def _call(
+    request: flask.Request, deps: Deps, route: Route, args: Mapping[str, Any]
+) -> flask.Response:
     try:
         kwargs = dict(args)
         if route.body is not None:
@@ -75,8 +108,8 @@ def handle(request: flask.Request, deps: Deps) -> flask.Response:
         if route.headers is not None:
             kwargs["headers"] = parse_fields(route.headers, dict(request.headers.items()), "header")
         return reply(route, route.handler(request, deps, **kwargs))
-    except ErrandError as exc:
-        return error(exc.http_status, exc.code, exc.message)
+    except ErrandError:
+        raise
     except Exception:
         log.exception("unhandled error in %s %s", request.method, request.path)
         return error(
@@ -84,8 +117,21 @@ def handle(request: flask.Request, deps: Deps) -> flask.Response:
         )
 
 
-def _service(deps: Deps) -> TaskService:
-    return TaskService(deps.store, deps.queue, deps.settings.model, deps.blobs)
+def _service(deps: Deps, request: flask.Request | None = None) -> TaskService:
+    """Task use cases acting as the request's user."""
+    return deps.task_service(me.identity(request).user if request else None)
+
+
+def public(task: Task, deps: Deps, request: flask.Request) -> dict[str, Any]:
+    """The task as the API shows it, its audio behind a short-lived signed URL."""
+    body = task_public(task)
+    if task.audio is not None and task.audio.url:
+        key = unquote(task.audio.url.split("/blobs/", 1)[-1].split("?", 1)[0])
+        origin = deps.settings.public_url or request.host_url.rstrip("/")
+        body["audio"]["url"] = origin + signing.blob_path(deps.signing_key, key)
+        if deps.settings.multi_user:  # the server's disk is not the users' business
+            body["audio"]["path"] = ""
+    return body
 
 
 def health(request: flask.Request | None, deps: Deps) -> Health:
@@ -97,46 +143,46 @@ def openapi(request: flask.Request, deps: Deps) -> flask.Response:
 
 
 def create(request: flask.Request, deps: Deps, body: CreateTask) -> dict[str, Any]:
-    return task_public(_service(deps).create(body))
+    return public(_service(deps, request).create(body), deps, request)
 
 
 def list_tasks(request: flask.Request, deps: Deps, query: ListQuery) -> dict[str, Any]:
-    tasks = _service(deps).list(query.limit).tasks
-    return {"tasks": [task_public(t) for t in tasks]}
+    tasks = _service(deps, request).list(query.limit, everyone=query.all).tasks
+    return {"tasks": [public(t, deps, request) for t in tasks]}
 
 
 def show(request: flask.Request, deps: Deps, task_id: str) -> dict[str, Any]:
-    return task_public(_service(deps).get(task_id))
+    return public(_service(deps, request).get(task_id), deps, request)
 
 
 def approve_plan(
     request: flask.Request, deps: Deps, task_id: str, body: ApprovePlan
 ) -> dict[str, Any]:
-    return task_public(_service(deps).approve_plan(task_id, body))
+    return public(_service(deps, request).approve_plan(task_id, body), deps, request)
 
 
 def approve_diff(request: flask.Request, deps: Deps, task_id: str, body: Empty) -> dict[str, Any]:
-    return task_public(_service(deps).approve_diff(task_id))
+    return public(_service(deps, request).approve_diff(task_id), deps, request)
 
 
 def reject_plan(
     request: flask.Request, deps: Deps, task_id: str, body: ReviewFeedback
 ) -> dict[str, Any]:
-    return task_public(_service(deps).reject_plan(task_id, body))
+    return public(_service(deps, request).reject_plan(task_id, body), deps, request)
 
 
 def request_changes(
     request: flask.Request, deps: Deps, task_id: str, body: ReviewFeedback
 ) -> dict[str, Any]:
-    return task_public(_service(deps).request_changes(task_id, body))
+    return public(_service(deps, request).request_changes(task_id, body), deps, request)
 
 
 def retry(request: flask.Request, deps: Deps, task_id: str, body: Retry) -> dict[str, Any]:
-    return task_public(_service(deps).retry(task_id, body))
+    return public(_service(deps, request).retry(task_id, body), deps, request)
 
 
 def cancel(request: flask.Request, deps: Deps, task_id: str, body: Empty) -> dict[str, Any]:
-    return task_public(_service(deps).cancel(task_id))
+    return public(_service(deps, request).cancel(task_id), deps, request)
 
 
 def events(
@@ -147,7 +193,8 @@ def events(
     headers: EventsHeaders,
 ) -> flask.Response:
     """Blocking SSE for the functions deployment (one stream per request thread there); the
-    local server serves this route asynchronously instead (shared/server.py)."""
+    local server serves this route asynchronously instead (shared/server.py). The task's
+    owner was checked by `authenticate`."""
     deps.store.get_task(task_id)
     resumed = "last_event_id" in headers.model_fields_set
     cursor = headers.last_event_id if resumed else query.after
@@ -293,7 +340,8 @@ TABLE = RouteTable(
             "Queue target: start one stage's job",
             body=StageRequest,
             response=DispatchResult,
-            errors=(400, 503),
+            errors=(400, 404, 503),
+            internal=True,
         ),
         Route(
             "POST",
@@ -302,6 +350,9 @@ TABLE = RouteTable(
             "Deliver again the stages whose execution died (a scheduled call)",
             body=Empty,
             response=SweepResult,
+            errors=(404,),
+            internal=True,
         ),
+        *ACCOUNT_ROUTES,
     ]
 )

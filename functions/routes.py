@@ -43,6 +43,8 @@ class Route:
     status: int = 200  # the success status
     errors: tuple[int, ...] = ()  # error statuses this route answers on purpose
     public: bool = False  # True: no token needed
+    internal: bool = False  # True: only the server's own token (the queue, the scheduler)
+    admin: bool = False  # True: only admins; to anyone else the route does not exist
     stream: bool = False  # True: answers text/event-stream
 
     @property

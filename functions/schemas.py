@@ -51,6 +51,7 @@ class TaskListView(Model):
 
 class ListQuery(Model):
     limit: int = Field(default=50, ge=1, le=500, description="how many tasks, newest first")
+    all: bool = Field(default=False, description="admins: every user's tasks")
 
 
 class EventsQuery(Model):

@@ -13,7 +13,7 @@ import httpx
 from shared.domain import Event, Plan, task_public
 from shared.errors import ErrandError
 from shared.review import Retry, ReviewFeedback
-from shared.services import ApprovePlan, CreateTask, TaskService
+from shared.services import ApprovePlan, CreateTask
 from shared.stack import Stack
 
 TaskJson = dict[str, Any]
@@ -153,7 +153,10 @@ class LocalClient:
         self.stack = stack
         deps = stack.deps
         self._store = deps.store
-        self._service = TaskService(deps.store, deps.queue, deps.settings.model, deps.blobs)
+        # as this machine's user: their own model keys pay for their tasks, as over HTTP
+        from shared.account_wiring import local_login
+
+        self._service = deps.task_service(deps.users.ensure_local_user(local_login()))
 
     def create(self, req: CreateTask) -> TaskJson:
         return task_public(self._service.create(req))

@@ -24,6 +24,8 @@ FilePath = Annotated[
     AfterValidator(limits.path),
 ]
 
+LOCAL_USER_ID = "u_local"  # the one user of single-user mode (see shared/accounts.py)
+
 
 class Model(BaseModel):
     """Base for everything that crosses a process boundary: unknown fields are errors."""
@@ -229,6 +231,9 @@ class Task(Model):
     prompt: str
     model: str
     auto_approve: bool = False
+    owner: str = LOCAL_USER_ID  # a user id; every read and write is scoped to it
+    # whose key pays for the model calls: "operator" or "user:<provider>"
+    key_source: str = "operator"
     plan: Plan | None = None
     diff: str = ""
     tests: TestReport = Field(default_factory=TestReport)

@@ -36,6 +36,29 @@ class InvalidTransition(Conflict):
     code = "invalid_transition"
 
 
+class Unauthorized(ErrandError):
+    code = "unauthorized"
+    http_status = 401
+
+
+class Forbidden(ErrandError):
+    code = "forbidden"
+    http_status = 403
+
+
+class QuotaExceeded(ErrandError):
+    """A per-user quota is used up. `retry_after_s` and `resets_at` (ISO 8601, UTC) say when
+    to try again; HTTP answers 429 with a Retry-After header."""
+
+    code = "quota_exceeded"
+    http_status = 429
+
+    def __init__(self, message: str, retry_after_s: int, resets_at: str) -> None:
+        super().__init__(message)
+        self.retry_after_s = retry_after_s
+        self.resets_at = resets_at
+
+
 class ConfigError(ErrandError):
     code = "config_error"
     http_status = 500

@@ -10,9 +10,10 @@ from urllib.parse import quote
 
 from pydantic import JsonValue
 
+from shared.accounts import EffectiveLimits, day_start, quota_refusal
 from shared.adapters.change_feed import ChangeFeed
 from shared.adapters.fs_blobs import check_key
-from shared.domain import Event, EventKind, Lease, StageRequest, Task, now
+from shared.domain import TERMINAL, Event, EventKind, Lease, StageRequest, Task, now
 from shared.errors import Conflict, InvalidInput, NotFound
 
 
@@ -72,12 +73,20 @@ class MemoryStore(MemoryLeases):
         self._events: list[Event] = []
         self._feed = ChangeFeed(0)
 
-    def create_task(self, task: Task) -> Task:
+    def create_task(self, task: Task, quota: EffectiveLimits | None = None) -> Task:
         with self._lock:
             if task.id in self._tasks:
                 raise Conflict(
                     f"a task with id {task.id!r} already exists; create it with a new id"
                 )
+            if quota is not None:
+                at = task.created_at.astimezone(UTC)
+                mine = [t for _, t in self._tasks.values() if t.owner == task.owner]
+                today = sum(1 for t in mine if t.created_at.astimezone(UTC) >= day_start(at))
+                active = sum(1 for t in mine if t.status not in TERMINAL)
+                refusal = quota_refusal(quota, today, active, at)
+                if refusal is not None:
+                    raise refusal
             self._tasks[task.id] = (len(self._tasks), task.model_copy(deep=True))
         return task
 
@@ -87,11 +96,11 @@ class MemoryStore(MemoryLeases):
                 raise NotFound(f"no task {task_id!r}; list tasks to see the ids that exist")
             return self._tasks[task_id][1].model_copy(deep=True)
 
-    def list_tasks(self, limit: int = 50) -> list[Task]:
+    def list_tasks(self, limit: int = 50, owner: str | None = None) -> list[Task]:
         _check_limit(limit)
         with self._lock:
             entries = sorted(
-                self._tasks.values(),
+                (e for e in self._tasks.values() if owner is None or e[1].owner == owner),
                 key=lambda e: (e[1].created_at.astimezone(UTC), e[0]),
                 reverse=True,
             )

@@ -47,6 +47,16 @@ def key_file(home: Path) -> Path:
     return home / "keys" / "master.key"
 
 
+def signing_key(home: Path) -> Path:
+    """Signs session cookies and blob URLs (when ERRAND_SESSION_SECRET is not set)."""
+    return home / "keys" / "signing.key"
+
+
+def client_file(home: Path) -> Path:
+    """Written by `errand login --server URL`: the server and token task commands use."""
+    return home / "client.json"
+
+
 def server_file(home: Path) -> Path:
     """Written by `errand up` so that CLI commands find the running server."""
     return home / "server.json"

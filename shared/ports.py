@@ -11,6 +11,15 @@ from typing import Protocol, runtime_checkable
 
 from pydantic import Field, JsonValue
 
+from shared.accounts import (
+    ApiToken,
+    CredentialInfo,
+    EffectiveLimits,
+    Session,
+    Spend,
+    StoredCredential,
+    User,
+)
 from shared.domain import Event, EventKind, Lease, Model, StageRequest, Task, Usage
 
 # ---------------------------------------------------------------------------- Store
@@ -19,14 +28,17 @@ from shared.domain import Event, EventKind, Lease, Model, StageRequest, Task, Us
 class Store(Protocol):
     """Tasks and their event logs. Safe to share between threads and processes."""
 
-    def create_task(self, task: Task) -> Task: ...
+    def create_task(self, task: Task, quota: EffectiveLimits | None = None) -> Task:
+        """With `quota`, atomically refuses (QuotaExceeded) a task that would pass its owner's
+        tasks per day or concurrent tasks: racing creates admit exactly the quota."""
+        ...
 
     def get_task(self, task_id: str) -> Task:
         """Raises NotFound."""
         ...
 
-    def list_tasks(self, limit: int = 50) -> list[Task]:
-        """Newest first."""
+    def list_tasks(self, limit: int = 50, owner: str | None = None) -> list[Task]:
+        """Newest first; only `owner`'s when given."""
         ...
 
     def update_task(self, task: Task) -> Task:
@@ -48,6 +60,115 @@ class Store(Protocol):
     def wait_for_events(self, after: int, timeout_s: float) -> bool:
         """Block until an event with id > after exists (True) or the timeout passes (False)."""
         ...
+
+
+# ---------------------------------------------------------------------------- Accounts
+
+
+class Users(Protocol):
+    def ensure_github_user(self, github_id: int, login: str, name: str, avatar_url: str) -> User:
+        """Upsert on first sight (webhook senders, OAuth sign-ins); keeps role and limits."""
+        ...
+
+    def ensure_local_user(self, login: str) -> User: ...
+
+    def get_user(self, user_id: str) -> User:
+        """Raises NotFound."""
+        ...
+
+    def find_user(self, login: str) -> User:
+        """By login, case-insensitively. Raises NotFound."""
+        ...
+
+    def update_user(self, user: User) -> User:
+        """Stores the role and limits of an existing user."""
+        ...
+
+
+class Tokens(Protocol):
+    """Personal API tokens, stored by hash."""
+
+    def add_token(self, token: ApiToken) -> None: ...
+    def find_token(self, hash_: str) -> ApiToken: ...
+    def list_tokens(self, user_id: str) -> list[ApiToken]: ...
+    def revoke_token(self, user_id: str, token_id: str) -> None: ...
+
+
+class Sessions(Protocol):
+    """Browser sessions and one-time codes (login links, OAuth states), stored by hash."""
+
+    def put_session(self, session: Session, replaces: str = "") -> None: ...
+    def find_session(self, hash_: str) -> Session: ...
+    def delete_session(self, hash_: str) -> None: ...
+    def add_code(
+        self, kind: str, hash_: str, user_id: str, data: str, expires_at: datetime
+    ) -> None: ...
+    def take_code(self, kind: str, hash_: str) -> tuple[str, str]:
+        """(user_id, data) once; NotFound when unknown, used or expired."""
+        ...
+
+
+class Credentials(Protocol):
+    """Users' encrypted credentials (model keys, their GitHub token): ciphertext only."""
+
+    def put_credential(self, user_id: str, credential: StoredCredential) -> None: ...
+    def get_credential(self, user_id: str, provider: str) -> StoredCredential: ...
+    def list_credentials(self, user_id: str) -> list[CredentialInfo]: ...
+    def delete_credential(self, user_id: str, provider: str) -> None: ...
+    def all_credentials(self) -> list[tuple[str, StoredCredential]]: ...
+    def replace_ciphertext(self, user_id: str, provider: str, old: bytes, new: bytes) -> bool:
+        """Compare-and-set of one ciphertext (key rotation); False when it changed."""
+        ...
+
+
+class Ledger(Protocol):
+    """Model spending: each call reserves its worst-case cost first and settles after."""
+
+    def reserve(
+        self, user_id: str, task_id: str, usd: float, monthly_usd: float, task_usd: float
+    ) -> str:
+        """Atomically holds `usd` against the user's monthly budget and the task's budget;
+        raises BudgetExceeded naming the budget and the overshoot. Returns a reservation id."""
+        ...
+
+    def settle(self, reservation_id: str, usage: Usage) -> None: ...
+
+    def daily(self, user_id: str, since: datetime) -> dict[str, Spend]:
+        """Tasks created and model spending per UTC day (YYYY-MM-DD) from `since`."""
+        ...
+
+
+class GitHubIdentity(Model):
+    id: int
+    login: str
+    name: str = ""
+    avatar_url: str = ""
+
+
+class RepoInfo(Model):
+    full_name: str
+    default_branch: str = ""
+    private: bool = False
+
+
+class GitHubAccount(Protocol):
+    """GitHub's OAuth web flow and the user-token API calls the server makes for a user."""
+
+    def authorize_url(self, state: str, code_challenge: str, redirect_uri: str) -> str: ...
+
+    def exchange(self, code: str, code_verifier: str, redirect_uri: str) -> str:
+        """The user's access token for an authorization code. Raises Unauthorized."""
+        ...
+
+    def user(self, token: str) -> GitHubIdentity: ...
+
+    def repos(self, token: str) -> list[RepoInfo]: ...
+
+    def repo(self, token: str, full_name: str) -> RepoInfo:
+        """Raises NotFound when the token cannot see the repository."""
+        ...
+
+    def branches(self, token: str, full_name: str) -> list[str]: ...
 
 
 # ---------------------------------------------------------------------------- Leases
@@ -261,3 +382,15 @@ class Secrets(Protocol):
         ...
 
     def decrypt(self, ciphertext: bytes, context: str) -> bytes: ...
+
+    def rotate(self) -> None:
+        """Makes a new key-encryption key current; earlier ones still unwrap until retired."""
+        ...
+
+    def rewrap(self, ciphertext: bytes, context: str) -> bytes:
+        """The same secret with its data key wrapped by the current key-encryption key."""
+        ...
+
+    def retire(self) -> int:
+        """Forgets every key-encryption key but the current one; returns how many."""
+        ...

@@ -9,20 +9,21 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import hmac
 import json
 import mimetypes
 import re
 from collections.abc import Awaitable, Callable, MutableMapping
 from typing import Any, Protocol, cast, runtime_checkable
+from urllib.parse import parse_qsl, urlsplit
 
 from a2wsgi import WSGIMiddleware
 
 from functions.app import create_app
-from functions.handlers import TABLE, health
-from shared import sse
+from functions.handlers import health
+from shared import signing, sse
+from shared.auth import Identity
 from shared.domain import TERMINAL
-from shared.errors import ConfigError, ErrandError, InvalidInput, NotFound
+from shared.errors import ConfigError, ErrandError, Forbidden, InvalidInput, NotFound, Unauthorized
 from shared.event_hub import EventHub, Framed
 from shared.wiring import Deps
 
@@ -36,7 +37,6 @@ class AsyncChangeFeed(Protocol):
     async def wait_for_events_async(self, after: int, timeout_s: float) -> bool: ...
 
 
-PUBLIC_PATHS = TABLE.public_paths()
 EVENTS_PATH = re.compile(r"^/api/tasks/(?P<task_id>[A-Za-z0-9_\-]+)/events$")
 
 
@@ -44,12 +44,10 @@ class LocalServer:
     def __init__(
         self,
         deps: Deps,
-        token: str,
         on_shutdown: Callable[[], None] = lambda: None,
         wsgi_workers: int = 16,
     ) -> None:
         self.deps = deps
-        self._token = token
         # uvicorn re-raises the signal that stopped it once it is done, so code after
         # server.run() never runs: cleanup belongs to the lifespan shutdown
         self._on_shutdown = on_shutdown
@@ -81,47 +79,41 @@ class LocalServer:
         elif match and scope["method"] == "GET":
             await self._events(scope, receive, send, match["task_id"])
         elif path.startswith("/blobs/") and scope["method"] == "GET":
-            await self._blob(path.removeprefix("/blobs/"), send)  # ASGI paths arrive decoded
+            await self._blob(scope, path.removeprefix("/blobs/"), send)  # paths arrive decoded
         else:
             await self._wsgi(scope, receive, send)
 
     def _refusal(self, scope: Scope) -> tuple[int, str, str] | None:
         """Any web page the user visits can make the browser call 127.0.0.1. Requests must name
         this server as their Host (which defeats DNS rebinding) and, when a browser sends an
-        Origin, come from this server's own origin (else 403). Every request but the public
-        ones carries the token `errand up` wrote to server.json (mode 0600), so other users of
-        this machine cannot drive it either (else 401). Bodies must be JSON, which a cross-site
-        form cannot send without a CORS preflight this server never grants: the handlers answer
-        415 otherwise (functions/handlers.py)."""
-        headers = {
-            k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope.get("headers") or []
-        }
+        Origin, come from this server's own origin or one the operator allowed for CORS (else
+        403). Who calls (the token `errand up` wrote to server.json, mode 0600, a personal
+        token, or a browser session with its CSRF token) is decided per route: by the handlers
+        (functions/access.py) and, for streams and blobs, here (else 401). Bodies must be JSON,
+        which a cross-site form cannot send without a CORS preflight: the handlers answer 415
+        otherwise (functions/handlers.py)."""
+        headers = _headers(scope)
         port = (scope.get("server") or ("", 0))[1]
         allowed = {f"127.0.0.1:{port}", f"localhost:{port}", f"[::1]:{port}"}
+        public = self.deps.settings.public_url
+        if public:
+            allowed.add(urlsplit(public).netloc)
         if headers.get("host", "") not in allowed:
             message = (
                 f"Host {headers.get('host', '')!r} is not this server; use http://127.0.0.1:{port}"
             )
             return 403, "forbidden", message
         origin = headers.get("origin")
-        if origin and origin.removeprefix("http://") not in allowed:
+        cors = self.deps.settings.cors_origins
+        if origin and origin.split("://", 1)[-1] not in allowed and origin not in cors:
             return 403, "forbidden", f"requests from {origin} are not allowed"
-        if scope["path"] not in PUBLIC_PATHS and not self._authorized(headers, scope):
-            message = (
-                "missing or wrong token: send 'Authorization: Bearer <token>' with the token "
-                "from server.json in ERRAND_HOME (the errand CLI does this)"
-            )
-            return 401, "unauthorized", message
         return None
 
-    def _authorized(self, headers: dict[str, str], scope: Scope) -> bool:
-        given = headers.get("authorization", "").removeprefix("Bearer ").strip()
-        # <audio src> cannot send headers: blobs (only) also take ?token=; a token in an API
-        # URL would end up in logs and browser history
-        if not given and scope["path"].startswith("/blobs/"):
-            query = scope.get("query_string", b"").decode()
-            given = dict(p.split("=", 1) for p in query.split("&") if "=" in p).get("token", "")
-        return hmac.compare_digest(given.encode(), self._token.encode())
+    def _identify(self, scope: Scope) -> Identity:
+        headers = _headers(scope)
+        host = headers.get("host", "")
+        own = {f"http://{host}", f"https://{host}", *self.deps.settings.cors_origins}
+        return self.deps.auth.identify(scope["method"], headers, own, rotate=False)
 
     async def _lifespan(self, receive: Receive, send: Send) -> None:
         while True:
@@ -134,9 +126,19 @@ class LocalServer:
                 await send({"type": "lifespan.shutdown.complete"})
                 return
 
-    async def _blob(self, key: str, send: Send) -> None:
+    async def _blob(self, scope: Scope, key: str, send: Send) -> None:
+        """A blob by signed URL (the browser's audio player), or for a caller who may see
+        the task it belongs to. Anything else looks like a missing blob."""
+        query = _query(scope)
         try:
+            if not signing.verify_blob(
+                self.deps.signing_key, key, query.get("exp", ""), query.get("sig", "")
+            ):
+                await asyncio.to_thread(self._check_blob_owner, scope, key)
             data = await asyncio.to_thread(self.deps.blobs.get, key)
+        except (Unauthorized, Forbidden) as exc:
+            await _error(send, exc)
+            return
         except (NotFound, InvalidInput):
             shown = key if len(key) <= 200 else key[:200] + "…"
             await _json(send, 404, {"error": {"code": "not_found", "message": f"no blob {shown}"}})
@@ -146,23 +148,27 @@ class LocalServer:
         await send({"type": "http.response.start", "status": 200, "headers": headers})
         await send({"type": "http.response.body", "body": data})
 
+    def _check_blob_owner(self, scope: Scope, key: str) -> None:
+        found = self._identify(scope)
+        parts = key.split("/")
+        if len(parts) < 3 or parts[0] != "tasks":
+            raise NotFound(f"no blob {key}")
+        self.deps.task_service(found.user).get(parts[1])
+
     async def _events(self, scope: Scope, receive: Receive, send: Send, task_id: str) -> None:
-        store = self.deps.store
+        def authorize() -> None:
+            found = self._identify(scope)
+            self.deps.task_service(found.user).get(task_id)  # another user's: 404
+
         headers = dict(scope.get("headers") or [])
-        query = dict(
-            part.split("=", 1)
-            for part in scope.get("query_string", b"").decode("latin-1").split("&")
-            if "=" in part
-        )
+        query = _query(scope)
         try:
-            await asyncio.to_thread(store.get_task, task_id)
+            await asyncio.to_thread(authorize)
             cursor = sse.parse_cursor(
                 headers.get(b"last-event-id", b"").decode("latin-1"), query.get("after")
             )
         except ErrandError as exc:
-            await _json(
-                send, exc.http_status, {"error": {"code": exc.code, "message": exc.message}}
-            )
+            await _error(send, exc)
             return
         await send(
             {
@@ -244,6 +250,19 @@ class LocalServer:
         if sse.finished(task):
             return 0.0
         return sse.SETTLE_S if task.status in TERMINAL else sse.HEARTBEAT_S
+
+
+async def _error(send: Send, exc: ErrandError) -> None:
+    extra = [(b"www-authenticate", b"Bearer")] if exc.http_status == 401 else []
+    await _json(send, exc.http_status, {"error": {"code": exc.code, "message": exc.message}}, extra)
+
+
+def _headers(scope: Scope) -> dict[str, str]:
+    return {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope.get("headers") or []}
+
+
+def _query(scope: Scope) -> dict[str, str]:
+    return dict(parse_qsl(scope.get("query_string", b"").decode("latin-1")))
 
 
 def _body(data: bytes) -> dict[str, Any]:

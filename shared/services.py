@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any, TypeVar
 
 from pydantic import ConfigDict, Field, JsonValue, ValidationError
 
 from shared import limits, review
+from shared.accounts import User, effective_limits
 from shared.domain import (
+    LOCAL_USER_ID,
     TERMINAL,
     EventKind,
     Model,
@@ -20,9 +23,10 @@ from shared.domain import (
     can_transition,
     now,
 )
-from shared.errors import Conflict, InvalidInput, InvalidTransition
+from shared.errors import Conflict, InvalidInput, InvalidTransition, NotFound
 from shared.ports import Blobs, Queue, Store
 from shared.review import Retry, ReviewFeedback
+from shared.settings import Quotas
 
 M = TypeVar("M", bound=Model)
 
@@ -89,15 +93,53 @@ def validate_create(req: CreateTask, default_model: str) -> tuple[str, str, str,
     return repo, prompt, model, branch
 
 
+KeyPolicy = Callable[[User, str, str, bool], str]
+"""(owner, model, repo, repo_verified) -> key source ("operator" or "user:<provider>"); raises
+InvalidInput when the owner may not use that model (or, unless verified, that repository)."""
+
+
 class TaskService:
-    def __init__(self, store: Store, queue: Queue, default_model: str, blobs: Blobs) -> None:
+    """Task use cases for one acting user (`actor`; None = trusted internal callers). A task
+    of another user answers NotFound to a non-admin actor, exactly like a missing one."""
+
+    def __init__(
+        self,
+        store: Store,
+        queue: Queue,
+        default_model: str,
+        *,
+        blobs: Blobs | None = None,
+        actor: User | None = None,
+        quotas: Quotas | None = None,
+        key_policy: KeyPolicy | None = None,
+    ) -> None:
         self._store = store
         self._queue = queue
         self._blobs = blobs
         self._default_model = default_model
+        self._actor = actor
+        self._quotas = quotas
+        self._key_policy = key_policy
 
-    def create(self, req: CreateTask) -> Task:
+    def create(
+        self, req: CreateTask, owner: User | None = None, *, repo_verified: bool = False
+    ) -> Task:
+        """Creates a task owned by `owner` (default: the actor, else the local user) within
+        the owner's quotas: raises QuotaExceeded (HTTP 429) when it would pass one.
+        `repo_verified`: the caller vouches that the owner may use the repository (a webhook
+        from a repository the GitHub App is installed on), so it is not checked against the
+        owner's own GitHub token."""
+        owner = owner or self._actor
         repo, prompt, model, branch = validate_create(req, self._default_model)
+        key_source = "operator"
+        if owner is not None and self._key_policy is not None:
+            key_source = self._key_policy(owner, model, repo, repo_verified)
+        quota = None
+        if owner is not None and self._quotas is not None:
+            q = self._quotas
+            quota = effective_limits(
+                owner, q.tasks_per_day, q.concurrent_tasks, q.monthly_budget_usd
+            )
         task = self._store.create_task(
             Task(
                 repo=repo,
@@ -105,22 +147,31 @@ class TaskService:
                 prompt=prompt,
                 model=model,
                 auto_approve=req.auto_approve,
-            )
+                owner=owner.id if owner is not None else LOCAL_USER_ID,
+                key_source=key_source,
+            ),
+            quota,
         )
         self._store.append_event(task.id, EventKind.STATUS, {"status": task.status.value})
         self._queue.enqueue(StageRequest(task_id=task.id, stage=Stage.PREPARE))
         return task
 
     def get(self, task_id: str) -> Task:
-        return self._store.get_task(task_id)
+        task = self._store.get_task(task_id)
+        if not visible_to(task, self._actor):
+            raise NotFound(f"no task {task_id!r}; list tasks to see the ids that exist")
+        return task
 
-    def list(self, limit: int = 50) -> TaskList:
-        return TaskList(tasks=self._store.list_tasks(limit))
+    def list(self, limit: int = 50, everyone: bool = False) -> TaskList:
+        """The actor's tasks; an admin's `everyone` lists all users' tasks."""
+        actor = self._actor
+        owner = None if actor is None or (everyone and actor.admin) else actor.id
+        return TaskList(tasks=self._store.list_tasks(limit, owner=owner))
 
     def approve_plan(self, task_id: str, req: ApprovePlan) -> Task:
-        task = self._store.get_task(task_id)
+        task = self.get(task_id)
         self._require(task, Status.PLAN_REVIEW, "approve a plan")
-        if req.plan is not None:
+        if req.plan is not None and self._blobs is not None:
             review.check_plan_files(self._blobs, task.id, req.plan)
         plan = req.plan or task.plan
         task = transition(self._store, task, Status.EXECUTING, plan=plan)
@@ -130,7 +181,7 @@ class TaskService:
         return task
 
     def approve_diff(self, task_id: str) -> Task:
-        task = self._store.get_task(task_id)
+        task = self.get(task_id)
         self._require(task, Status.DIFF_REVIEW, "approve a diff")
         task = transition(self._store, task, Status.PUBLISHING)
         self._queue.enqueue(StageRequest(task_id=task.id, stage=Stage.PUBLISH, round=task.round))
@@ -138,7 +189,7 @@ class TaskService:
 
     def cancel(self, task_id: str) -> Task:
         for attempt in range(5):  # a running stage writes the task too: retry lost races
-            task = self._store.get_task(task_id)
+            task = self.get(task_id)
             if task.status in TERMINAL:
                 raise InvalidTransition(
                     f"task {task_id} is already {task.status.value}; "
@@ -160,12 +211,15 @@ class TaskService:
         return task
 
     def reject_plan(self, task_id: str, req: ReviewFeedback) -> Task:
+        self.get(task_id)  # another user's task answers NotFound
         return review.reject_plan(self._store, self._queue, task_id, req)
 
     def request_changes(self, task_id: str, req: ReviewFeedback) -> Task:
+        self.get(task_id)
         return review.request_changes(self._store, self._queue, task_id, req)
 
     def retry(self, task_id: str, req: Retry) -> Task:
+        self.get(task_id)
         return review.retry(self._store, self._queue, task_id, req)
 
     @staticmethod
@@ -174,6 +228,11 @@ class TaskService:
             raise InvalidTransition(
                 f"cannot {action}: task {task.id} is {task.status.value}, not {status.value}"
             )
+
+
+def visible_to(task: Task, actor: User | None) -> bool:
+    """Internal callers (None) and admins see every task; users see their own."""
+    return actor is None or actor.admin or task.owner == actor.id
 
 
 def parse(model: type[M], body: bytes | str) -> M:

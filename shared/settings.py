@@ -21,6 +21,22 @@ class Budgets(Model):
     max_wall_s: float = 1800.0
 
 
+class Quotas(Model):
+    """The operator's per-user defaults (the seed's: 5 tasks a day, 2 at a time). Admins have
+    no task quotas unless one is set for them; the monthly budget holds for everyone."""
+
+    tasks_per_day: int = 5
+    concurrent_tasks: int = 2
+    monthly_budget_usd: float = 50.0
+
+
+class GitHubOAuth(Model):
+    client_id: str = ""
+    client_secret: SecretStr = SecretStr("")
+    web_url: str = "https://github.com"  # authorize and access_token live here
+    api_url: str = "https://api.github.com"
+
+
 class SandboxLimits(Model):
     cpus: float = 1.0
     memory_mb: int = 4096
@@ -61,8 +77,27 @@ class Settings(Model):
     scripted_dir: Path | None = None
     # USD per million (input, output) tokens for models litellm has no price for
     model_price: tuple[float, float] | None = None
+    # every model call asks for at most this many tokens: it bounds the worst-case cost that
+    # budgets reserve before the call
+    max_output_tokens: int = 8192
     budgets: Budgets = Field(default_factory=Budgets)
     sandbox: SandboxLimits = Field(default_factory=SandboxLimits)
+    quotas: Quotas = Field(default_factory=Quotas)
+    oauth: GitHubOAuth = Field(default_factory=GitHubOAuth)
+    # the address browsers use (behind a proxy, or the cloud URL); '' = server_url
+    public_url: str = ""
+    # browser origins besides public_url allowed to call the API with CORS
+    cors_origins: tuple[str, ...] = ()
+    # local repositories (directories) users may use; in multi-user mode the only local ones
+    local_repos: tuple[Path, ...] = ()
+    # the server's own token (queue deliveries, the CLI on this machine); set by the stack
+    internal_token: SecretStr = SecretStr("")
+    # signs session cookies and blob URLs; '' = a key file under ERRAND_HOME
+    session_secret: SecretStr = SecretStr("")
+
+    @property
+    def multi_user(self) -> bool:
+        return bool(self.oauth.client_id)
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -93,6 +128,7 @@ class Settings(Model):
                 if e.get("ERRAND_SCRIPTED_DIR")
                 else None,
                 model_price=_price(e.get("ERRAND_MODEL_PRICE", "")),
+                max_output_tokens=_int(e, "ERRAND_MAX_OUTPUT_TOKENS", 8192, 256),
                 sandbox=SandboxLimits(
                     cpus=_float(e, "ERRAND_SANDBOX_CPUS", 1),
                     memory_mb=_int(e, "ERRAND_SANDBOX_MEMORY_MB", 4096, 16),
@@ -104,6 +140,23 @@ class Settings(Model):
                         ("auto", "loop", "tmpfs", "none"),
                     ),
                 ),
+                quotas=Quotas(
+                    tasks_per_day=_int(e, "ERRAND_TASKS_PER_DAY", 5, 0),
+                    concurrent_tasks=_int(e, "ERRAND_CONCURRENT_TASKS", 2, 0),
+                    monthly_budget_usd=_float(e, "ERRAND_MONTHLY_BUDGET_USD", 50),
+                ),
+                oauth=_oauth(e),
+                public_url=e.get("ERRAND_PUBLIC_URL", "").rstrip("/"),
+                cors_origins=tuple(
+                    o.strip().rstrip("/")
+                    for o in e.get("ERRAND_CORS_ORIGINS", "").split(",")
+                    if o.strip()
+                ),
+                local_repos=tuple(
+                    Path(p).expanduser() for p in e.get("ERRAND_LOCAL_REPOS", "").split(":") if p
+                ),
+                internal_token=SecretStr(e.get("ERRAND_INTERNAL_TOKEN", "")),
+                session_secret=SecretStr(e.get("ERRAND_SESSION_SECRET", "")),
                 budgets=Budgets(
                     max_steps=_int(e, "ERRAND_MAX_STEPS", 40, 1),
                     max_tokens=_int(e, "ERRAND_MAX_TOKENS", 400000, 1000),
@@ -113,6 +166,22 @@ class Settings(Model):
             )
         except ValueError as exc:
             raise ConfigError(f"invalid Errand setting in the environment: {exc}") from None
+
+
+def _oauth(e: Mapping[str, str]) -> GitHubOAuth:
+    client_id = e.get("ERRAND_GITHUB_CLIENT_ID", "").strip()
+    secret = e.get("ERRAND_GITHUB_CLIENT_SECRET", "").strip()
+    if bool(client_id) != bool(secret):
+        raise ValueError(
+            "GitHub sign-in needs both ERRAND_GITHUB_CLIENT_ID and ERRAND_GITHUB_CLIENT_SECRET "
+            "(from your GitHub OAuth app); set both, or neither for single-user mode"
+        )
+    return GitHubOAuth(
+        client_id=client_id,
+        client_secret=SecretStr(secret),
+        web_url=e.get("ERRAND_GITHUB_URL", "https://github.com").rstrip("/"),
+        api_url=e.get("ERRAND_GITHUB_API_URL", "https://api.github.com").rstrip("/"),
+    )
 
 
 def _failpoints(raw: str) -> frozenset[str]:

@@ -6,11 +6,13 @@ from __future__ import annotations
 
 import logging
 import os
+import secrets
 import threading
 from collections.abc import Callable
 from pathlib import Path
 
 import httpx
+from pydantic import SecretStr
 
 from functions.app import create_app
 from shared import leasing, paths
@@ -37,9 +39,13 @@ class Stack:
         # job processes read their settings from the environment, as Cloud Run Jobs do
         env = dict(os.environ)
         env["ERRAND_HOME"] = str(settings.home)
+        env.pop("ERRAND_INTERNAL_TOKEN", None)  # jobs never need it
         if server_url:
             env["ERRAND_SERVER"] = server_url
             settings = settings.model_copy(update={"server_url": server_url})
+        # the server's own token: queue deliveries to dispatch, and the CLI on this machine
+        token = token or secrets.token_urlsafe(32)
+        settings = settings.model_copy(update={"internal_token": SecretStr(token)})
         self.settings = settings
         self.deps = Deps(settings, job_env=env)
         if server_url:
@@ -49,7 +55,10 @@ class Stack:
 
             def deliver(body: bytes) -> int:
                 return client.post(
-                    "/api/dispatch", data=body, content_type="application/json"
+                    "/api/dispatch",
+                    data=body,
+                    content_type="application/json",
+                    headers={"Authorization": f"Bearer {token}"},
                 ).status_code
 
             self.deps.deliver = deliver

@@ -13,6 +13,7 @@ import time
 import uvicorn
 
 from shared import paths
+from shared.account_wiring import local_login
 from shared.errors import InvalidInput
 from shared.http_guard import MAX_HEADER_BYTES, GuardedH11Protocol, RequestGuard
 from shared.server import LocalServer
@@ -37,7 +38,7 @@ def serve(settings: Settings, port: int) -> int:
         stack.stop()
 
     config = uvicorn.Config(
-        RequestGuard(LocalServer(stack.deps, token, on_shutdown=shutdown)),
+        RequestGuard(LocalServer(stack.deps, on_shutdown=shutdown)),
         host="127.0.0.1",
         port=port,
         log_level="warning",
@@ -54,6 +55,7 @@ def serve(settings: Settings, port: int) -> int:
     ).start()
     write_server_file(settings.home, ServerInfo(url=url, pid=os.getpid(), token=token))
     print(f"Errand is serving on {url} (home {settings.home})", flush=True)
+    print(describe_mode(stack), flush=True)
     try:
         server.run()
     finally:
@@ -73,6 +75,24 @@ def check_port_free(port: int) -> None:
                     "ERRAND_PORT"
                 ) from None
             raise InvalidInput(f"cannot listen on 127.0.0.1:{port}: {exc.strerror}") from None
+
+
+def describe_mode(stack: Stack) -> str:
+    """Says who may use the server, and for single-user mode the browser's one-time login."""
+    deps = stack.deps
+    s = deps.settings
+    if s.multi_user:
+        return (
+            f"Multi-user mode: people sign in with GitHub at {s.public_url or s.server_url}; the "
+            "CLI on this machine acts as the operator"
+        )
+    user = deps.users.ensure_local_user(local_login())
+    code = deps.auth.login_code(user)
+    return (
+        f"Single-user mode (GitHub sign-in is not configured): serving {user.login}. Open "
+        f"{s.server_url}/?login={code} in your browser (works once, for an hour; `errand open` "
+        "makes a new one)"
+    )
 
 
 def _deliver_once_listening(server: uvicorn.Server, stack: Stack) -> None:

@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from shared import paths
-from shared.domain import StageRequest, Timings
+from shared.domain import StageRequest, Task, Timings
 from shared.errors import BudgetExceeded, ConfigError
 from shared.ports import (
     Blobs,
@@ -24,6 +24,7 @@ from shared.ports import (
     Synthesizer,
 )
 from shared.settings import Settings
+from shared.wiring_accounts import AccountPorts
 
 if TYPE_CHECKING:
     from shared.adapters.local_queue import LocalQueue
@@ -34,7 +35,7 @@ SCRIPTED_PREFIX = "scripted:"
 
 
 @dataclass
-class Deps:
+class Deps(AccountPorts):
     """Adapters for one process, built lazily: the API server never pays for a model or a voice,
     a job process builds only what its stage touches."""
 
@@ -42,6 +43,7 @@ class Deps:
     deliver: Callable[[bytes], int] | None = None
     job_env: Mapping[str, str] = field(default_factory=dict)  # what job processes inherit
     timings: Timings = field(default_factory=Timings)
+    revealed: list[str] = field(default_factory=list)  # user keys decrypted here, to scrub
 
     @cached_property
     def store(self) -> Store:
@@ -117,9 +119,20 @@ class Deps:
 
         release(paths.workspace(self.settings.home, task_id))
 
-    def model(self, name: str, label: str) -> ModelClient:
+    def model(self, name: str, label: str, task: Task | None = None) -> ModelClient:
         """`label` names the conversation (the stage, plus the round for fix rounds): the
-        scripted model replays the turns recorded under it."""
+        scripted model replays the turns recorded under it. With `task`, calls use the key
+        that pays for the task and are metered against its budgets."""
+        if task is not None:
+            from shared.account_wiring import user_model
+
+            return user_model(self, task, name, label)
+        return self.base_model(name, label)
+
+    def base_model(
+        self, name: str, label: str, api_key: str | None = None, api_base: str | None = None
+    ) -> ModelClient:
+        """A model client with the operator's key, or the given key and base URL."""
         if name.startswith(SCRIPTED_PREFIX) or name == "scripted":
             from shared.adapters.scripted_model import ScriptedModel
 
@@ -132,11 +145,13 @@ class Deps:
         from shared.adapters.litellm_model import LitellmModel, similar_models
 
         s = self.settings
+        own = api_key is not None  # a user's key goes to the user's base URL, never ours
         model = LitellmModel(
             name,
-            api_base=s.model_api_base,
-            api_key=s.model_api_key.get_secret_value(),
+            api_base=(api_base or "") if own else s.model_api_base,
+            api_key=api_key if api_key is not None else s.model_api_key.get_secret_value(),
             price_per_mtok=s.model_price,
+            max_output_tokens=s.max_output_tokens,
             timeout_s=s.model_timeout_s,
         )
         if not model.priced:
@@ -238,9 +253,10 @@ class Deps:
         return make_speech(self.settings.speech)
 
     def known_secrets(self) -> list[str]:
-        """Values that must be scrubbed from anything stored or shown."""
-        key = self.settings.model_api_key.get_secret_value()
-        return [key] if len(key) >= 6 else []
+        """Values that must be scrubbed from anything stored or shown: the operator's key and
+        every user key this process has decrypted."""
+        keys = [self.settings.model_api_key.get_secret_value(), *self.revealed]
+        return [k for k in keys if len(k) >= 6]
 
 
 def _no_delivery(body: bytes) -> int:

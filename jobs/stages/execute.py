@@ -54,7 +54,7 @@ def run(ctx: StageContext) -> None:
 
     loop_hooks.on_step = on_step
     loop = AgentLoop(
-        model=ctx.deps.model(ctx.task.model, label),
+        model=ctx.deps.model(ctx.task.model, label, task=ctx.task),
         tools=[tools.BASH, *files.specs, tools.FINISH],
         handlers={"bash": bash, **files.handlers, "finish": finish},
         on_text=files.apply_text,

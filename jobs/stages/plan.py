@@ -53,7 +53,7 @@ def run(ctx: StageContext) -> None:
     feedback = review_feedback(ctx.task, "plan")
     label = Stage.PLAN.value if feedback is None else f"{Stage.PLAN.value}-{ctx.task.round}"
     loop = AgentLoop(
-        model=ctx.deps.model(ctx.task.model, label),
+        model=ctx.deps.model(ctx.task.model, label, task=ctx.task),
         tools=[tools.SUBMIT_PLAN, tools.BASH],
         handlers={"submit_plan": submit_plan, "bash": bash},
         budgets=budgets,

@@ -21,7 +21,9 @@ DETECT_FILES = (*testsuite.RELEVANT_FILES, *testsuite.REQUIREMENTS)
 def run(ctx: StageContext) -> None:
     if ctx.task.status == Status.QUEUED:
         ctx.move(Status.PREPARING)
-    ctx.deps.model(ctx.task.model, Stage.PLAN.value)  # a bad model name fails now, not after setup
+    ctx.deps.model(
+        ctx.task.model, Stage.PLAN.value, task=ctx.task
+    )  # a bad model name fails now, not after setup
     settings = ctx.deps.settings
     # a fresh volume with a disk quota; a redelivery after a crash starts over on a new one
     ctx.workspace.parent.mkdir(parents=True, exist_ok=True)

@@ -42,7 +42,7 @@ def verdict(t: TestReport) -> str:
 
 def run(ctx: StageContext) -> None:
     task = ctx.task
-    model = ctx.deps.model(task.model, Stage.SUMMARIZE.value)
+    model = ctx.deps.model(task.model, Stage.SUMMARIZE.value, task=task)
     messages = [
         Message(role="system", content=render("summarize_system")),
         Message(

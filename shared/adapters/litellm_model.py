@@ -23,6 +23,7 @@ import logging
 import os
 import re
 import time
+import warnings
 from collections.abc import Sequence
 from types import ModuleType
 from typing import Any
@@ -43,6 +44,11 @@ def import_litellm() -> ModuleType:
     os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
     import litellm
 
+    with warnings.catch_warnings():
+        # litellm's response types make pydantic warn (ReadOnly TypedDict items) the first
+        # time one is built, wherever that happens: build one here, quietly
+        warnings.simplefilter("ignore")
+        litellm.ModelResponse()
     litellm.suppress_debug_info = True  # no "Give Feedback / Get Help" banners on stdout
     litellm.turn_off_message_logging = True  # prompts may hold code and secrets
     for name in _LITELLM_LOGGERS:
@@ -62,6 +68,7 @@ class LitellmModel:
         price_per_mtok: tuple[float, float] | None = None,
         retries: int = 2,
         retry_backoff_s: float = 1.0,
+        max_output_tokens: int = 0,
     ) -> None:
         if not model.strip():
             raise ConfigError("no model is configured: set ERRAND_MODEL (e.g. openai/gpt-4o-mini)")
@@ -73,6 +80,8 @@ class LitellmModel:
         self.retries = max(0, retries)
         self.retry_backoff_s = retry_backoff_s
         self._priced: bool | None = None
+        # > 0: every call asks for at most this many tokens, which bounds its worst-case cost
+        self.max_output_tokens = max_output_tokens
 
     def __repr__(self) -> str:  # the key stays out of reprs and tracebacks
         return f"LitellmModel(model={self.model!r}, api_base={self.api_base!r})"
@@ -95,6 +104,8 @@ class LitellmModel:
         }
         if tools:
             kwargs["tools"] = [to_openai_tool(t) for t in tools]
+        if self._max_out(litellm):
+            kwargs["max_tokens"] = self._max_out(litellm)
         if self.api_base:
             kwargs["api_base"] = self.api_base
             kwargs["api_key"] = self._api_key or _PLACEHOLDER_KEY
@@ -114,6 +125,40 @@ class LitellmModel:
         message = from_openai_message(response, turn=len(messages))
         usage = self._usage(litellm, response)
         return Completion(message=message, usage=usage, duration_s=round(duration, 3))
+
+    def worst_case_usd(self, messages: Sequence[Message], tools: Sequence[ToolSpec]) -> float:
+        """An upper bound of what one call may cost: the prompt counted generously (its
+        tokenizer's count plus a tenth, or a token per two characters when unknown) and a
+        reply of `max_output_tokens`."""
+        litellm = import_litellm()
+        text = json.dumps(
+            [to_openai_message(m) for m in messages] + [to_openai_tool(t) for t in tools]
+        )
+        try:
+            counted = int(
+                litellm.token_counter(
+                    model=self.model, messages=[to_openai_message(m) for m in messages]
+                )
+            )
+            tool_tokens = sum(len(json.dumps(to_openai_tool(t))) for t in tools) // 2
+            prompt = int((counted + tool_tokens) * 1.1) + 64
+        except Exception:
+            prompt = len(text) // 2 + 64
+        out = self._max_out(litellm) or 16_384
+        if self.price_per_mtok is not None:
+            price_in, price_out = self.price_per_mtok
+            return (prompt * price_in + out * price_out) / 1_000_000
+        return _cost_from_map(litellm, self.model, prompt, out)
+
+    def _max_out(self, litellm: ModuleType) -> int:
+        """max_output_tokens, lowered to what the model can produce when the map knows."""
+        if self.max_output_tokens <= 0:
+            return 0
+        try:
+            cap = int(litellm.get_model_info(self.model).get("max_output_tokens") or 0)
+        except Exception:
+            cap = 0
+        return min(self.max_output_tokens, cap) if cap > 0 else self.max_output_tokens
 
     def _provider_known(self, litellm: ModuleType) -> bool:
         try:

@@ -11,11 +11,12 @@ from pathlib import Path
 
 from pydantic import JsonValue
 
+from shared.accounts import EffectiveLimits, day_start, quota_refusal
 from shared.adapters.change_feed import ChangeFeed
 from shared.adapters.sqlite_db import connect, transaction
 from shared.adapters.sqlite_leases import SCHEMA as LEASES_SCHEMA
 from shared.adapters.sqlite_leases import SqliteLeases
-from shared.domain import Event, EventKind, Task, now
+from shared.domain import TERMINAL, Event, EventKind, Task, now
 from shared.errors import Conflict, InvalidInput, NotFound
 
 _MAX_ROWID = 2**63 - 1
@@ -27,7 +28,8 @@ _SCHEMA = (
         version INTEGER NOT NULL,
         status TEXT NOT NULL,
         created_at TEXT NOT NULL,
-        updated_at TEXT NOT NULL
+        updated_at TEXT NOT NULL,
+        owner TEXT NOT NULL DEFAULT 'u_local'
     )""",
     "CREATE INDEX IF NOT EXISTS tasks_created ON tasks (created_at)",
     """CREATE TABLE IF NOT EXISTS events (
@@ -40,6 +42,8 @@ _SCHEMA = (
     "CREATE INDEX IF NOT EXISTS events_task ON events (task_id, id)",
     *LEASES_SCHEMA,
 )
+# after the columns added since a file was made exist (see _migrate)
+_INDEXES = ("CREATE INDEX IF NOT EXISTS tasks_owner ON tasks (owner, created_at)",)
 
 
 def _stamp(moment: datetime) -> str:
@@ -62,6 +66,9 @@ class SqliteStore(SqliteLeases):
         with transaction(self._conn, self._lock) as conn:
             for statement in _SCHEMA:
                 conn.execute(statement)
+            _migrate(conn)
+            for statement in _INDEXES:
+                conn.execute(statement)
         super().__init__(self._conn, self._lock)
         self._poll_conn: sqlite3.Connection | None = None  # owned by the poller thread
         self._data_version: int | None = None
@@ -69,12 +76,16 @@ class SqliteStore(SqliteLeases):
 
     # ------------------------------------------------------------------------ tasks
 
-    def create_task(self, task: Task) -> Task:
+    def create_task(self, task: Task, quota: EffectiveLimits | None = None) -> Task:
         try:
             with transaction(self._conn, self._lock) as conn:
+                if quota is not None:
+                    # inside BEGIN IMMEDIATE: no other process can insert between count and
+                    # insert, so N racing creates admit exactly the quota
+                    _check_quota(conn, task, quota)
                 conn.execute(
-                    "INSERT INTO tasks (id, doc, version, status, created_at, updated_at)"
-                    " VALUES (?, ?, ?, ?, ?, ?)",
+                    "INSERT INTO tasks (id, doc, version, status, created_at, updated_at, owner)"
+                    " VALUES (?, ?, ?, ?, ?, ?, ?)",
                     (
                         task.id,
                         task.model_dump_json(),
@@ -82,6 +93,7 @@ class SqliteStore(SqliteLeases):
                         task.status.value,
                         _stamp(task.created_at),
                         _stamp(task.updated_at),
+                        task.owner,
                     ),
                 )
         except sqlite3.IntegrityError as exc:
@@ -97,11 +109,13 @@ class SqliteStore(SqliteLeases):
             raise NotFound(f"no task {task_id!r}; list tasks to see the ids that exist")
         return Task.model_validate_json(row[0])
 
-    def list_tasks(self, limit: int = 50) -> list[Task]:
+    def list_tasks(self, limit: int = 50, owner: str | None = None) -> list[Task]:
         _check_limit(limit)
+        where, params = ("WHERE owner = ? ", (owner,)) if owner is not None else ("", ())
         with self._lock:
             rows = self._conn.execute(
-                "SELECT doc FROM tasks ORDER BY created_at DESC, rowid DESC LIMIT ?", (limit,)
+                f"SELECT doc FROM tasks {where}ORDER BY created_at DESC, rowid DESC LIMIT ?",
+                (*params, limit),
             ).fetchall()
         return [Task.model_validate_json(row[0]) for row in rows]
 
@@ -202,6 +216,27 @@ class SqliteStore(SqliteLeases):
         self._data_version = version
         row = self._poll_conn.execute("SELECT coalesce(max(id), 0) FROM events").fetchone()
         return int(row[0])
+
+
+def _migrate(conn: sqlite3.Connection) -> None:
+    columns = {row[1] for row in conn.execute("PRAGMA table_info(tasks)")}
+    if "owner" not in columns:  # a file from before users existed: its tasks are the local user's
+        conn.execute("ALTER TABLE tasks ADD COLUMN owner TEXT NOT NULL DEFAULT 'u_local'")
+
+
+def _check_quota(conn: sqlite3.Connection, task: Task, quota: EffectiveLimits) -> None:
+    at = task.created_at.astimezone(UTC)
+    created_today = conn.execute(
+        "SELECT count(*) FROM tasks WHERE owner = ? AND created_at >= ?",
+        (task.owner, _stamp(day_start(at))),
+    ).fetchone()[0]
+    active = conn.execute(
+        "SELECT count(*) FROM tasks WHERE owner = ? AND status NOT IN (?, ?, ?)",
+        (task.owner, *(s.value for s in TERMINAL)),
+    ).fetchone()[0]
+    refusal = quota_refusal(quota, int(created_today), int(active), at)
+    if refusal is not None:
+        raise refusal
 
 
 def _check_limit(limit: int) -> None:

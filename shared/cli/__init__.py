@@ -27,6 +27,7 @@ GROUPS = (
     "shared.cli.server",
     "shared.cli.tasks",
     "shared.cli.evals",
+    "shared.cli.accounts",
 )
 
 

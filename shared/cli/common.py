@@ -23,9 +23,14 @@ _REMOTE = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*://|^[^/\s]+@[^/\s]+:")
 
 
 def connect(settings: Settings) -> tuple[Client, Any]:
-    """A client for the running server, or an in-process stack on the same home."""
+    """A client for the server `errand login` signed in to, else the running server of this
+    home, else an in-process stack on the same home."""
+    from shared.client_login import read_login
     from shared.stack import Stack, read_server_file
 
+    login = read_login(settings.home)
+    if login is not None:
+        return HttpClient(login.server, login.token), None
     info = read_server_file(settings.home)
     if info:
         client = HttpClient(info.url, info.token)

@@ -100,6 +100,30 @@ def test_another_master_key_cannot_decrypt(tmp_path: Path) -> None:
 def test_unknown_format_version_is_explained(tmp_path: Path) -> None:
     secrets = LocalSecrets(tmp_path / "master.key")
     sealed = bytearray(secrets.encrypt(b"x", "c"))
-    sealed[3] = 2
-    with pytest.raises(InvalidInput, match="format version 2"):
+    sealed[3] = 9
+    with pytest.raises(InvalidInput, match="format version 9"):
         secrets.decrypt(bytes(sealed), "c")
+
+
+def test_rotation_rewraps_without_touching_the_data(tmp_path: Path) -> None:
+    key_file = tmp_path / "keys" / "master.key"
+    writer, other_process = LocalSecrets(key_file), LocalSecrets(key_file)
+    sealed = writer.encrypt(b"sk-canary", "user:u_1|provider:openai")
+    old_key = key_file.read_bytes()
+    other_process.rotate()
+    assert key_file.read_bytes() != old_key
+    # not yet re-wrapped: still opens through the retired key, in every process
+    assert writer.decrypt(sealed, "user:u_1|provider:openai") == b"sk-canary"
+    fresh = writer.encrypt(b"new", "c")  # the writer noticed the rotation
+    rewrapped = writer.rewrap(sealed, "user:u_1|provider:openai")
+    assert rewrapped != sealed and rewrapped[-37:] == sealed[-37:]  # same data nonce and ciphertext
+    assert writer.rewrap(rewrapped, "user:u_1|provider:openai") == rewrapped
+    with pytest.raises(InvalidInput):
+        writer.rewrap(sealed, "user:u_2|provider:openai")  # the context still binds
+    assert other_process.retire() == 1
+    assert not list((key_file.parent / "retired").iterdir())
+    reader = LocalSecrets(key_file)
+    assert reader.decrypt(rewrapped, "user:u_1|provider:openai") == b"sk-canary"
+    assert reader.decrypt(fresh, "c") == b"new"
+    with pytest.raises(InvalidInput, match="retired"):
+        reader.decrypt(sealed, "user:u_1|provider:openai")

@@ -136,9 +136,17 @@ def test_cli_uses_the_server_and_watch_shows_stages_live(server: Server, tmp_pat
     assert "-> bash" in out and "spoken summary ready" in out
     shown = httpx.get(f"{server.url}/api/tasks/{task_id}", headers=server.auth).json()
     assert shown["status"] == "completed"
-    audio = httpx.get(shown["audio"]["url"], headers=server.auth)
+    # the audio player gets a short-lived signed URL: no token, and only for this blob
+    url = shown["audio"]["url"]
+    assert "token" not in url and "sig=" in url
+    audio = httpx.get(url)
     assert audio.status_code == 200 and audio.headers["content-type"] == "audio/mpeg"
     assert len(audio.content) > 10_000
+    forged = url[:-4] + ("0000" if not url.endswith("0000") else "1111")
+    assert httpx.get(forged).status_code in (401, 404)
+    other = url.replace("summary.mp3", "summary.txt")
+    assert httpx.get(other).status_code in (401, 404)
+    assert httpx.get(other, headers=server.auth).status_code == 200  # its owner may
 
 
 def test_hundreds_of_streams_without_a_thread_each(server: Server) -> None:

@@ -6,6 +6,7 @@ from pathlib import Path
 
 import pytest
 from flask.testing import FlaskClient
+from pydantic import SecretStr
 
 from functions.app import create_app
 from shared.settings import Settings
@@ -16,7 +17,10 @@ DEEP = b"[" * 20_000 + b"]" * 20_000
 
 @pytest.fixture
 def client(tmp_path: Path) -> FlaskClient:
-    return create_app(Deps(Settings(home=tmp_path / "home", model="openai/x"))).test_client()
+    settings = Settings(home=tmp_path / "home", model="openai/x", internal_token=SecretStr("t"))
+    c = create_app(Deps(settings)).test_client()
+    c.environ_base["HTTP_AUTHORIZATION"] = "Bearer t"  # the server's own token, as the CLI
+    return c
 
 
 @pytest.mark.parametrize(

@@ -7,12 +7,15 @@ from pathlib import Path
 
 import pytest
 from flask.testing import FlaskClient
+from pydantic import SecretStr
 
 from functions.app import create_app
 from shared.domain import Plan, PlanStep, StageRequest, Status
 from shared.review import RepoFiles, files_key
 from shared.settings import Settings
 from shared.wiring import Deps
+
+TOKEN = "internal-token-for-tests"
 
 
 class RecordingJobs:
@@ -33,14 +36,18 @@ class RecordingJobs:
 
 @pytest.fixture
 def deps(tmp_path: Path) -> Deps:
-    d = Deps(Settings(home=tmp_path / "home", model="openai/default"))
+    d = Deps(
+        Settings(home=tmp_path / "home", model="openai/default", internal_token=SecretStr(TOKEN))
+    )
     d.jobs = RecordingJobs()  # type: ignore[misc]
     return d
 
 
 @pytest.fixture
 def client(deps: Deps) -> FlaskClient:
-    return create_app(deps).test_client()
+    c = create_app(deps).test_client()
+    c.environ_base["HTTP_AUTHORIZATION"] = f"Bearer {TOKEN}"  # the local user, as the CLI
+    return c
 
 
 def create(client: FlaskClient, **body: object) -> dict[str, object]:

@@ -7,6 +7,7 @@ from pathlib import Path
 import jsonschema
 import pytest
 from flask.testing import FlaskClient
+from pydantic import SecretStr
 
 from functions.app import create_app
 from functions.handlers import TABLE
@@ -18,7 +19,10 @@ from shared.wiring import Deps
 
 @pytest.fixture
 def client(tmp_path: Path) -> FlaskClient:
-    return create_app(Deps(Settings(home=tmp_path / "home", model="openai/x"))).test_client()
+    settings = Settings(home=tmp_path / "home", model="openai/x", internal_token=SecretStr("t"))
+    c = create_app(Deps(settings)).test_client()
+    c.environ_base["HTTP_AUTHORIZATION"] = "Bearer t"  # the local user, as the CLI
+    return c
 
 
 def test_every_route_is_described() -> None:

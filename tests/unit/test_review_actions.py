@@ -8,6 +8,7 @@ from typing import Any
 
 import pytest
 from flask.testing import FlaskClient
+from pydantic import SecretStr
 
 from functions.app import create_app
 from shared.domain import EventKind, Plan, PlanStep, Stage, Status, Task, TaskError
@@ -33,7 +34,7 @@ def queue() -> MemoryQueue:
 
 @pytest.fixture
 def service(store: MemoryStore, queue: MemoryQueue) -> TaskService:
-    return TaskService(store, queue, "openai/x", MemoryBlobs())
+    return TaskService(store, queue, "openai/x", blobs=MemoryBlobs())
 
 
 def at(store: MemoryStore, service: TaskService, status: Status, **changes: Any) -> Task:
@@ -163,18 +164,26 @@ def test_a_completed_task_cannot_be_retried(store: MemoryStore, service: TaskSer
 # ------------------------------------------------------------------------- HTTP routes
 
 
+TOKEN = "review-test-token"
+
+
 @pytest.fixture
 def deps(tmp_path: Path) -> Deps:
-    return Deps(Settings(home=tmp_path / "home", model="openai/default"))
+    settings = Settings(
+        home=tmp_path / "home", model="openai/default", internal_token=SecretStr(TOKEN)
+    )
+    return Deps(settings)
 
 
 @pytest.fixture
 def client(deps: Deps) -> FlaskClient:
-    return create_app(deps).test_client()
+    c = create_app(deps).test_client()
+    c.environ_base["HTTP_AUTHORIZATION"] = f"Bearer {TOKEN}"  # the local user, as the CLI
+    return c
 
 
 def test_routes(client: FlaskClient, deps: Deps) -> None:
-    task = TaskService(deps.store, deps.queue, "openai/x", deps.blobs).create(
+    task = TaskService(deps.store, deps.queue, "openai/x", blobs=deps.blobs).create(
         CreateTask(repo="/r", prompt="p")
     )
     deps.store.update_task(task.model_copy(update={"status": Status.PLAN_REVIEW, "plan": PLAN}))

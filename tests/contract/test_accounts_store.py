@@ -1,0 +1,142 @@
+"""The SQLite Users, Tokens and Sessions adapter, and the Store's per-owner quotas."""
+
+from __future__ import annotations
+
+import threading
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+
+from shared.accounts import (
+    LOCAL_USER_ID,
+    ApiToken,
+    EffectiveLimits,
+    Limits,
+    Session,
+    token_hash,
+)
+from shared.adapters.sqlite_accounts import SqliteAccounts
+from shared.adapters.sqlite_store import SqliteStore
+from shared.domain import Status, Task, now
+from shared.errors import NotFound, QuotaExceeded
+from shared.fakes import MemoryStore
+from shared.ports import Sessions, Tokens, Users
+
+
+def _conforms(a: SqliteAccounts) -> tuple[Users, Tokens, Sessions]:
+    return a, a, a  # mypy checks that it implements the ports
+
+
+@pytest.fixture
+def accounts(tmp_path: Path) -> SqliteAccounts:
+    return SqliteAccounts(tmp_path / "errand.db")
+
+
+def test_github_user_is_made_on_first_sight_and_refreshed(accounts: SqliteAccounts) -> None:
+    first = accounts.ensure_github_user(42, "octocat", "The Octocat", "https://a/1")
+    assert first.id.startswith("u_") and not first.admin
+    accounts.update_user(
+        first.model_copy(update={"admin": True, "limits": Limits(tasks_per_day=9)})
+    )
+    again = accounts.ensure_github_user(42, "octo-renamed", "Octo", "https://a/2")
+    assert again.id == first.id and again.login == "octo-renamed" and again.admin
+    assert again.limits.tasks_per_day == 9
+    assert accounts.find_user("OCTO-RENAMED").id == first.id
+    assert accounts.get_user(first.id).avatar_url == "https://a/2"
+    with pytest.raises(NotFound):
+        accounts.find_user("octocat")
+    other = accounts.ensure_github_user(43, "hubot", "", "")
+    assert other.id != first.id
+
+
+def test_local_user_is_an_admin(accounts: SqliteAccounts) -> None:
+    user = accounts.ensure_local_user("alice")
+    assert user.id == LOCAL_USER_ID and user.admin
+    assert accounts.ensure_local_user("bob").login == "alice"
+
+
+def test_tokens_by_hash_and_revocation(accounts: SqliteAccounts) -> None:
+    token = ApiToken(user_id="u_1", name="ci", hash=token_hash("secret"), last4="cret")
+    accounts.add_token(token)
+    found = accounts.find_token(token_hash("secret"))
+    assert found.id == token.id and found.last_used_at is not None
+    assert [t.id for t in accounts.list_tokens("u_1")] == [token.id]
+    with pytest.raises(NotFound):
+        accounts.revoke_token("u_2", token.id)  # not theirs
+    accounts.revoke_token("u_1", token.id)
+    with pytest.raises(NotFound):
+        accounts.find_token(token_hash("secret"))
+
+
+def test_sessions_expire_rotate_and_codes_work_once(accounts: SqliteAccounts) -> None:
+    old = Session(hash="h1", user_id="u_1", expires_at=now() + timedelta(hours=1))
+    accounts.put_session(old)
+    assert accounts.find_session("h1").user_id == "u_1"
+    accounts.put_session(old.model_copy(update={"hash": "h2"}), replaces="h1")
+    with pytest.raises(NotFound):
+        accounts.find_session("h1")
+    accounts.put_session(Session(hash="h3", user_id="u_1", expires_at=now() - timedelta(1)))
+    with pytest.raises(NotFound):
+        accounts.find_session("h3")
+    accounts.add_code("login", "c1", "u_1", "{}", now() + timedelta(minutes=5))
+    assert accounts.take_code("login", "c1") == ("u_1", "{}")
+    with pytest.raises(NotFound):
+        accounts.take_code("login", "c1")
+    accounts.add_code("login", "c2", "u_1", "", now() - timedelta(seconds=1))
+    with pytest.raises(NotFound):
+        accounts.take_code("login", "c2")
+
+
+@pytest.mark.parametrize("kind", ["sqlite", "memory"])
+def test_quotas_per_owner(kind: str, tmp_path: Path) -> None:
+    store = SqliteStore(tmp_path / "errand.db") if kind == "sqlite" else MemoryStore()
+    quota = EffectiveLimits(tasks_per_day=3, concurrent_tasks=2, monthly_budget_usd=1)
+
+    def task(owner: str) -> Task:
+        return Task(repo="/r", prompt="p", model="m", owner=owner)
+
+    first = store.create_task(task("u_a"), quota)
+    store.create_task(task("u_a"), quota)
+    with pytest.raises(QuotaExceeded, match="concurrent") as exc:
+        store.create_task(task("u_a"), quota)
+    assert exc.value.retry_after_s > 0
+    store.create_task(task("u_b"), quota)  # another owner is not affected
+    store.update_task(first.model_copy(update={"status": Status.CANCELLED}))
+    store.create_task(task("u_a"), quota)
+    store.update_task(store.get_task(first.id))  # still counts for the day
+    with pytest.raises(QuotaExceeded, match="daily") as exc:
+        store.create_task(task("u_a"), quota)
+    assert exc.value.resets_at.endswith("T00:00:00+00:00")
+    assert [t.owner for t in store.list_tasks(owner="u_b")] == ["u_b"]
+    assert len(store.list_tasks()) == 4
+
+
+def test_quota_race_admits_exactly_the_quota(tmp_path: Path) -> None:
+    """50 simultaneous creates, each on its own connection, against a daily limit of 5."""
+    path = tmp_path / "errand.db"
+    SqliteStore(path).close()
+    stores = [SqliteStore(path) for _ in range(50)]
+    quota = EffectiveLimits(tasks_per_day=5, concurrent_tasks=0, monthly_budget_usd=1)
+    barrier = threading.Barrier(50)
+    admitted: list[str] = []
+    refused: list[QuotaExceeded] = []
+
+    def create(store: SqliteStore) -> None:
+        barrier.wait()
+        try:
+            admitted.append(
+                store.create_task(Task(repo="/r", prompt="p", model="m", owner="u_a"), quota).id
+            )
+        except QuotaExceeded as exc:
+            refused.append(exc)
+
+    threads = [threading.Thread(target=create, args=(s,)) for s in stores]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    for s in stores:
+        s.close()
+    assert len(admitted) == 5 and len(refused) == 45
+    assert len(SqliteStore(path).list_tasks(owner="u_a")) == 5
