@@ -32,10 +32,14 @@ def heartbeat() -> bytes:
 
 def ends_stream(event: Event, store: EventReader | None = None) -> bool:
     """The stream closes after the task reaches a terminal status. A task can be retried after
-    it ended, so with `store` an ended status closes it only if no event follows it."""
+    it ended, so with `store` an ended status closes it only if no later status follows it
+    (a retried task's history goes on; a few log lines after the end do not count)."""
     if not _terminal(event):
         return False
-    return store is None or not store.read_events(event.task_id, event.id, limit=1)
+    if store is None:
+        return True
+    later = store.read_events(event.task_id, event.id, limit=BATCH)
+    return not any(e.kind == EventKind.STATUS for e in later)
 
 
 class EventReader(Protocol):

@@ -208,3 +208,16 @@ def test_routes(client: FlaskClient, deps: Deps) -> None:
     assert resp.status_code == 200 and resp.json is not None
     assert resp.json["status"] == "queued" and "resume_at" not in resp.json
     assert client.post("/api/tasks/t_nope/retry", json={}).status_code == 404
+
+
+def test_an_ended_stream_goes_on_only_for_a_retried_task(
+    store: MemoryStore, service: TaskService
+) -> None:
+    from shared import sse
+
+    task = failed_in(store, service, Status.EXECUTING, plan=PLAN)
+    ended = [e for e in store.read_events(task.id, 0) if sse.ends_stream(e)][-1]
+    store.append_event(task.id, EventKind.LOG, {"message": "failed: boom"})
+    assert sse.ends_stream(ended, store)  # log lines after the end do not reopen it
+    service.retry(task.id, Retry())
+    assert not sse.ends_stream(ended, store)
