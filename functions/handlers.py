@@ -16,7 +16,7 @@ from werkzeug.exceptions import NotFound as RouteNotFound
 from werkzeug.routing import Map, Rule
 
 from shared import sse
-from shared.domain import StageRequest, is_due, task_public
+from shared.domain import StageRequest, Status, TaskFilter, is_due, task_public
 from shared.errors import Conflict, ErrandError, InvalidInput, NotFound
 from shared.services import ApprovePlan, CreateTask, TaskService, parse
 from shared.wiring import Deps
@@ -85,12 +85,32 @@ def create(request: flask.Request, deps: Deps) -> flask.Response:
 
 
 def list_tasks(request: flask.Request, deps: Deps) -> flask.Response:
+    """Newest first; `?status=&repo=&q=&before=&limit=` narrow it. `next_before` is the cursor
+    of the next page, null on the last one."""
     try:
         limit = min(500, max(1, int(request.args.get("limit", "50"))))
     except ValueError:
         raise InvalidInput("limit must be a whole number between 1 and 500") from None
-    tasks = _service(deps).list(limit).tasks
-    return ok({"tasks": [task_public(t) for t in tasks]})
+    status = request.args.get("status", "")
+    if status and status not in {s.value for s in Status}:
+        raise InvalidInput(
+            f"status {status!r} is unknown; use one of {', '.join(s.value for s in Status)}"
+        )
+    text = request.args.get("q", "")
+    if len(text) > 500:
+        raise InvalidInput(f"q has {len(text)} characters; search with at most 500")
+    where = TaskFilter(
+        status=Status(status) if status else None,
+        repo=request.args.get("repo", ""),
+        text=text,
+        before=request.args.get("before", ""),
+    )
+    tasks = _service(deps).list(limit + 1, where).tasks
+    page = tasks[:limit]
+    more = len(tasks) > limit
+    return ok(
+        {"tasks": [task_public(t) for t in page], "next_before": page[-1].id if more else None}
+    )
 
 
 def show(request: flask.Request, deps: Deps, task_id: str) -> flask.Response:

@@ -10,7 +10,7 @@ from typing import Protocol
 
 from pydantic import Field, JsonValue
 
-from shared.domain import Event, EventKind, Model, StageRequest, Task, Usage
+from shared.domain import Event, EventKind, Model, StageRequest, Task, TaskFilter, Usage
 
 # ---------------------------------------------------------------------------- Store
 
@@ -24,8 +24,9 @@ class Store(Protocol):
         """Raises NotFound."""
         ...
 
-    def list_tasks(self, limit: int = 50) -> list[Task]:
-        """Newest first."""
+    def list_tasks(self, limit: int = 50, where: TaskFilter | None = None) -> list[Task]:
+        """Newest first, narrowed by `where`. Raises InvalidInput when `where.before` names no
+        task."""
         ...
 
     def update_task(self, task: Task) -> Task:
@@ -199,6 +200,8 @@ class Speech(Model):
     mime_type: str  # audio/mpeg or audio/ogg
     extension: str  # mp3 or ogg
     duration_s: float
+    # how long each spoken sentence lasted, in order, when the engine reports it (for captions)
+    sentence_durations_s: list[float] = Field(default_factory=list)
 
 
 class Synthesizer(Protocol):

@@ -17,6 +17,7 @@ from shared.domain import (
     Status,
     Task,
     TaskError,
+    TaskFilter,
     can_transition,
     now,
 )
@@ -90,8 +91,8 @@ class TaskService:
     def get(self, task_id: str) -> Task:
         return self._store.get_task(task_id)
 
-    def list(self, limit: int = 50) -> TaskList:
-        return TaskList(tasks=self._store.list_tasks(limit))
+    def list(self, limit: int = 50, where: TaskFilter | None = None) -> TaskList:
+        return TaskList(tasks=self._store.list_tasks(limit, where))
 
     def approve_plan(self, task_id: str, req: ApprovePlan) -> Task:
         task = self._store.get_task(task_id)

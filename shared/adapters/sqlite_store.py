@@ -15,7 +15,7 @@ from pathlib import Path
 from pydantic import JsonValue
 
 from shared.adapters.change_feed import ChangeFeed
-from shared.domain import Event, EventKind, Task, now
+from shared.domain import Event, EventKind, Task, TaskFilter, now
 from shared.errors import ConfigError, Conflict, InvalidInput, NotFound
 
 BUSY_TIMEOUT_S = 30.0
@@ -138,11 +138,38 @@ class SqliteStore:
             raise NotFound(f"no task {task_id!r}; list tasks to see the ids that exist")
         return Task.model_validate_json(row[0])
 
-    def list_tasks(self, limit: int = 50) -> list[Task]:
+    def list_tasks(self, limit: int = 50, where: TaskFilter | None = None) -> list[Task]:
         _check_limit(limit)
+        where = where or TaskFilter()
+        clauses: list[str] = []
+        params: list[object] = []
+        if where.status is not None:
+            clauses.append("status = ?")
+            params.append(where.status.value)
+        if where.repo:
+            clauses.append("json_extract(doc, '$.repo') = ?")
+            params.append(where.repo)
+        if where.text:
+            # instr, not LIKE: the user's text has no wildcards
+            clauses.append("instr(lower(json_extract(doc, '$.prompt')), lower(?)) > 0")
+            params.append(where.text)
         with self._lock:
+            if where.before:
+                row = self._conn.execute(
+                    "SELECT created_at, rowid FROM tasks WHERE id = ?", (where.before,)
+                ).fetchone()
+                if row is None:
+                    raise InvalidInput(
+                        f"before={where.before!r} names no task; pass the id of the last task"
+                        " of the previous page"
+                    )
+                clauses.append("(created_at, rowid) < (?, ?)")
+                params.extend(row)
+            sql = "SELECT doc FROM tasks"
+            if clauses:
+                sql += " WHERE " + " AND ".join(clauses)
             rows = self._conn.execute(
-                "SELECT doc FROM tasks ORDER BY created_at DESC, rowid DESC LIMIT ?", (limit,)
+                sql + " ORDER BY created_at DESC, rowid DESC LIMIT ?", (*params, limit)
             ).fetchall()
         return [Task.model_validate_json(row[0]) for row in rows]
 
