@@ -21,6 +21,7 @@ from a2wsgi import WSGIMiddleware
 from functions.app import create_app
 from shared import sse
 from shared.errors import ConfigError, InvalidInput, NotFound
+from shared.web_static import WebStatic
 from shared.wiring import Deps
 
 Scope = MutableMapping[str, Any]
@@ -43,8 +44,10 @@ class LocalServer:
         token: str,
         on_shutdown: Callable[[], None] = lambda: None,
         wsgi_workers: int = 16,
+        web: WebStatic | None = None,
     ) -> None:
         self.deps = deps
+        self._web = web or WebStatic()
         self._token = token
         # uvicorn re-raises the signal that stopped it once it is done, so code after
         # server.run() never runs: cleanup belongs to the lifespan shutdown
@@ -61,6 +64,9 @@ class LocalServer:
             await self._lifespan(receive, send)
             return
         if scope["type"] != "http":
+            return
+        if self._web.owns(scope):  # the app shell and its assets: public, they hold no data
+            await self._web(scope, send)
             return
         refusal = self._refuse_foreign(scope)
         if refusal:

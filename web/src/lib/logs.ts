@@ -1,0 +1,58 @@
+import type { Status, TaskEvent } from '../api/types'
+import { STAGE_OF } from './timeline'
+
+export type LineKind = 'log' | 'tool' | 'status' | 'other'
+
+export interface LogLine {
+  id: number
+  at: string
+  stage: string
+  kind: LineKind
+  text: string
+  failed: boolean
+}
+
+function str(v: unknown): string {
+  return typeof v === 'string' ? v : v === undefined || v === null ? '' : JSON.stringify(v)
+}
+
+/** Every event as one readable line, tagged with the stage it happened in. */
+export function logLines(events: readonly TaskEvent[]): LogLine[] {
+  let stage = 'queued'
+  const out: LogLine[] = []
+  for (const e of events) {
+    const d = e.data
+    let kind: LineKind = 'other'
+    let text: string
+    let failed = false
+    if (e.kind === 'status') {
+      const status = str(d.status) as Status
+      stage = STAGE_OF[status] ?? stage
+      kind = 'status'
+      const err = d.error as { message?: string } | undefined
+      text = `→ ${status}${err?.message ? `: ${err.message}` : ''}`
+      failed = status === 'failed'
+    } else if (e.kind === 'log') {
+      kind = 'log'
+      text = str(d.message)
+      if (typeof d.stage === 'string') stage = d.stage
+      failed = typeof d.exit_code === 'number' && d.exit_code !== 0
+    } else if (e.kind === 'tool') {
+      kind = 'tool'
+      text = `${str(d.tool)} ${str(d.arguments)}\n${str(d.result)}`.trimEnd()
+    } else if (e.kind === 'cost') {
+      text = `cost: ${str(d.prompt_tokens)} + ${str(d.completion_tokens)} tokens, $${Number(d.cost_usd ?? 0).toFixed(4)}`
+    } else {
+      text = `${e.kind.replace(/_/g, ' ')}${Object.keys(d).length ? ` ${summarize(d)}` : ''}`
+    }
+    out.push({ id: e.id, at: e.created_at, stage, kind, text, failed })
+  }
+  return out
+}
+
+function summarize(d: Record<string, unknown>): string {
+  const parts = Object.entries(d)
+    .filter(([, v]) => typeof v !== 'object' || v === null)
+    .map(([k, v]) => `${k}=${str(v)}`)
+  return parts.join(' ')
+}
