@@ -26,6 +26,7 @@ export default tseslint.config(
   {
     files: ['**/*.js', '**/*.mjs'],
     extends: [js.configs.recommended],
-    languageOptions: { globals: { ...globals.node } },
+    // e2e scripts run in node and hand functions to the page
+    languageOptions: { globals: { ...globals.node, ...globals.browser } },
   },
 )

@@ -17,5 +17,7 @@ export default defineConfig({
     setupFiles: ['./src/test/setup.ts'],
     include: ['src/**/*.test.{ts,tsx}'],
     css: false,
+    // two shared cores: user-event typing is slow under load, not wrong
+    testTimeout: 20_000,
   },
 })

@@ -15,13 +15,27 @@ interface Props {
 
 /** The plan, every step with its files; while the task waits at the gate the steps can be
  * reworded, reordered, deleted and added before approving, or the plan rejected with feedback. */
-export function PlanReview({ plan, editable, busy, error, canReject, onApprove, onReject }: Props) {
-  const [draft, setDraft] = useState<Plan>(plan)
-  const [feedback, setFeedback] = useState('')
-  const edited = JSON.stringify(draft) !== JSON.stringify(plan)
-  const problems = planProblems(draft)
+// the files field keeps what the user typed (separators and all); it is parsed on the way out
+type DraftStep = PlanStep & { filesText: string }
+interface Draft {
+  summary: string
+  steps: DraftStep[]
+}
 
-  const setStep = (i: number, patch: Partial<PlanStep>) =>
+const toDraft = (plan: Plan): Draft => ({ summary: plan.summary, steps: plan.steps.map((s) => ({ ...s, filesText: s.files.join(', ') })) })
+const fromDraft = (d: Draft): Plan => ({
+  summary: d.summary,
+  steps: d.steps.map(({ title, details, filesText }) => ({ title, details, files: filesOf(filesText) })),
+})
+
+export function PlanReview({ plan, editable, busy, error, canReject, onApprove, onReject }: Props) {
+  const [draft, setDraft] = useState<Draft>(() => toDraft(plan))
+  const [feedback, setFeedback] = useState('')
+  const result = fromDraft(draft)
+  const edited = JSON.stringify(result) !== JSON.stringify(plan)
+  const problems = planProblems(result)
+
+  const setStep = (i: number, patch: Partial<DraftStep>) =>
     setDraft((d) => ({ ...d, steps: d.steps.map((s, j) => (j === i ? { ...s, ...patch } : s)) }))
   const move = (i: number, by: number) =>
     setDraft((d) => {
@@ -36,7 +50,7 @@ export function PlanReview({ plan, editable, busy, error, canReject, onApprove, 
       return { ...d, steps }
     })
   const remove = (i: number) => setDraft((d) => ({ ...d, steps: d.steps.filter((_, j) => j !== i) }))
-  const add = () => setDraft((d) => ({ ...d, steps: [...d.steps, { title: '', details: '', files: [] }] }))
+  const add = () => setDraft((d) => ({ ...d, steps: [...d.steps, { title: '', details: '', files: [], filesText: '' }] }))
 
   if (!editable) {
     return (
@@ -60,7 +74,7 @@ export function PlanReview({ plan, editable, busy, error, canReject, onApprove, 
       className="space-y-4"
       onSubmit={(e) => {
         e.preventDefault()
-        if (!problems.length) onApprove(edited ? draft : null)
+        if (!problems.length) onApprove(edited ? result : null)
       }}
     >
       <div>
@@ -97,7 +111,7 @@ export function PlanReview({ plan, editable, busy, error, canReject, onApprove, 
             <label className="mb-1 mt-2 block text-xs font-medium" htmlFor={`step-${i}-files`}>
               Files (comma-separated; mark a new file “path (new)”)
             </label>
-            <input id={`step-${i}-files`} value={s.files.join(', ')} onChange={(e) => setStep(i, { files: filesOf(e.target.value) })} className={`${inputClass} font-mono`} />
+            <input id={`step-${i}-files`} value={s.filesText} onChange={(e) => setStep(i, { filesText: e.target.value })} className={`${inputClass} font-mono`} />
           </li>
         ))}
       </ol>
@@ -119,7 +133,7 @@ export function PlanReview({ plan, editable, busy, error, canReject, onApprove, 
           {edited ? 'Approve the edited plan' : 'Approve the plan'}
         </Button>
         {edited ? (
-          <Button onClick={() => setDraft(plan)} disabled={busy}>
+          <Button onClick={() => setDraft(toDraft(plan))} disabled={busy}>
             Undo my edits
           </Button>
         ) : null}

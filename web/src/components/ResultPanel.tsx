@@ -32,13 +32,17 @@ export function ResultPanel({
       {task.branch ? (
         <p>
           Branch: <code className="rounded bg-slate-100 px-1 font-mono dark:bg-slate-800" data-testid="branch">{task.branch}</code>
-          {task.pr_url ? (
+          {/^https?:\/\//.test(task.pr_url) ? (
             <>
               {' · '}
               <a href={task.pr_url} className="text-indigo-700 underline dark:text-indigo-300" target="_blank" rel="noreferrer">
                 Open the pull request
               </a>
             </>
+          ) : task.pr_url ? (
+            <span className="block text-xs text-slate-600 dark:text-slate-400">
+              Change request in the local repository: <code className="break-all">{task.pr_url}</code>
+            </span>
           ) : null}
         </p>
       ) : (

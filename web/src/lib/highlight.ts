@@ -27,8 +27,8 @@ function core(): Promise<HighlighterCore> {
     const [{ createHighlighterCore }, { createJavaScriptRegexEngine }, light, dark] = await Promise.all([
       import('shiki/core'),
       import('shiki/engine/javascript'),
-      import('@shikijs/themes/github-light'),
-      import('@shikijs/themes/github-dark'),
+      import('@shikijs/themes/github-light-high-contrast'),
+      import('@shikijs/themes/github-dark-high-contrast'),
     ])
     return createHighlighterCore({
       themes: [light.default, dark.default],
@@ -79,7 +79,7 @@ export async function shikiRefractor(lang: string) {
     highlight(code: string): TokenNode[] {
       const { tokens } = h.codeToTokens(code, {
         lang,
-        themes: { light: 'github-light', dark: 'github-dark' },
+        themes: { light: 'github-light-high-contrast', dark: 'github-dark-high-contrast' },
       })
       return toNodes(tokens)
     },
