@@ -20,7 +20,9 @@ FilePath = Annotated[
 class Model(BaseModel):
     """Base for everything that crosses a process boundary: unknown fields are errors."""
 
-    model_config = ConfigDict(extra="forbid")
+    # what we send always carries every field, defaults included: say so in the JSON schema of
+    # responses (the web app's types are generated from it)
+    model_config = ConfigDict(extra="forbid", json_schema_serialization_defaults_required=True)
 
 
 class Status(StrEnum):

@@ -1,7 +1,15 @@
 // Every API type the app uses, in one place: when the server publishes its OpenAPI description
 // these become aliases of the generated schema (src/api/schema.d.ts).
 
-export const STATUSES = [
+import type { components } from './schema'
+
+// The API's types come from its OpenAPI description (schema.d.ts, generated from openapi.json by
+// `npm run gen:api`); what the document does not describe (the event stream's payloads, the
+// accounts routes until they are on the server) is written out below.
+type Schemas = components['schemas']
+
+export type Status = Schemas['Status']
+export const STATUSES: readonly Status[] = [
   'queued',
   'preparing',
   'planning',
@@ -14,98 +22,20 @@ export const STATUSES = [
   'completed',
   'failed',
   'cancelled',
-] as const
-export type Status = (typeof STATUSES)[number]
-export const TERMINAL: ReadonlySet<Status> = new Set(['completed', 'failed', 'cancelled'])
+]
+export const TERMINAL: ReadonlySet<Status> = new Set<Status>(['completed', 'failed', 'cancelled'])
 
-export interface PlanStep {
-  title: string
-  details: string
-  files: string[]
-}
-
-export interface Plan {
-  summary: string
-  steps: PlanStep[]
-}
-
-export interface TestCounts {
-  passed: number
-  failed: number
-  errors: number
-  skipped: number
-}
-
-export interface TestReport {
-  command: string
-  baseline: TestCounts | null
-  after: TestCounts | null
-  newly_failing: string[]
-  newly_passing: string[]
-  pre_existing: string[]
-  flaky: string[]
-  disappeared: string[]
-  baseline_note: string
-  after_note: string
-}
-
-export interface Conformance {
-  unplanned_files: string[]
-  untouched_steps: string[]
-}
-
-export interface Audio {
-  url: string
-  duration_s: number
-  transcript: string
-  captions_url?: string
-}
-
-export interface Usage {
-  prompt_tokens: number
-  completion_tokens: number
-  cost_usd: number
-}
-
-export interface TaskError {
-  code: string
-  message: string
-}
-
-export interface Task {
-  id: string
-  status: Status
-  repo: string
-  base_branch: string
-  prompt: string
-  model: string
-  auto_approve: boolean
-  plan: Plan | null
-  diff: string
-  tests: TestReport
-  conformance: Conformance
-  branch: string
-  pr_url: string
-  audio: Audio | null
-  usage: Usage
-  error: TaskError | null
-  round: number
-  created_at: string
-  updated_at: string
-}
-
-export interface TaskPage {
-  tasks: Task[]
-  next_before: string | null
-}
-
-export interface CreateTask {
-  repo: string
-  prompt: string
-  branch?: string
-  model?: string
-  auto_approve?: boolean
-}
+export type PlanStep = Schemas['PlanStep-Output']
+export type Plan = Schemas['Plan-Output']
+export type TestCounts = Schemas['TestCounts']
+export type TestReport = Schemas['TestReport']
+export type Conformance = Schemas['Conformance']
+export type Audio = Schemas['Audio']
+export type Usage = Schemas['Usage']
+export type TaskError = Schemas['TaskError']
+export type Task = Schemas['TaskView']
+export type TaskPage = Schemas['TaskListView']
+export type CreateTask = Schemas['CreateTask']
 
 export type EventKind =
   | 'log'
