@@ -1,5 +1,5 @@
-"""The web app's own checks, so that `make test` runs them: Vitest component tests, eslint and
-the strict type check."""
+"""The web app's own checks, so that `make test` runs them: Vitest component tests and eslint
+(the strict type check is part of `npm run build`, which set-up runs before the tests)."""
 
 from __future__ import annotations
 
@@ -11,8 +11,8 @@ import pytest
 
 @pytest.mark.parametrize(
     "command",
-    [["npx", "vitest", "run"], ["npx", "eslint", ".", "--max-warnings", "0"], ["npx", "tsc", "-b"]],
-    ids=["vitest", "eslint", "tsc"],
+    [["npx", "vitest", "run"], ["npx", "eslint", ".", "--max-warnings", "0"]],
+    ids=["vitest", "eslint"],
 )
 def test_web_checks(web_ready: Path, command: list[str]) -> None:
     done = subprocess.run(command, cwd=web_ready, capture_output=True, text=True, timeout=300)

@@ -79,6 +79,33 @@ async function shot(page, name) {
 }
 
 const { context, page } = await newPage(1280, 900, 'light')
+const side = await newPage(1280, 900, 'dark')
+const phone = await newPage(390, 844, 'light')
+
+// The other pages, visited while the pipeline works on the task (the browser would idle).
+async function tour() {
+  const p = side.page
+  await p.goto(BASE_URL + '/tasks')
+  await p.getByRole('heading', { name: 'Task history' }).first().waitFor()
+  await p.getByRole('searchbox', { name: 'Prompt contains' }).fill('failing add')
+  await p.waitForURL(/q=failing/)
+  await p.getByRole('link', { name: /Fix the failing add test/ }).waitFor()
+  await audit(p, 'history (dark)')
+  await shot(p, 'history')
+  await p.getByRole('searchbox', { name: 'Prompt contains' }).fill('no such prompt anywhere')
+  await p.getByText('No task matches these filters.').waitFor()
+  await p.getByRole('link', { name: 'Settings' }).click()
+  await p.getByRole('heading', { name: 'Settings' }).first().waitFor()
+  await audit(p, 'settings (dark)')
+  await shot(p, 'settings')
+  await p.goto(BASE_URL + '/no/such/page')
+  await p.getByRole('heading', { name: 'Page not found' }).waitFor()
+  await phone.page.goto(BASE_URL + '/')
+  await phone.page.getByRole('heading', { name: 'New task' }).waitFor()
+  await audit(phone.page, 'new task at 390px')
+  await shot(phone.page, 'new-task-phone')
+}
+
 try {
   // ---- new task
   await page.goto(BASE_URL + '/')
@@ -100,14 +127,17 @@ try {
   await log.getByText('cloning').waitFor({ timeout: 60_000 })
   await page.getByText('Stream live').waitFor()
   mark('log')
+  const touring = tour().then(() => null, (err) => err) // awaited at the plan gate
 
   // ---- plan review: reword the step, add one, move it up, delete it again, approve
   await page.getByRole('heading', { name: 'Review the plan' }).waitFor({ timeout: 90_000 })
   mark('plan_review')
+  const tourError = await touring
+  if (tourError) throw tourError
+  mark('toured')
   await audit(page, 'plan review')
   await shot(page, 'task-plan-review')
-  const title = page.getByLabel('Title').first()
-  await title.fill('Fix add() in calc.py so that it adds')
+  await page.getByLabel('Title').first().fill('Fix add() in calc.py so that it adds')
   await page.getByRole('button', { name: 'Add a step' }).click()
   await page.getByLabel('Title').nth(1).fill('A step I will delete')
   await page.getByRole('button', { name: 'Move step 2 up' }).click()
@@ -148,49 +178,22 @@ try {
   })
   await audit(page, 'completed task')
   await shot(page, 'task-completed')
-  const shownIds = await log.locator('[data-event-id]').evaluateAll((els) => els.map((e) => Number(e.getAttribute('data-event-id'))))
+  const ids = () => log.locator('[data-event-id]').evaluateAll((els) => els.map((e) => Number(e.getAttribute('data-event-id'))))
+  const shownIds = await ids()
 
-  // ---- deep link reload: the stream replays without duplicates
+  // ---- the finished task in the dark theme and on a phone, and a reload that replays the stream
+  await side.page.goto(`${BASE_URL}/tasks/${taskId}`)
+  await phone.page.goto(`${BASE_URL}/tasks/${taskId}`)
   await page.reload()
   await page.getByText('Stream complete').waitFor({ timeout: 30_000 })
-  const reloadedIds = await log.locator('[data-event-id]').evaluateAll((els) => els.map((e) => Number(e.getAttribute('data-event-id'))))
-
-  // ---- history with a search that matches and one that does not
-  await page.getByRole('link', { name: 'History', exact: true }).first().click()
-  await page.getByRole('heading', { name: 'Task history' }).first().waitFor()
-  await page.getByRole('searchbox', { name: 'Prompt contains' }).fill('failing add')
-  await page.waitForURL(/q=failing/)
-  await page.getByRole('link', { name: /Fix the failing add test/ }).waitFor()
-  await audit(page, 'history')
-  await shot(page, 'history')
-  await page.getByRole('searchbox', { name: 'Prompt contains' }).fill('no such prompt anywhere')
-  await page.getByText('No task matches these filters.').waitFor()
-
-  // ---- settings, and the dark theme
-  await page.getByRole('link', { name: 'Settings' }).click()
-  await page.getByRole('heading', { name: 'Settings' }).first().waitFor()
-  await audit(page, 'settings')
-  await shot(page, 'settings')
-  await page.getByLabel('Theme').selectOption('dark')
-  await page.goto(`${BASE_URL}/tasks/${taskId}`)
-  await page.getByText('Stream complete').waitFor({ timeout: 30_000 })
-  await audit(page, 'completed task, dark')
-  await shot(page, 'task-completed-dark')
-  await page.goto(BASE_URL + '/no/such/page')
-  await page.getByRole('heading', { name: 'Page not found' }).waitFor()
-
-  // ---- phone width
-  const phone = await newPage(390, 844, 'light')
-  await phone.page.goto(`${BASE_URL}/tasks/${taskId}`)
+  const reloadedIds = await ids()
+  await side.page.getByText('Stream complete').waitFor({ timeout: 30_000 })
+  await audit(side.page, 'completed task (dark)')
+  await shot(side.page, 'task-completed-dark')
   await phone.page.getByText('Stream complete').waitFor({ timeout: 30_000 })
   const overflow = await phone.page.evaluate(() => document.documentElement.scrollWidth - window.innerWidth)
   if (overflow > 0) problems.push(`the task page is ${overflow}px wider than a 390px phone`)
-  await audit(phone.page, 'task at 390px')
   await shot(phone.page, 'task-phone')
-  await phone.page.goto(BASE_URL + '/')
-  await phone.page.getByRole('heading', { name: 'New task' }).waitFor()
-  await shot(phone.page, 'new-task-phone')
-  await phone.context.close()
   mark('done')
 
   console.log(JSON.stringify({ taskId, branch: branchName, audio, shownIds, reloadedIds, problems, timings }))
@@ -199,6 +202,6 @@ try {
   console.log(JSON.stringify({ error: String(err?.stack ?? err), problems, timings }))
   process.exitCode = 1
 } finally {
-  await context.close()
+  for (const c of [context, side.context, phone.context]) await c.close()
   await browser.close()
 }
