@@ -178,7 +178,7 @@ try {
   })
   await audit(page, 'completed task')
   await shot(page, 'task-completed')
-  const ids = () => log.locator('[data-event-id]').evaluateAll((els) => els.map((e) => Number(e.getAttribute('data-event-id'))))
+  const ids = () => log.locator('[data-event-ids]').evaluateAll((els) => els.flatMap((e) => (e.getAttribute('data-event-ids') ?? '').split(' ').map(Number)))
   const shownIds = await ids()
 
   // ---- the finished task in the dark theme and on a phone, and a reload that replays the stream

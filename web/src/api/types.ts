@@ -39,6 +39,7 @@ export type CreateTask = Schemas['CreateTask']
 
 export type EventKind =
   | 'log'
+  | 'output'
   | 'status'
   | 'plan_ready'
   | 'diff_ready'
@@ -51,6 +52,7 @@ export type EventKind =
 
 export const EVENT_KINDS: readonly EventKind[] = [
   'log',
+  'output',
   'tool',
   'status',
   'plan_ready',

@@ -1,5 +1,8 @@
+import { useQueryClient } from '@tanstack/react-query'
 import { useState } from 'react'
 import { NavLink, Outlet } from 'react-router'
+import { api, ApiError } from '../api/client'
+import { useMe } from '../api/queries'
 import { applyTheme, storedTheme, type Theme } from '../lib/theme'
 
 const link = ({ isActive }: { isActive: boolean }) =>
@@ -36,7 +39,8 @@ export function Layout() {
               Settings
             </NavLink>
           </nav>
-          <label className="ml-auto flex items-center gap-2 text-sm">
+          <Account />
+          <label className="flex items-center gap-2 text-sm">
             <span className="text-slate-600 dark:text-slate-400">Theme</span>
             <select
               value={theme}
@@ -53,6 +57,39 @@ export function Layout() {
       <main id="main" className="mx-auto max-w-6xl px-4 py-6" tabIndex={-1}>
         <Outlet />
       </main>
+    </div>
+  )
+}
+
+/** Who is signed in (where the server has accounts), with sign-in and sign-out. */
+function Account() {
+  const me = useMe()
+  const client = useQueryClient()
+  const [leaving, setLeaving] = useState(false)
+  if (me.error instanceof ApiError && me.error.needsSignIn) {
+    return (
+      <a href="/auth/github/login" className="ml-auto rounded-md px-3 py-2 text-sm font-medium text-indigo-700 underline dark:text-indigo-300">
+        Sign in
+      </a>
+    )
+  }
+  if (!me.data) return <span className="ml-auto" />
+  const user = me.data.user
+  const signOut = () => {
+    setLeaving(true)
+    void api('/api/session/logout', 'POST').finally(() => {
+      client.clear()
+      window.location.assign('/')
+    })
+  }
+  return (
+    <div className="ml-auto flex items-center gap-2 text-sm">
+      <span className="text-slate-700 dark:text-slate-300">{user.login ?? user.name ?? 'you'}</span>
+      {me.data.mode === 'multi' ? (
+        <button type="button" onClick={signOut} disabled={leaving} className="rounded-md px-2 py-1 underline focus-visible:outline-2 focus-visible:outline-indigo-500">
+          Sign out
+        </button>
+      ) : null}
     </div>
   )
 }

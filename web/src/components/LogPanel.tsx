@@ -10,7 +10,7 @@ const STREAM_LABEL: Record<StreamState, string> = {
   ended: 'complete',
   failed: 'disconnected',
 }
-const KINDS: LineKind[] = ['log', 'tool', 'status', 'other']
+const KINDS: LineKind[] = ['log', 'output', 'tool', 'status', 'other']
 
 export function LogPanel({
   lines,
@@ -99,9 +99,10 @@ export function LogPanel({
         className="h-80 overflow-auto rounded-md bg-slate-950 p-2 font-mono text-xs leading-5 text-slate-100 focus-visible:outline-2 focus-visible:outline-indigo-500"
       >
         {shown.map((l) => (
-          <div key={l.id} data-event-id={l.id} className={`whitespace-pre-wrap break-words ${l.failed ? 'text-red-300' : l.kind === 'status' ? 'text-sky-300' : l.kind === 'tool' ? 'text-amber-200' : ''}`}>
+          <div key={l.id} data-event-ids={l.ids.join(' ')} className={`whitespace-pre-wrap break-words ${l.failed ? 'text-red-300' : l.kind === 'status' ? 'text-sky-300' : l.kind === 'tool' ? 'text-amber-200' : l.kind === 'output' ? 'text-slate-300' : ''}`}>
             <span className="select-none text-slate-400">{l.stage.padEnd(9)} </span>
             {l.text}
+            {l.running !== undefined ? <span className="text-slate-400"> (running, {Math.round(l.running)} s)</span> : null}
           </div>
         ))}
         {!shown.length ? <p className="text-slate-400">{lines.length ? 'No line matches the filters.' : 'Waiting for the first event…'}</p> : null}

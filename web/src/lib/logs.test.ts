@@ -26,3 +26,26 @@ describe('logLines', () => {
     expect(lines[4]?.text).toBe('→ failed: out of budget')
   })
 })
+
+describe('command output', () => {
+  it('joins chunks into one block per command, partial lines included', () => {
+    const lines = logLines([
+      ev(1, 'log', { message: '$ pytest -q', stage: 'verify' }),
+      ev(2, 'output', { text: 'collecting ', elapsed_s: 0.5, command: 'pytest -q', stage: 'verify' }),
+      ev(3, 'output', { text: '... 3 items\nF..', elapsed_s: 1, command: 'pytest -q', stage: 'verify' }),
+      ev(4, 'output', { text: '', elapsed_s: 12, command: 'pytest -q', stage: 'verify' }),
+    ])
+    expect(lines).toHaveLength(2)
+    expect(lines[1]).toMatchObject({ kind: 'output', ids: [2, 3, 4], text: 'collecting ... 3 items\nF..', running: 12 })
+    const done = logLines([
+      ev(2, 'output', { text: 'ok\n', elapsed_s: 1, command: 'a', stage: 'prepare', skipped_bytes: 0 }),
+      ev(3, 'output', { text: 'x\n', elapsed_s: 1, command: 'b', stage: 'prepare', skipped_bytes: 4096 }),
+      ev(4, 'log', { message: 'done', stage: 'prepare' }),
+    ])
+    expect(done.map((l) => [l.kind, l.text, l.running])).toEqual([
+      ['output', 'ok', undefined],
+      ['output', '[… 4096 bytes skipped …]\nx', undefined],
+      ['log', 'done', undefined],
+    ])
+  })
+})
