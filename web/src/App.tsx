@@ -1,10 +1,13 @@
+import { lazy } from 'react'
 import { Route, Routes } from 'react-router'
 import { Layout } from './components/Layout'
-import { HistoryPage } from './pages/HistoryPage'
 import { NewTaskPage } from './pages/NewTaskPage'
 import { NotFoundPage } from './pages/NotFoundPage'
-import { SettingsPage } from './pages/SettingsPage'
-import { TaskPage } from './pages/TaskPage'
+
+// the task page carries the diff viewer and the highlighter: loaded when first opened
+const TaskPage = lazy(() => import('./pages/TaskPage').then((m) => ({ default: m.TaskPage })))
+const HistoryPage = lazy(() => import('./pages/HistoryPage').then((m) => ({ default: m.HistoryPage })))
+const SettingsPage = lazy(() => import('./pages/SettingsPage').then((m) => ({ default: m.SettingsPage })))
 
 export function App() {
   return (

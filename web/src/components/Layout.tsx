@@ -1,5 +1,5 @@
 import { useQueryClient } from '@tanstack/react-query'
-import { useState } from 'react'
+import { Suspense, useState } from 'react'
 import { NavLink, Outlet } from 'react-router'
 import { api, ApiError } from '../api/client'
 import { useMe } from '../api/queries'
@@ -55,7 +55,9 @@ export function Layout() {
         </div>
       </header>
       <main id="main" className="mx-auto max-w-6xl px-4 py-6" tabIndex={-1}>
-        <Outlet />
+        <Suspense fallback={<p>Loading…</p>}>
+          <Outlet />
+        </Suspense>
       </main>
     </div>
   )
