@@ -5,6 +5,8 @@ from __future__ import annotations
 import logging
 import os
 import secrets
+import threading
+import time
 
 import uvicorn
 
@@ -36,7 +38,10 @@ def serve(settings: Settings, port: int) -> int:
         h11_max_incomplete_event_size=32 * 1024,  # request line + headers
     )
     server = uvicorn.Server(config)
-    stack.start()
+    stack.start(deliveries=False)
+    threading.Thread(
+        target=_deliver_once_listening, args=(server, stack), name="errand-start", daemon=True
+    ).start()
     write_server_file(settings.home, ServerInfo(url=url, pid=os.getpid(), token=token))
     print(f"Errand is serving on {url} (home {settings.home})", flush=True)
     try:
@@ -44,3 +49,11 @@ def serve(settings: Settings, port: int) -> int:
     finally:
         shutdown()  # when startup failed (port taken) there was no lifespan shutdown
     return 0
+
+
+def _deliver_once_listening(server: uvicorn.Server, stack: Stack) -> None:
+    """The queue delivers to this server's dispatch route: start it once the port is open."""
+    while not server.started and not server.should_exit:
+        time.sleep(0.02)
+    if server.started:
+        stack.start_deliveries()
