@@ -11,11 +11,11 @@ const DOT: Record<Step['state'], string> = {
 
 export function Timeline({ steps, currentStep }: { steps: Step[]; currentStep: string }) {
   return (
-    <ol className="flex flex-wrap gap-x-1 gap-y-2" aria-label="Stages">
+    <ol className="grid grid-cols-2 gap-2 sm:grid-cols-5" aria-label="Stages">
       {steps.map((s) => (
         <li
           key={s.status}
-          className="flex min-w-[7.5rem] flex-1 flex-col rounded-md border border-slate-200 px-2 py-1.5 text-xs dark:border-slate-800"
+          className="flex flex-col rounded-md border border-slate-200 px-2 py-1.5 text-xs dark:border-slate-800"
           aria-current={s.state === 'current' ? 'step' : undefined}
         >
           <span className="flex items-center gap-1.5 font-medium">
@@ -30,7 +30,7 @@ export function Timeline({ steps, currentStep }: { steps: Step[]; currentStep: s
         </li>
       ))}
       {currentStep ? (
-        <li className="w-full text-sm text-slate-700 dark:text-slate-300" aria-live="polite">
+        <li className="col-span-full text-sm text-slate-700 dark:text-slate-300" aria-live="polite">
           <span className="font-medium">Now: </span>
           <span className="break-words">{currentStep}</span>
         </li>
