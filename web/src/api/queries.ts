@@ -79,7 +79,7 @@ export function useBranches(repo: string, enabled: boolean) {
   return useQuery({
     queryKey: keys.branches(repo),
     queryFn: optional(() => api<{ branches: string[] }>(`/api/repos/${repo.split('/').map(encodeURIComponent).join('/')}/branches`)),
-    enabled: enabled && /^[^/\s]+\/[^/\s]+$/.test(repo),
+    enabled: enabled && repo !== '',
     staleTime: 60_000,
   })
 }

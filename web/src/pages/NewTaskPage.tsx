@@ -17,7 +17,8 @@ export function NewTaskPage() {
   const [prompt, setPrompt] = useState('')
   const [model, setModel] = useState('')
   const [reviewGates, setReviewGates] = useState(true)
-  const branches = useBranches(repo, Boolean(repos.data))
+  // branches are offered for the repositories the server lists (GitHub names or local paths)
+  const branches = useBranches(repo, Boolean(repos.data?.repos.some((r) => r.full_name === repo)))
 
   const repoList = repos.data?.repos ?? null
   const models = me.data ? [...new Set([me.data.default_model, ...me.data.models].filter(Boolean))] : null
@@ -77,7 +78,7 @@ export function NewTaskPage() {
             <label htmlFor="branch" className="mb-1 block text-sm font-medium">
               Base branch <span className="font-normal text-slate-600 dark:text-slate-400">(optional)</span>
             </label>
-            <input id="branch" list="branch-options" value={branch} onChange={(e) => setBranch(e.target.value)} className={inputClass} placeholder="the repository's default branch" autoComplete="off" />
+            <input id="branch" list="branch-options" value={branch} onChange={(e) => setBranch(e.target.value)} className={inputClass} placeholder={repoList?.find((r) => r.full_name === repo)?.default_branch ?? "the repository's default branch"} autoComplete="off" />
             <datalist id="branch-options">
               {(branches.data?.branches ?? []).map((b) => (
                 <option key={b} value={b} />
