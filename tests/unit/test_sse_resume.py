@@ -16,18 +16,15 @@ from shared.settings import Settings
 from shared.wiring import Deps
 
 
-def stream_ids(server: LocalServer, task_id: str, last_event_id: int | None) -> list[int]:
-    async def go() -> list[int]:
-        transport = httpx.ASGITransport(app=server)
-        headers = {"authorization": "Bearer tok"}
-        if last_event_id is not None:
-            headers["last-event-id"] = str(last_event_id)
-        async with httpx.AsyncClient(transport=transport, base_url="http://127.0.0.1:8080") as c:
-            resp = await c.get(f"/api/tasks/{task_id}/events", headers=headers, timeout=60)
-        assert resp.status_code == 200
-        return [int(line[4:]) for line in resp.text.splitlines() if line.startswith("id: ")]
-
-    return asyncio.run(go())
+async def stream_ids(server: LocalServer, task_id: str, last_event_id: int | None) -> list[int]:
+    transport = httpx.ASGITransport(app=server)
+    headers = {"authorization": "Bearer tok"}
+    if last_event_id is not None:
+        headers["last-event-id"] = str(last_event_id)
+    async with httpx.AsyncClient(transport=transport, base_url="http://127.0.0.1:8080") as c:
+        resp = await c.get(f"/api/tasks/{task_id}/events", headers=headers, timeout=60)
+    assert resp.status_code == 200
+    return [int(line[4:]) for line in resp.text.splitlines() if line.startswith("id: ")]
 
 
 def test_resume_after_last_event_id_while_events_keep_coming(tmp_path: Path) -> None:
@@ -47,9 +44,14 @@ def test_resume_after_last_event_id_while_events_keep_coming(tmp_path: Path) -> 
     writer = threading.Thread(target=keep_writing)
     writer.start()
     server = LocalServer(deps, "tok")
-    resumed = stream_ids(server, task.id, last_event_id=first[49])
-    writer.join()
+
+    async def both() -> tuple[list[int], list[int]]:  # one event loop, as under uvicorn
+        resumed = await stream_ids(server, task.id, last_event_id=first[49])
+        await asyncio.to_thread(writer.join)
+        return resumed, await stream_ids(server, task.id, None)
+
+    resumed, whole = asyncio.run(both())
     everything = [e.id for e in store.read_events(task.id, 0, 2000)]
     assert len(everything) == 661 and other not in everything
     assert resumed == everything[50:]  # after the cursor: each once, in order, through the end
-    assert stream_ids(server, task.id, None) == everything
+    assert whole == everything
