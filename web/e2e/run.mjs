@@ -102,6 +102,18 @@ async function tour() {
   await p.getByRole('heading', { name: 'Page not found' }).waitFor()
   await phone.page.goto(BASE_URL + '/')
   await phone.page.getByRole('heading', { name: 'New task' }).waitFor()
+  // keyboard only: the first Tab reaches the skip link, the form follows the navigation
+  await phone.page.keyboard.press('Tab')
+  const first = await phone.page.evaluate(() => document.activeElement?.textContent?.trim())
+  if (first !== 'Skip to content') problems.push(`the first Tab reaches ${JSON.stringify(first)}, not the skip link`)
+  const order = []
+  for (let i = 0; i < 12; i++) {
+    await phone.page.keyboard.press('Tab')
+    order.push(await phone.page.evaluate(() => document.activeElement?.id || document.activeElement?.textContent?.trim() || ''))
+  }
+  for (const id of ['repo', 'branch', 'prompt', 'model', 'gates']) {
+    if (!order.includes(id)) problems.push(`the #${id} field is not reachable with Tab (reached: ${order.join(', ')})`)
+  }
   await audit(phone.page, 'new task at 390px')
   await shot(phone.page, 'new-task-phone')
 }
