@@ -19,5 +19,7 @@ export default defineConfig({
     css: false,
     // two shared cores: user-event typing is slow under load, not wrong
     testTimeout: 20_000,
+    // one jsdom per worker instead of one per file: the tests clean up after themselves
+    isolate: false,
   },
 })

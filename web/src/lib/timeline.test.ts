@@ -1,3 +1,4 @@
+// @vitest-environment node
 import { describe, expect, it } from 'vitest'
 import type { TaskEvent } from '../api/types'
 import { makeTask } from '../test/fakes'
