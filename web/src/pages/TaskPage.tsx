@@ -64,7 +64,12 @@ export function TaskPage() {
   if (task.error) return <ErrorNotice error={task.error} />
   if (!t) return <p>Loading the task…</p>
 
-  const currentStep = running ? ([...lines].reverse().find((l) => l.kind === 'log' || l.kind === 'tool')?.text.split('\n')[0] ?? '') : ''
+  const gate = t.status === 'plan_review' ? 'plan' : t.status === 'diff_review' ? 'diff' : null
+  const currentStep = gate
+    ? ''
+    : running
+      ? ([...lines].reverse().find((l) => l.kind === 'log' || l.kind === 'tool' || l.kind === 'output')?.text.split('\n')[0] ?? '')
+      : ''
   const mutating = approvePlan.isPending || rejectPlan.isPending || approveDiff.isPending || requestChanges.isPending
   const showOutput = (testId: string) => {
     const short = testId.split('::').pop() ?? testId
@@ -92,6 +97,14 @@ export function TaskPage() {
       </div>
       <Section title="Progress" id="progress">
         <Timeline steps={steps} currentStep={currentStep} />
+        {gate ? (
+          <p className="mt-3 text-sm font-medium">
+            Waiting for you:{' '}
+            <a href={`#${gate}`} className="text-indigo-700 underline dark:text-indigo-300">
+              review the {gate}
+            </a>
+          </p>
+        ) : null}
       </Section>
       <Section title="Result" id="result">
         <ResultPanel
