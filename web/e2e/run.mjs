@@ -114,6 +114,8 @@ async function tour() {
   for (const id of ['repo', 'branch', 'prompt', 'model', 'gates']) {
     if (!order.includes(id)) problems.push(`the #${id} field is not reachable with Tab (reached: ${order.join(', ')})`)
   }
+  const wide = await phone.page.evaluate(() => document.documentElement.scrollWidth - window.innerWidth)
+  if (wide > 0) problems.push(`the new-task page is ${wide}px wider than a 390px phone`)
   await audit(phone.page, 'new task at 390px')
   await shot(phone.page, 'new-task-phone')
 }

@@ -14,7 +14,7 @@ export function TaskList({ tasks, empty }: { tasks: Task[]; empty: string }) {
               <span className="min-w-0 flex-1 truncate font-medium group-hover:underline">{t.prompt}</span>
             </div>
             <div className="mt-0.5 flex flex-wrap gap-x-3 text-xs text-slate-600 dark:text-slate-400">
-              <span className="truncate">{t.repo}</span>
+              <span className="max-w-full truncate">{t.repo}</span>
               <span>{t.id}</span>
               <time dateTime={t.created_at}>{new Date(t.created_at).toLocaleString()}</time>
             </div>

@@ -42,7 +42,7 @@ export function HistoryPage() {
   return (
     <Section title="Task history" id="history">
       <h1 className="sr-only">Task history</h1>
-      <form className="mb-4 grid gap-3 sm:grid-cols-3" role="search" onSubmit={(e) => e.preventDefault()}>
+      <form className="mb-4 grid grid-cols-1 gap-3 sm:grid-cols-3" role="search" onSubmit={(e) => e.preventDefault()}>
         <label className="text-sm">
           <span className="mb-1 block font-medium">Status</span>
           <select value={status} onChange={(e) => update('status', e.target.value)} className={inputClass}>

@@ -41,7 +41,7 @@ export function NewTaskPage() {
   }
 
   return (
-    <div className="grid gap-6 lg:grid-cols-[3fr_2fr]">
+    <div className="grid grid-cols-1 gap-6 lg:grid-cols-[3fr_2fr]">
       <Section title="New task" id="new-task">
         <form onSubmit={submit} className="space-y-4" noValidate>
           <div>
