@@ -32,7 +32,7 @@ from functions.schemas import (
 )
 from shared import leasing, signing, sse
 from shared.auth import Identity
-from shared.domain import StageRequest, Task, task_public
+from shared.domain import StageRequest, Task, TaskFilter, task_public
 from shared.errors import ErrandError, QuotaExceeded
 from shared.review import Retry, ReviewFeedback
 from shared.services import ApprovePlan, CreateTask, TaskService, parse
@@ -125,12 +125,16 @@ def _service(deps: Deps, request: flask.Request | None = None) -> TaskService:
 def public(task: Task, deps: Deps, request: flask.Request) -> dict[str, Any]:
     """The task as the API shows it, its audio behind a short-lived signed URL."""
     body = task_public(task)
-    if task.audio is not None and task.audio.url:
-        key = unquote(task.audio.url.split("/blobs/", 1)[-1].split("?", 1)[0])
-        origin = deps.settings.public_url or request.host_url.rstrip("/")
-        body["audio"]["url"] = origin + signing.blob_path(deps.signing_key, key)
-        if deps.settings.multi_user:  # the server's disk is not the users' business
-            body["audio"]["path"] = ""
+    if task.audio is None:
+        return body
+    origin = deps.settings.public_url or request.host_url.rstrip("/")
+    for field in ("url", "captions_url"):  # both are fetched by the browser's <audio>/<track>
+        url = getattr(task.audio, field)
+        if url:
+            key = unquote(url.split("/blobs/", 1)[-1].split("?", 1)[0])
+            body["audio"][field] = origin + signing.blob_path(deps.signing_key, key)
+    if deps.settings.multi_user:  # the server's disk is not the users' business
+        body["audio"]["path"] = ""
     return body
 
 
@@ -147,8 +151,15 @@ def create(request: flask.Request, deps: Deps, body: CreateTask) -> dict[str, An
 
 
 def list_tasks(request: flask.Request, deps: Deps, query: ListQuery) -> dict[str, Any]:
-    tasks = _service(deps, request).list(query.limit, everyone=query.all).tasks
-    return {"tasks": [public(t, deps, request) for t in tasks]}
+    """`next_before` is the cursor of the next page, null on the last one."""
+    where = TaskFilter(status=query.status, repo=query.repo, text=query.q, before=query.before)
+    tasks = _service(deps, request).list(query.limit + 1, where, everyone=query.all).tasks
+    page = tasks[: query.limit]
+    more = len(tasks) > query.limit
+    return {
+        "tasks": [public(t, deps, request) for t in page],
+        "next_before": page[-1].id if more else None,
+    }
 
 
 def show(request: flask.Request, deps: Deps, task_id: str) -> dict[str, Any]:
@@ -263,7 +274,7 @@ TABLE = RouteTable(
             "GET",
             "/api/tasks",
             list_tasks,
-            "List tasks, newest first",
+            "List tasks, newest first, filtered and paged",
             query=ListQuery,
             response=TaskListView,
             errors=(400,),

@@ -105,7 +105,8 @@ def _parameters(route: Route) -> list[dict[str, Any]]:
     for where, model in (("query", route.query), ("header", route.headers)):
         if model is None:
             continue
-        schema = model.model_json_schema(by_alias=True)
+        # enums and nested models become refs into components (the document has no $defs)
+        schema = model.model_json_schema(by_alias=True, ref_template=REF)
         required = set(schema.get("required", []))
         for name, prop in schema.get("properties", {}).items():
             param: dict[str, Any] = {"name": name, "in": where, "required": name in required}

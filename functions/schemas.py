@@ -7,7 +7,7 @@ from typing import Any
 
 from pydantic import ConfigDict, Field
 
-from shared.domain import TASK_INTERNAL_FIELDS, Model, Task
+from shared.domain import TASK_INTERNAL_FIELDS, Model, Status, Task
 from shared.sse import MAX_CURSOR
 
 
@@ -47,11 +47,20 @@ class TaskView(Task):
 
 class TaskListView(Model):
     tasks: list[TaskView]
+    next_before: str | None = Field(
+        default=None, description="pass as `before` for the next (older) page; null on the last"
+    )
 
 
 class ListQuery(Model):
     limit: int = Field(default=50, ge=1, le=500, description="how many tasks, newest first")
     all: bool = Field(default=False, description="admins: every user's tasks")
+    status: Status | None = Field(default=None, description="only tasks in this status")
+    repo: str = Field(default="", max_length=4096, description="only tasks of this repository")
+    q: str = Field(default="", max_length=500, description="prompt contains (case-insensitive)")
+    before: str = Field(
+        default="", max_length=64, description="only tasks older than this one (a task id)"
+    )
 
 
 class EventsQuery(Model):

@@ -30,7 +30,9 @@ LOCAL_USER_ID = "u_local"  # the one user of single-user mode (see shared/accoun
 class Model(BaseModel):
     """Base for everything that crosses a process boundary: unknown fields are errors."""
 
-    model_config = ConfigDict(extra="forbid")
+    # what we send always carries every field, defaults included: say so in the JSON schema of
+    # responses (the web app's types are generated from it)
+    model_config = ConfigDict(extra="forbid", json_schema_serialization_defaults_required=True)
 
 
 class Status(StrEnum):
@@ -170,6 +172,7 @@ class Audio(Model):
     path: str
     duration_s: float
     transcript: str
+    captions_url: str = ""  # WebVTT, a cue per sentence
 
 
 class Usage(Model):
@@ -256,6 +259,23 @@ class Task(Model):
     @property
     def short_id(self) -> str:
         return self.id.removeprefix("t_")[:8]
+
+
+class TaskFilter(Model):
+    """Which tasks a history listing shows; every field narrows it. `before` is the id of the
+    last task of the previous page (pages are newest first)."""
+
+    status: Status | None = None
+    repo: str = ""
+    text: str = Field(default="", max_length=500)  # a case-insensitive substring of the prompt
+    before: str = ""
+
+    def matches(self, task: Task) -> bool:
+        return (
+            (self.status is None or task.status == self.status)
+            and (not self.repo or task.repo == self.repo)
+            and (not self.text or self.text.casefold() in task.prompt.casefold())
+        )
 
 
 class EventKind(StrEnum):

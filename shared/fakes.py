@@ -13,7 +13,7 @@ from pydantic import JsonValue
 from shared.accounts import EffectiveLimits, day_start, quota_refusal
 from shared.adapters.change_feed import ChangeFeed
 from shared.adapters.fs_blobs import check_key
-from shared.domain import TERMINAL, Event, EventKind, Lease, StageRequest, Task, now
+from shared.domain import TERMINAL, Event, EventKind, Lease, StageRequest, Task, TaskFilter, now
 from shared.errors import Conflict, InvalidInput, NotFound
 
 
@@ -96,15 +96,24 @@ class MemoryStore(MemoryLeases):
                 raise NotFound(f"no task {task_id!r}; list tasks to see the ids that exist")
             return self._tasks[task_id][1].model_copy(deep=True)
 
-    def list_tasks(self, limit: int = 50, owner: str | None = None) -> list[Task]:
+    def list_tasks(
+        self, limit: int = 50, where: TaskFilter | None = None, owner: str | None = None
+    ) -> list[Task]:
         _check_limit(limit)
+        where = where or TaskFilter()
         with self._lock:
             entries = sorted(
                 (e for e in self._tasks.values() if owner is None or e[1].owner == owner),
                 key=lambda e: (e[1].created_at.astimezone(UTC), e[0]),
                 reverse=True,
             )
-            return [task.model_copy(deep=True) for _, task in entries[:limit]]
+        tasks = [task for _, task in entries]
+        if where.before:
+            ids = [t.id for t in tasks]
+            if where.before not in ids:
+                raise InvalidInput(_unknown_before(where.before))
+            tasks = tasks[ids.index(where.before) + 1 :]
+        return [t.model_copy(deep=True) for t in tasks if where.matches(t)][:limit]
 
     def update_task(self, task: Task) -> Task:
         stored = task.model_copy(
@@ -210,6 +219,10 @@ class MemoryBlobs:
     def local_path(self, key: str) -> str:
         check_key(key)
         return ""
+
+
+def _unknown_before(task_id: str) -> str:
+    return f"before={task_id!r} names no task; pass the id of the last task of the previous page"
 
 
 def _check_limit(limit: int) -> None:

@@ -20,7 +20,7 @@ from shared.accounts import (
     StoredCredential,
     User,
 )
-from shared.domain import Event, EventKind, Lease, Model, StageRequest, Task, Usage
+from shared.domain import Event, EventKind, Lease, Model, StageRequest, Task, TaskFilter, Usage
 
 # ---------------------------------------------------------------------------- Store
 
@@ -37,8 +37,11 @@ class Store(Protocol):
         """Raises NotFound."""
         ...
 
-    def list_tasks(self, limit: int = 50, owner: str | None = None) -> list[Task]:
-        """Newest first; only `owner`'s when given."""
+    def list_tasks(
+        self, limit: int = 50, where: TaskFilter | None = None, owner: str | None = None
+    ) -> list[Task]:
+        """Newest first, narrowed by `where` and to `owner`'s tasks when given. Raises
+        InvalidInput when `where.before` names no task."""
         ...
 
     def update_task(self, task: Task) -> Task:
@@ -367,6 +370,8 @@ class Speech(Model):
     mime_type: str  # audio/mpeg or audio/ogg
     extension: str  # mp3 or ogg
     duration_s: float
+    # how long each spoken sentence lasted, in order, when the engine reports it (for captions)
+    sentence_durations_s: list[float] = Field(default_factory=list)
 
 
 class Synthesizer(Protocol):

@@ -25,6 +25,7 @@ from shared.auth import Identity
 from shared.domain import TERMINAL
 from shared.errors import ConfigError, ErrandError, Forbidden, InvalidInput, NotFound, Unauthorized
 from shared.event_hub import EventHub, Framed
+from shared.web_static import WebStatic
 from shared.wiring import Deps
 
 Scope = MutableMapping[str, Any]
@@ -46,8 +47,10 @@ class LocalServer:
         deps: Deps,
         on_shutdown: Callable[[], None] = lambda: None,
         wsgi_workers: int = 16,
+        web: WebStatic | None = None,
     ) -> None:
         self.deps = deps
+        self._web = web or WebStatic()
         # uvicorn re-raises the signal that stopped it once it is done, so code after
         # server.run() never runs: cleanup belongs to the lifespan shutdown
         self._on_shutdown = on_shutdown
@@ -64,6 +67,9 @@ class LocalServer:
             await self._lifespan(receive, send)
             return
         if scope["type"] != "http":
+            return
+        if self._web.owns(scope):  # the app shell and its assets: public, they hold no data
+            await self._web(scope, send)
             return
         refusal = self._refusal(scope)
         if refusal:

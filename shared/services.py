@@ -20,6 +20,7 @@ from shared.domain import (
     Status,
     Task,
     TaskError,
+    TaskFilter,
     can_transition,
     now,
 )
@@ -162,11 +163,13 @@ class TaskService:
             raise NotFound(f"no task {task_id!r}; list tasks to see the ids that exist")
         return task
 
-    def list(self, limit: int = 50, everyone: bool = False) -> TaskList:
-        """The actor's tasks; an admin's `everyone` lists all users' tasks."""
+    def list(
+        self, limit: int = 50, where: TaskFilter | None = None, everyone: bool = False
+    ) -> TaskList:
+        """The actor's tasks, narrowed by `where`; an admin's `everyone` lists all users'."""
         actor = self._actor
         owner = None if actor is None or (everyone and actor.admin) else actor.id
-        return TaskList(tasks=self._store.list_tasks(limit, owner=owner))
+        return TaskList(tasks=self._store.list_tasks(limit, where, owner=owner))
 
     def approve_plan(self, task_id: str, req: ApprovePlan) -> Task:
         task = self.get(task_id)

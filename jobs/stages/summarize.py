@@ -8,6 +8,7 @@ from jobs.context import StageContext
 from jobs.prompts import render
 from jobs.stages.common import describe_counts
 from jobs.stages.verify import changed_files
+from shared.captions import cues, webvtt
 from shared.domain import Audio, EventKind, Stage, Status, TestReport
 from shared.errors import StageFailed
 from shared.ports import Message
@@ -71,11 +72,15 @@ def run(ctx: StageContext) -> None:
     key = f"tasks/{task.id}/summary.{speech.extension}"
     ctx.deps.blobs.put(key, speech.data, speech.mime_type)
     ctx.deps.blobs.put(f"tasks/{task.id}/summary.txt", text.encode(), "text/plain")
+    vtt = webvtt(cues(text, speech.duration_s, speech.sentence_durations_s))
+    vtt_key = f"tasks/{task.id}/summary.vtt"
+    ctx.deps.blobs.put(vtt_key, vtt.encode(), "text/vtt")
     audio = Audio(
         url=ctx.deps.blobs.url(key),
         path=ctx.deps.blobs.local_path(key),
         duration_s=round(speech.duration_s, 2),
         transcript=text,
+        captions_url=ctx.deps.blobs.url(vtt_key),
     )
     ctx.emit(EventKind.AUDIO_READY, audio.model_dump())
     # before the terminal status: streams close on it

@@ -60,7 +60,9 @@ class PiperSpeech:
         chunks = [chunk.audio_int16_bytes for chunk in voice.synthesize(text)]
         if not chunks:
             raise InvalidInput("the text has nothing speakable in it — give words, not symbols")
-        return _mp3(gap.join(chunks), rate)
+        speech = _mp3(gap.join(chunks), rate)
+        seconds = [(len(c) + (len(gap) if i else 0)) / 2 / rate for i, c in enumerate(chunks)]
+        return speech.model_copy(update={"sentence_durations_s": seconds})
 
     def _loaded(self) -> Any:
         with self._lock:

@@ -16,7 +16,7 @@ from shared.adapters.change_feed import ChangeFeed
 from shared.adapters.sqlite_db import connect, transaction
 from shared.adapters.sqlite_leases import SCHEMA as LEASES_SCHEMA
 from shared.adapters.sqlite_leases import SqliteLeases
-from shared.domain import TERMINAL, Event, EventKind, Task, now
+from shared.domain import TERMINAL, Event, EventKind, Task, TaskFilter, now
 from shared.errors import Conflict, InvalidInput, NotFound
 
 _MAX_ROWID = 2**63 - 1
@@ -109,13 +109,43 @@ class SqliteStore(SqliteLeases):
             raise NotFound(f"no task {task_id!r}; list tasks to see the ids that exist")
         return Task.model_validate_json(row[0])
 
-    def list_tasks(self, limit: int = 50, owner: str | None = None) -> list[Task]:
+    def list_tasks(
+        self, limit: int = 50, where: TaskFilter | None = None, owner: str | None = None
+    ) -> list[Task]:
         _check_limit(limit)
-        where, params = ("WHERE owner = ? ", (owner,)) if owner is not None else ("", ())
+        where = where or TaskFilter()
+        clauses: list[str] = []
+        params: list[object] = []
+        if owner is not None:
+            clauses.append("owner = ?")
+            params.append(owner)
+        if where.status is not None:
+            clauses.append("status = ?")
+            params.append(where.status.value)
+        if where.repo:
+            clauses.append("json_extract(doc, '$.repo') = ?")
+            params.append(where.repo)
+        if where.text:
+            # instr, not LIKE: the user's text has no wildcards
+            clauses.append("instr(lower(json_extract(doc, '$.prompt')), lower(?)) > 0")
+            params.append(where.text)
         with self._lock:
+            if where.before:
+                row = self._conn.execute(
+                    "SELECT created_at, rowid FROM tasks WHERE id = ?", (where.before,)
+                ).fetchone()
+                if row is None:
+                    raise InvalidInput(
+                        f"before={where.before!r} names no task; pass the id of the last task"
+                        " of the previous page"
+                    )
+                clauses.append("(created_at, rowid) < (?, ?)")
+                params.extend(row)
+            sql = "SELECT doc FROM tasks"
+            if clauses:
+                sql += " WHERE " + " AND ".join(clauses)
             rows = self._conn.execute(
-                f"SELECT doc FROM tasks {where}ORDER BY created_at DESC, rowid DESC LIMIT ?",
-                (*params, limit),
+                sql + " ORDER BY created_at DESC, rowid DESC LIMIT ?", (*params, limit)
             ).fetchall()
         return [Task.model_validate_json(row[0]) for row in rows]
 

@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from shared.adapters.speech import EspeakSpeech, PiperSpeech, make_speech
+from shared.captions import sentences
 from shared.errors import ConfigError, InvalidInput
 from shared.ports import Speech, Synthesizer
 
@@ -80,6 +81,13 @@ def test_synthesizes_a_summary_as_mp3(engine: Synthesizer) -> None:
     took = time.monotonic() - started
     print(f"{type(engine).__name__}: {speech.duration_s:.1f} s of audio in {took:.2f} s")
     assert_spoken(speech, SUMMARY)
+
+
+def test_piper_reports_each_sentence_for_captions(piper: PiperSpeech) -> None:
+    speech = piper.synthesize(SUMMARY)
+    assert len(speech.sentence_durations_s) == len(sentences(SUMMARY)) == 4
+    assert all(d > 0.5 for d in speech.sentence_durations_s)
+    assert sum(speech.sentence_durations_s) == pytest.approx(speech.duration_s, abs=0.01)
 
 
 def test_empty_text_is_invalid(engine: Synthesizer) -> None:

@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 
 from shared.adapters.sqlite_store import SqliteStore
-from shared.domain import EventKind, Status, Task, now
+from shared.domain import EventKind, Status, Task, TaskFilter, now
 from shared.errors import Conflict, InvalidInput, NotFound
 from shared.fakes import MemoryStore
 from shared.ports import Store
@@ -110,6 +110,44 @@ def test_list_tasks_newest_first_with_limit(store: AnyStore) -> None:
     assert [t.id for t in store.list_tasks(limit=2)] == ids[::-1][:2]
     with pytest.raises(InvalidInput):
         store.list_tasks(limit=0)
+
+
+def test_list_tasks_filtered_and_paged(store: AnyStore) -> None:
+    base = now()
+    specs = [
+        ("/r/a", "Fix the Parser", Status.COMPLETED),
+        ("/r/b", "fix the lexer", Status.FAILED),
+        ("/r/a", "add a 100% test", Status.COMPLETED),
+        ("/r/a", "FIX docs", Status.QUEUED),
+        ("/r/b", "rename", Status.COMPLETED),
+    ]
+    ids = [
+        store.create_task(
+            Task(
+                repo=repo,
+                prompt=prompt,
+                model="scripted",
+                status=status,
+                created_at=base + timedelta(seconds=i),
+            )
+        ).id
+        for i, (repo, prompt, status) in enumerate(specs)
+    ]
+
+    def listed(limit: int = 50, **where: object) -> list[str]:
+        return [t.id for t in store.list_tasks(limit, TaskFilter.model_validate(where))]
+
+    assert listed(status=Status.COMPLETED) == [ids[4], ids[2], ids[0]]
+    assert listed(repo="/r/a") == [ids[3], ids[2], ids[0]]
+    assert listed(text="fix") == [ids[3], ids[1], ids[0]]  # case-insensitive substring
+    assert listed(text="%") == [ids[2]]  # no wildcards
+    assert listed(repo="/r/a", text="fix", status=Status.COMPLETED) == [ids[0]]
+    assert listed(2) == [ids[4], ids[3]]
+    assert listed(2, before=ids[3]) == [ids[2], ids[1]]
+    assert listed(2, before=ids[1]) == [ids[0]]
+    assert listed(before=ids[3], repo="/r/a") == [ids[2], ids[0]]
+    with pytest.raises(InvalidInput, match="names no task"):
+        store.list_tasks(5, TaskFilter(before="t_missing"))
 
 
 def test_large_document(store: AnyStore) -> None:

@@ -41,7 +41,7 @@ def test_malformed_bodies(client: FlaskClient, body: bytes, phrase: str) -> None
     resp = client.post("/api/tasks", data=body, content_type="application/json")
     assert resp.status_code == 400, resp.get_data()[:300]
     assert phrase in resp.json["error"]["message"]  # type: ignore[index]
-    assert client.get("/api/tasks").json == {"tasks": []}
+    assert client.get("/api/tasks").json == {"tasks": [], "next_before": None}
 
 
 def test_dispatch_numbers_are_strict(client: FlaskClient) -> None:

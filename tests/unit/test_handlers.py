@@ -74,6 +74,22 @@ def test_create_show_list(client: FlaskClient) -> None:
     assert listed is not None and [t["id"] for t in listed["tasks"]] == [task["id"]]
 
 
+def test_list_filters_and_pages(client: FlaskClient) -> None:
+    ids = [create(client, prompt=f"task {i}", repo=f"/r/{i % 2}")["id"] for i in range(5)]
+    page = client.get("/api/tasks?limit=2").json
+    assert page is not None and [t["id"] for t in page["tasks"]] == ids[::-1][:2]
+    assert page["next_before"] == ids[3]
+    rest = client.get(f"/api/tasks?limit=3&before={ids[3]}").json
+    assert rest is not None and [t["id"] for t in rest["tasks"]] == ids[2::-1]
+    assert rest["next_before"] is None
+    only = client.get("/api/tasks?repo=/r/1&status=queued&q=TASK").json
+    assert only is not None and [t["id"] for t in only["tasks"]] == [ids[3], ids[1]]
+    bad = client.get("/api/tasks?status=done")
+    assert bad.status_code == 400 and "plan_review" in bad.json["error"]["message"]  # type: ignore[index]
+    gone = client.get("/api/tasks?before=t_nope")
+    assert gone.status_code == 400 and "names no task" in gone.json["error"]["message"]  # type: ignore[index]
+
+
 @pytest.mark.parametrize(
     ("body", "status", "phrase"),
     [

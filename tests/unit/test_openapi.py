@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+import re
 from pathlib import Path
 
 import jsonschema
@@ -50,6 +52,16 @@ def test_served_document_validates_responses(client: FlaskClient) -> None:
     jsonschema.Draft202012Validator(schema).validate(created.json)
     with pytest.raises(jsonschema.ValidationError):
         jsonschema.Draft202012Validator(schema).validate({**created.json, "claim": ""})
+
+
+def test_every_ref_resolves() -> None:
+    doc = document(TABLE)
+    text = json.dumps(doc)
+    refs = set(re.findall(r'"\$ref": "([^"]+)"', text))
+    assert refs, "expected some refs"
+    for ref in refs:
+        assert ref.startswith("#/components/schemas/"), ref
+        assert ref.removeprefix("#/components/schemas/") in doc["components"]["schemas"], ref
 
 
 def test_a_route_declared_twice_is_refused() -> None:
