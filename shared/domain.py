@@ -168,6 +168,34 @@ def new_task_id() -> str:
     return "t_" + secrets.token_hex(6)
 
 
+class GitHubOrigin(Model):
+    """Where a task started from GitHub came from, so that every comment and follow-up finds
+    its way back. `number` is the issue's or pull request's; `comment_id` the trigger comment
+    (0 for a label), `review_comment` says it is a pull request review comment."""
+
+    installation_id: int
+    repository: str  # owner/name
+    number: int
+    is_pull_request: bool = False
+    comment_id: int = 0
+    review_comment: bool = False
+    sender: str
+    sender_id: int = 0
+    trigger: str = "label"  # label | comment | review_comment
+    follow_up_of: str = ""  # the task whose pull request this task adds commits to
+    status_comment_id: int = 0  # the status comment, once posted
+
+
+class GitHubInstallation(Model):
+    """An installation of the GitHub App, as its webhooks told us."""
+
+    id: int
+    account: str
+    status: str = "active"  # active | suspended | deleted
+    repositories: list[str] = Field(default_factory=list)  # owner/name; empty = all or unknown
+    updated_at: datetime = Field(default_factory=now)
+
+
 class Task(Model):
     id: str = Field(default_factory=new_task_id)
     status: Status = Status.QUEUED
@@ -187,6 +215,7 @@ class Task(Model):
     error: TaskError | None = None
     claim: str = ""
     round: int = 0
+    origin: GitHubOrigin | None = None
     timings: Timings = Field(default_factory=Timings)
     version: int = 0
     created_at: datetime = Field(default_factory=now)
@@ -195,6 +224,11 @@ class Task(Model):
     @property
     def short_id(self) -> str:
         return self.id.removeprefix("t_")[:8]
+
+    @property
+    def publishes_without_review(self) -> bool:
+        """A task from GitHub opens a draft pull request, which is its diff review."""
+        return self.auto_approve or self.origin is not None
 
 
 class EventKind(StrEnum):

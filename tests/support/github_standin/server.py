@@ -110,8 +110,11 @@ class Auth:
                 leeway=30,
             )
         except jwt.ExpiredSignatureError:
-            raise HttpError(401, "'Expiration time' claim ('exp') must be a numeric value "
-                            "representing the future time at which the assertion expires") from None
+            raise HttpError(
+                401,
+                "'Expiration time' claim ('exp') must be a numeric value "
+                "representing the future time at which the assertion expires",
+            ) from None
         except jwt.PyJWTError as exc:
             raise HttpError(401, f"A JSON web token could not be decoded ({exc})") from None
         if str(claims["iss"]) != str(self.s.app_id):
@@ -207,11 +210,14 @@ def serve(
                 req = Request(self.command, path, parse_qs(query), headers, body, args)
                 status, payload = handler(req)
             except HttpError as exc:
-                status, payload = exc.status, {
-                    "message": exc.message,
-                    "documentation_url": DOCS,
-                    "status": str(exc.status),
-                }
+                status, payload = (
+                    exc.status,
+                    {
+                        "message": exc.message,
+                        "documentation_url": DOCS,
+                        "status": str(exc.status),
+                    },
+                )
             extra: list[tuple[str, str]] = []
             if isinstance(payload, tuple):  # (items, link header)
                 payload, link = payload
