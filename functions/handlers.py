@@ -15,6 +15,7 @@ from werkzeug.exceptions import MethodNotAllowed
 from werkzeug.exceptions import NotFound as RouteNotFound
 from werkzeug.routing import Map, Rule
 
+from functions.github_webhook import github_webhook
 from shared import sse
 from shared.domain import StageRequest, is_due, task_public
 from shared.errors import Conflict, ErrandError, InvalidInput, NotFound
@@ -34,6 +35,7 @@ ROUTES = Map(
         Rule("/api/tasks/<task_id>/cancel", methods=["POST"], endpoint="cancel"),
         Rule("/api/tasks/<task_id>/events", methods=["GET"], endpoint="events"),
         Rule("/api/dispatch", methods=["POST"], endpoint="dispatch"),
+        Rule("/api/webhooks/github", methods=["POST"], endpoint="github_webhook"),
     ]
 )
 
@@ -171,4 +173,5 @@ _ENDPOINTS: dict[str, Any] = {
     "cancel": cancel,
     "events": events,
     "dispatch": dispatch,
+    "github_webhook": github_webhook,
 }

@@ -210,6 +210,7 @@ class Task(Model):
     conformance: Conformance = Field(default_factory=Conformance)
     branch: str = ""
     pr_url: str = ""
+    pr_number: int = 0
     audio: Audio | None = None
     usage: Usage = Field(default_factory=Usage)
     error: TaskError | None = None

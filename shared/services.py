@@ -10,6 +10,7 @@ from shared.domain import (
     MAX_PROMPT_CHARS,
     TERMINAL,
     EventKind,
+    GitHubOrigin,
     Model,
     Plan,
     Stage,
@@ -72,7 +73,11 @@ class TaskService:
         self._queue = queue
         self._default_model = default_model
 
-    def create(self, req: CreateTask) -> Task:
+    def create(
+        self, req: CreateTask, *, origin: GitHubOrigin | None = None, publish_branch: str = ""
+    ) -> Task:
+        """`origin`: the task came from GitHub (and reports back there). `publish_branch`: the
+        branch to publish to, for a follow-up that adds commits to Errand's own branch."""
         repo, prompt, model = validate_create(req, self._default_model)
         task = self._store.create_task(
             Task(
@@ -81,6 +86,8 @@ class TaskService:
                 prompt=prompt,
                 model=model,
                 auto_approve=req.auto_approve,
+                origin=origin,
+                branch=publish_branch,
             )
         )
         self._store.append_event(task.id, EventKind.STATUS, {"status": task.status.value})
