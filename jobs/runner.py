@@ -11,6 +11,7 @@ from collections.abc import Callable
 
 from jobs.agent.loop import Cancelled
 from jobs.context import StageContext
+from jobs.feedback import notify
 from jobs.stages import execute, plan, prepare, publish, summarize, verify
 from shared.domain import TERMINAL, Stage, StageRequest, Status, TaskError, is_due
 from shared.errors import Conflict, ErrandError, NotFound
@@ -47,6 +48,8 @@ def run_stage(deps: Deps, request: StageRequest) -> int:
     done = threading.Event()
     threading.Thread(target=_exit_on_cancel, args=(deps, task.id, done), daemon=True).start()
     try:
+        if request.stage != Stage.PREPARE:  # prepare checks the sender before saying anything
+            notify(ctx)
         STAGES[request.stage](ctx)
     except Cancelled:
         ctx.log("stopped: the task was cancelled")

@@ -184,6 +184,7 @@ class GitHubOrigin(Model):
     trigger: str = "label"  # label | comment | review_comment
     follow_up_of: str = ""  # the task whose pull request this task adds commits to
     status_comment_id: int = 0  # the status comment, once posted
+    status_phase: str = ""  # what the status comment says now (see shared/github/texts.py)
 
 
 class GitHubInstallation(Model):
