@@ -8,6 +8,7 @@ import os
 import sys
 from collections.abc import Sequence
 from datetime import datetime
+from pathlib import Path
 from typing import Any
 
 from pydantic import ValidationError
@@ -33,6 +34,15 @@ def build_parser() -> argparse.ArgumentParser:
         "demo", help="run a task on a bundled sample repo with the scripted model"
     )
     demo.add_argument("--json", action="store_true")
+
+    gh = sub.add_parser("github", help="the GitHub App").add_subparsers(dest="gh", required=True)
+    setup = gh.add_parser("setup", help="register the GitHub App (manifest flow) and store it")
+    setup.add_argument("--public-url", default="", help="where GitHub reaches this Errand")
+    setup.add_argument("--org", default="", help="register the App under this organization")
+    setup.add_argument("--manual", action="store_true", help="print the steps instead")
+    setup.add_argument("--app-id", type=int, default=0)
+    setup.add_argument("--private-key-file", type=Path, default=None)
+    setup.add_argument("--webhook-secret-file", type=Path, default=None)
 
     ev = sub.add_parser("eval", help="evaluations").add_subparsers(dest="eval", required=True)
     ev.add_parser("localize", help="recall@k of localization: --dataset FILE.jsonl [--k 1,5,10]")
@@ -82,6 +92,20 @@ def main(argv: Sequence[str] | None = None) -> int:
             from shared.doctor import run_doctor
 
             return run_doctor(settings)
+        if args.command == "github":
+            from shared.github.setup import run_setup
+            from shared.wiring import Deps
+
+            return run_setup(
+                settings,
+                Deps(settings).secrets,
+                public_url=args.public_url or settings.github.public_url,
+                org=args.org,
+                manual=args.manual,
+                app_id=args.app_id,
+                key_file=args.private_key_file,
+                secret_file=args.webhook_secret_file,
+            )
         if args.command == "demo":
             from shared.demo import run_demo
 

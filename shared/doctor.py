@@ -76,6 +76,13 @@ def _check_model(settings: Settings, deps: Deps) -> str:
     return f"default model {settings.model} at {base} (API key {key})"
 
 
+def _check_github(settings: Settings, deps: Deps) -> str:
+    """Optional: only a configured App is checked, by authenticating as it."""
+    from shared.github.doctor import check
+
+    return check(settings, deps.github_app)
+
+
 CHECKS: list[tuple[str, Callable[[Settings, Deps], str]]] = [
     ("home", _check_home),
     ("sandbox", _check_bwrap),
@@ -83,6 +90,7 @@ CHECKS: list[tuple[str, Callable[[Settings, Deps], str]]] = [
     ("disk", _check_workspace),
     ("speech", _check_speech),
     ("model", _check_model),
+    ("github", _check_github),
 ]
 
 

@@ -15,6 +15,7 @@ Webhook payloads (built from the realistic samples in tests/fixtures/github/) co
 
 from __future__ import annotations
 
+import secrets
 import time
 from pathlib import Path
 from types import TracebackType
@@ -56,6 +57,7 @@ class GitHubStandIn:
             serialization.NoEncryption(),
         ).decode()
         self._public_key = key.public_key()
+        self.state.private_key_pem = self.private_key_pem
         self.requests: list[Recorded] = []
         self._server: object | None = None
         self.api_url = ""
@@ -159,6 +161,14 @@ class GitHubStandIn:
         with self.state.lock:
             self.state.review_comments[c.id] = c
         return c
+
+    def register_from_manifest(self, manifest: dict[str, object]) -> str:
+        """What GitHub does when the person clicks "Create GitHub App" on the manifest page:
+        returns the code it appends to the manifest's redirect_url."""
+        code = secrets.token_hex(10)
+        self.manifest = manifest
+        self.state.manifests[code] = dict(manifest)
+        return code
 
     # ------------------------------------------------------------------ inspecting
 

@@ -77,6 +77,21 @@ def routes(state: State, shapes: Shapes, auth: Auth) -> Router:
             "repositories": [shapes.repo(n) for n in token.repositories],
         }
 
+    def conversion(req: Request) -> tuple[int, Any]:
+        """The last step of the manifest flow: no authentication, the code is the secret."""
+        manifest = s.manifests.pop(req.args["code"], None)
+        if manifest is None:
+            raise HttpError(404, "Not Found")
+        return 201, {
+            **shapes.app(),
+            "name": manifest.get("name", s.app_slug),
+            "pem": s.private_key_pem,
+            "webhook_secret": s.webhook_secret,
+            "client_id": f"Iv1.{s.app_id:016x}",
+            "client_secret": "client-secret-not-used",
+        }
+
+    r.add("POST", "/app-manifests/{code}/conversions", conversion)
     r.add("GET", "/app", get_app)
     r.add("GET", "/repos/{owner}/{repo}/installation", repo_installation)
     r.add("GET", "/app/installations/{id}", get_installation)

@@ -109,6 +109,9 @@ class State:
         self.pulls: dict[tuple[str, int], Pull] = {}
         self.comments: dict[int, Comment] = {}
         self.review_comments: dict[int, Comment] = {}
+        self.manifests: dict[str, dict[str, Any]] = {}  # manifest-flow code -> manifest
+        self.private_key_pem = ""
+        self.webhook_secret = "whsec-" + secrets.token_hex(16)
         self._ids = 1000
         self._numbers: dict[str, int] = {}
 
