@@ -57,6 +57,14 @@ class Settings(Model):
     queue_max_attempts: int = 5
     queue_min_backoff_s: float = 0.5
     queue_max_backoff_s: float = 60.0
+    # how many times a stage is started before its task fails (executions that died count)
+    stage_attempts: int = 3
+    # a running stage renews its lease every third of this; a dead one is redelivered after it
+    lease_ttl_s: float = 30.0
+    # how long a started execution has to take its lease over (a Cloud Run Job cold-starts)
+    job_start_s: float = 60.0
+    # fault injection for the tests (shared/failpoints.py); empty in normal use
+    failpoints: frozenset[str] = frozenset()
     jobs: str = "pool"  # pool | process | container
     job_image: str = "errand-job"
     # host paths a container job needs besides ERRAND_HOME (local repositories it clones)
@@ -90,6 +98,10 @@ class Settings(Model):
                 job_image=e.get("ERRAND_JOB_IMAGE", "errand-job"),
                 job_volumes=tuple(p for p in e.get("ERRAND_JOB_VOLUMES", "").split(":") if p),
                 fix_rounds=_int(e, "ERRAND_FIX_ROUNDS", 2, 0),
+                stage_attempts=_int(e, "ERRAND_STAGE_ATTEMPTS", 3, 1),
+                lease_ttl_s=_float(e, "ERRAND_LEASE_TTL_S", 30),
+                job_start_s=_float(e, "ERRAND_JOB_START_S", 60),
+                failpoints=_failpoints(e.get("ERRAND_FAILPOINTS", "")),
                 scripted_dir=Path(e["ERRAND_SCRIPTED_DIR"])
                 if e.get("ERRAND_SCRIPTED_DIR")
                 else None,
@@ -143,6 +155,19 @@ def _bool(env: Mapping[str, str], name: str) -> bool:
     if raw in ("1", "true", "yes", "on"):
         return True
     raise ValueError(f"{name}={raw!r}: use true or false")
+
+
+def _failpoints(raw: str) -> frozenset[str]:
+    from shared.failpoints import NAMES
+
+    names = frozenset(n.strip() for n in raw.split(",") if n.strip())
+    unknown = sorted(names - NAMES)
+    if unknown:
+        raise ValueError(
+            f"ERRAND_FAILPOINTS names unknown failpoints {', '.join(unknown)}; "
+            f"known: {', '.join(sorted(NAMES))}"
+        )
+    return names
 
 
 def _price(raw: str) -> tuple[float, float] | None:

@@ -6,7 +6,7 @@ from __future__ import annotations
 import threading
 from pathlib import Path
 
-from shared.adapters.sqlite_store import _stamp, connect, transaction
+from shared.adapters.sqlite_db import connect, transaction
 from shared.domain import GitHubInstallation, now
 
 _SCHEMA = (
@@ -43,7 +43,7 @@ class SqliteWebhookLog:
         with transaction(self._conn, self._lock) as conn:
             cur = conn.execute(
                 "INSERT OR IGNORE INTO github_deliveries (id, received_at) VALUES (?, ?)",
-                (delivery_id, _stamp(now())),
+                (delivery_id, now().isoformat(timespec="microseconds")),
             )
             return cur.rowcount == 1
 

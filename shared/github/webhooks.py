@@ -12,10 +12,11 @@ from dataclasses import dataclass
 
 from pydantic import JsonValue
 
-from shared.domain import MAX_PROMPT_CHARS, TERMINAL, Status, Task
+from shared.domain import TERMINAL, Status, Task
 from shared.errors import ErrandError, NotFound
 from shared.github import events, signature
 from shared.github.events import Command, Ignore, InstallationChange, Ping, Start
+from shared.limits import MAX_PROMPT_CHARS
 from shared.ports import Store, WebhookLog
 from shared.services import ApprovePlan, CreateTask, TaskService
 
