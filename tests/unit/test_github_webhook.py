@@ -4,6 +4,7 @@ Errand handles and a sample of those it ignores (tests/fixtures/github/)."""
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -238,10 +239,14 @@ def test_ping_is_answered(send: Sender) -> None:
     assert send("ping") == (200, {"pong": True, "zen": "Design for failure."})
 
 
-def test_no_well_formed_event_gets_a_5xx(send: Sender) -> None:
+def test_no_well_formed_event_gets_a_5xx_nor_calls_github(send: Sender, deps: Deps) -> None:
     """Every fixture with each of its top-level fields removed or nulled, and with nested
-    objects replaced by the wrong type: always 2xx."""
+    objects replaced by the wrong type: always 2xx, quickly, and no GitHub client is ever built
+    in the request path (GitHub gives up on a delivery after ten seconds)."""
     for path in sorted(FIXTURES.glob("*.json")):
+        started = time.monotonic()
+        assert 200 <= send(path.stem)[0] < 300
+        assert time.monotonic() - started < 1.0, path.stem
         name = path.stem
         original = payload(name)
         for key in original:
@@ -254,6 +259,7 @@ def test_no_well_formed_event_gets_a_5xx(send: Sender) -> None:
             if isinstance(original[key], dict):
                 status, body = send(name, {**original, key: {k: [] for k in original[key]}})
                 assert 200 <= status < 300, (name, key, body)
+    assert "github" not in deps.__dict__ and "github_app" in deps.__dict__
 
 
 def test_bodies_that_are_not_json_objects_are_400(
