@@ -30,6 +30,9 @@ def run(ctx: StageContext) -> None:
     summary = task.plan.summary if task.plan else task.prompt
     message = conventional.commit_message(task.prompt, summary)
     title = message.splitlines()[0]
+    if task.branch and task.branch == task.base_branch:
+        # a follow-up's commit names its task, so a rerun finds it pushed already
+        message = f"{message.rstrip()}\n\nErrand-Task: {task.id}\n"
     body = pr_body(task, load_state(ctx).pr_template, public_base(ctx))
     branch = task.branch or branch_name(task.prompt, task.short_id)
     # the exact bytes verify took out (non-UTF-8 files survive), not the display text

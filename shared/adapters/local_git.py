@@ -189,6 +189,13 @@ class LocalGitForge:
         with tempfile.TemporaryDirectory(prefix="errand-publish-", dir=self._tmp_dir) as tmp:
             gitdir = str(Path(tmp) / "repo.git")
             self._run(source, *_CLONE, "--bare", "--branch", base, "--", source.arg, gitdir)
+            if branch == base:  # a follow-up: its rerun finds its own commit on top
+                head = self._run(source, "log", "-1", "--format=%B", base, git_dir=gitdir)
+                if head.strip() == message.strip():
+                    commit = self._run(source, "rev-parse", base, git_dir=gitdir)
+                    return ChangeRequest(
+                        branch=branch, url=f"{source.display}#{branch}", commit=commit
+                    )
             base_commit, tree = self._tree(source, Path(tmp), gitdir, base, patch)
             done = self._published(source, gitdir, refs.heads.get(branch, ""), base_commit, tree)
             if done:  # a redelivered publish: the same change is already there

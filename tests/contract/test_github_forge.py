@@ -86,6 +86,11 @@ def test_publish_opens_one_draft_pull_request_and_updates_it(
     )
     assert top.number == cr.number and len(standin.pulls(REPO)) == 1
     assert git(bare, "rev-parse", f"{top.commit}~1").strip() == again.commit
+    # its redelivery finds the commit on top and pushes nothing
+    rerun = forge.publish(
+        REPO, "errand/fix-add-1", "errand/fix-add-1", _only_new_file(follow), "fix: more", "x", "y"
+    )
+    assert rerun.commit == top.commit == git(bare, "rev-parse", "errand/fix-add-1").strip()
     assert standin.pulls(REPO)[0].body == "B2"
     scopes = {tuple(sorted(t.permissions.items())) for t in standin.state.tokens.values()}
     assert (("contents", "write"), ("metadata", "read"), ("pull_requests", "write")) in scopes
