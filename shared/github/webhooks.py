@@ -179,14 +179,19 @@ class GitHubWebhooks:
 
 
 def task_prompt(start: Start) -> str:
+    """The issue's title leads (it names the branch and the pull request), then its text; a
+    comment's instruction comes first, with the issue as its context."""
     o = start.origin
     kind = "pull request" if o.is_pull_request else "issue"
-    parts = []
+    where = f"GitHub {kind} #{o.number} in {o.repository}"
+    text = start.text.strip()
     if start.instruction:
-        parts += [start.instruction, ""]
-    parts.append(f"GitHub {kind} #{o.number}: {start.title}".rstrip(": "))
-    if start.text.strip():
-        parts += ["", start.text.strip()]
+        parts = [start.instruction, "", f"Context, {where}: {start.title}"]
+        parts += ["", text] if text else []
+    else:
+        parts = [start.title or where]
+        parts += ["", text] if text else []
+        parts += ["", f"({where}.)"]
     return _fit("\n".join(parts))
 
 

@@ -99,7 +99,8 @@ def test_a_label_creates_a_task_that_remembers_where_it_came_from(send: Sender, 
     task = deps.store.get_task(body["task_id"])
     assert task.repo == "octo-org/calc" and task.status == Status.QUEUED
     assert task.model == "openai/gpt-4o-mini" and not task.auto_approve
-    assert "add() subtracts instead of adding" in task.prompt and "returns -1" in task.prompt
+    assert task.prompt.startswith("add() subtracts instead of adding\n\n`calc.add(2, 3)`")
+    assert task.prompt.endswith("(GitHub issue #1 in octo-org/calc.)")
     assert task.origin is not None
     assert task.origin.model_dump(
         include={"installation_id", "repository", "number", "sender"}
