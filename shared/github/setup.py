@@ -214,6 +214,7 @@ def run_setup(
             raise InvalidInput("--app-id, --private-key-file and --webhook-secret-file go together")
         path = store_manual(settings, secrets_port, app_id, key_file, secret_file)
         out(f"stored the GitHub App {app_id} in {path} (secrets encrypted)")
+        out("Restart `errand up` if it is running, so that it reads the App.")
         return 0
     flow = ManifestFlow(settings, public_url, org)
     out(f"Open {flow.url} in a browser on this machine and click 'Create GitHub App'.")
@@ -222,4 +223,5 @@ def run_setup(
     app = flow.run(secrets_port)
     out(f"stored the GitHub App {app['slug']} (id {app['id']}); secrets encrypted")
     out(f"Now install it on your repositories: {app['html_url']}/installations/new")
+    out("Restart `errand up` if it is running, so that it reads the App.")
     return 0
