@@ -17,6 +17,11 @@ def check(settings: Settings, app: AppConfig) -> str:
         raise RuntimeError(f"the GitHub App lacks {missing}: {SETUP_HINT}")
     if not app.webhook_secret.get_secret_value():
         raise RuntimeError(f"no webhook secret, so every delivery would be refused: {SETUP_HINT}")
+    if not settings.model:
+        raise RuntimeError(
+            "tasks from GitHub run on the server's default model, and none is set: set "
+            "ERRAND_MODEL (and its key) where `errand up` runs"
+        )
     from shared.adapters.github_app import API_VERSION, AppAuth
 
     auth = AppAuth(app.app_id, app.private_key.get_secret_value(), app.api_url)

@@ -30,6 +30,7 @@ def settings_for(gh: GitHubStandIn, home: Path, **extra: str) -> Settings:
     return Settings.from_env(
         {
             "ERRAND_HOME": str(home),
+            "ERRAND_MODEL": "openai/gpt-4o-mini",
             "ERRAND_GITHUB_API_URL": gh.api_url,
             "ERRAND_GITHUB_URL": gh.web_url,
             **extra,
@@ -148,6 +149,10 @@ def test_doctor_says_what_is_wrong(standin: GitHubStandIn, tmp_path: Path) -> No
     )
     with pytest.raises(RuntimeError, match="no webhook secret"):
         check(settings, broken)
+    secret = broken.model_copy(update={"webhook_secret": config.SecretStr("x")})
+    no_model = settings.model_copy(update={"model": ""})
+    with pytest.raises(RuntimeError, match="set ERRAND_MODEL"):
+        check(no_model, secret)
     wrong_id = broken.model_copy(update={"app_id": 99, "webhook_secret": config.SecretStr("x")})
     with pytest.raises(RuntimeError, match="refused the App 99"):
         check(settings, wrong_id)
