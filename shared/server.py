@@ -23,6 +23,7 @@ from functions.handlers import TABLE
 from shared import sse
 from shared.domain import TERMINAL
 from shared.errors import ConfigError, ErrandError, InvalidInput, NotFound
+from shared.github.webhooks import WEBHOOK_PATH
 from shared.wiring import Deps
 
 Scope = MutableMapping[str, Any]
@@ -38,7 +39,7 @@ class AsyncChangeFeed(Protocol):
 PUBLIC_PATHS = TABLE.public_paths()
 # Authenticated by their own signature, sent by servers that cannot know the local token, Host
 # or Origin: exempt from _refuse_foreign (and nothing else).
-SIGNED_PATHS = frozenset({"/api/webhooks/github"})
+SIGNED_PATHS = frozenset({WEBHOOK_PATH})
 EVENTS_PATH = re.compile(r"^/api/tasks/(?P<task_id>[A-Za-z0-9_\-]+)/events$")
 
 

@@ -9,6 +9,7 @@ import secrets
 import uvicorn
 
 from shared import paths
+from shared.github.webhooks import MAX_BODY_BYTES, WEBHOOK_PATH
 from shared.http_guard import GuardedH11Protocol, RequestGuard
 from shared.server import LocalServer
 from shared.settings import Settings
@@ -26,7 +27,10 @@ def serve(settings: Settings, port: int) -> int:
         stack.stop()
 
     config = uvicorn.Config(
-        RequestGuard(LocalServer(stack.deps, token, on_shutdown=shutdown)),
+        RequestGuard(
+            LocalServer(stack.deps, token, on_shutdown=shutdown),
+            path_limits={WEBHOOK_PATH: MAX_BODY_BYTES},  # GitHub's own cap
+        ),
         host="127.0.0.1",
         port=port,
         log_level="warning",

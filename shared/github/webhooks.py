@@ -21,6 +21,7 @@ from shared.ports import Store, WebhookLog
 from shared.services import ApprovePlan, CreateTask, TaskService
 
 MAX_BODY_BYTES = 25 * 1024 * 1024  # GitHub caps payloads at 25 MB
+WEBHOOK_PATH = "/api/webhooks/github"
 
 
 @dataclass(frozen=True)

@@ -183,6 +183,8 @@ def test_label_to_draft_pull_request_to_follow_up_commit(
     assert res.status_code == 202, res.text
     task_id = res.json()["task_id"]
     assert errand.deliver("ping", fixture("ping")).json()["pong"] is True
+    big = {**fixture("ping"), "padding": "x" * 5_000_000}  # over the server's usual 2 MB cap
+    assert errand.deliver("ping", big).status_code == 200
 
     # the plan waits; the status comment shows it as a checklist with how to approve
     errand.wait(task_id, lambda t: t["status"] == "plan_review")
