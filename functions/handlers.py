@@ -17,6 +17,7 @@ from functions.openapi import document_json
 from functions.routes import NoRoute, Route, RouteTable, parse_fields, reply
 from functions.schemas import (
     DispatchResult,
+    Empty,
     EventsHeaders,
     EventsQuery,
     GitHubWebhookReply,
@@ -52,7 +53,18 @@ def handle(request: flask.Request, deps: Deps) -> flask.Response:
         route, args = TABLE.match(request.method, request.path)
     except NoRoute as exc:
         code = "not_found" if exc.status == 404 else "method_not_allowed"
-        return error(exc.status, code, exc.message)
+        response = error(exc.status, code, exc.message)
+        if exc.allowed:
+            response.headers["Allow"] = ", ".join(exc.allowed)
+        return response
+    if route.body is not None and request.mimetype != "application/json":
+        # also what keeps cross-site forms out: they cannot send JSON without a preflight
+        return error(
+            415,
+            "unsupported_media_type",
+            f"{route.method} {request.path} takes a JSON body: send Content-Type: "
+            "application/json (and `{}` when there is nothing to say)",
+        )
     try:
         kwargs = dict(args)
         if route.body is not None:
@@ -75,7 +87,7 @@ def _service(deps: Deps) -> TaskService:
     return TaskService(deps.store, deps.queue, deps.settings.model)
 
 
-def health(request: flask.Request, deps: Deps) -> Health:
+def health(request: flask.Request | None, deps: Deps) -> Health:
     return Health(status="ok")
 
 
@@ -102,11 +114,11 @@ def approve_plan(
     return task_public(_service(deps).approve_plan(task_id, body))
 
 
-def approve_diff(request: flask.Request, deps: Deps, task_id: str) -> dict[str, Any]:
+def approve_diff(request: flask.Request, deps: Deps, task_id: str, body: Empty) -> dict[str, Any]:
     return task_public(_service(deps).approve_diff(task_id))
 
 
-def cancel(request: flask.Request, deps: Deps, task_id: str) -> dict[str, Any]:
+def cancel(request: flask.Request, deps: Deps, task_id: str, body: Empty) -> dict[str, Any]:
     return task_public(_service(deps).cancel(task_id))
 
 
@@ -120,7 +132,8 @@ def events(
     """Blocking SSE for the functions deployment (one stream per request thread there); the
     local server serves this route asynchronously instead (shared/server.py)."""
     deps.store.get_task(task_id)
-    cursor = query.after if headers.last_event_id is None else headers.last_event_id
+    resumed = "last_event_id" in headers.model_fields_set
+    cursor = headers.last_event_id if resumed else query.after
 
     def stream() -> Iterator[bytes]:
         nonlocal cursor
@@ -204,6 +217,7 @@ TABLE = RouteTable(
             "/api/tasks/<task_id>/diff/approve",
             approve_diff,
             "Approve the diff: publish it",
+            body=Empty,
             response=TaskView,
             errors=(404, 409),
         ),
@@ -212,6 +226,7 @@ TABLE = RouteTable(
             "/api/tasks/<task_id>/cancel",
             cancel,
             "Cancel a running task",
+            body=Empty,
             response=TaskView,
             errors=(404, 409),
         ),
