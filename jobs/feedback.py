@@ -39,6 +39,16 @@ def check_sender(ctx: StageContext) -> None:
         ctx.deps.feedback.acknowledge(origin)
     except ErrandError as exc:
         ctx.log(f"could not react to the trigger comment: {exc.message}")
+    if origin.is_pull_request and not ctx.task.base_branch:
+        # a comment on a pull request does not name its branch: work on that branch
+        head = ctx.deps.feedback.head_branch(origin.repository, origin.number)
+        if not head:
+            raise StageFailed(
+                "fork_pull_request",
+                f"{origin.repository}#{origin.number} comes from a fork, which Errand cannot "
+                "push to; ask on an issue instead",
+            )
+        ctx.save(base_branch=head)
     notify(ctx)
 
 

@@ -228,6 +228,11 @@ class ForgeFeedback(Protocol):
         """Replaces the description of change request `number`."""
         ...
 
+    def head_branch(self, repository: str, number: int) -> str:
+        """The branch of change request `number`, '' when it lives in another repository (a
+        fork Errand cannot push to)."""
+        ...
+
 
 class WebhookLog(Protocol):
     """What the GitHub webhook route remembers: deliveries seen (for dedupe), installations,

@@ -133,6 +133,13 @@ class GitHubForge:
                 body=body
             )
 
+    def head_branch(self, repository: str, number: int) -> str:
+        with _errors(f"reading the branch of {repository}#{number}"):
+            pull = self._repo(repository, {"pull_requests": "read", **METADATA}).get_pull(number)
+            head = pull.head
+            same = head.repo is not None and head.repo.full_name.lower() == repository.lower()
+            return str(head.ref) if same else ""
+
     # ------------------------------------------------------------------ helpers
 
     def _name(self, repo: str) -> str:

@@ -69,6 +69,7 @@ def test_publish_opens_one_draft_pull_request_and_updates_it(
     assert len(pulls) == 1 and pulls[0].draft and pulls[0].base == "main"
     assert (pulls[0].title, pulls[0].body) == ("fix: add", "Body 1")
     assert cr.number == pulls[0].number and cr.url.endswith(f"/{REPO}/pull/{cr.number}")
+    assert forge.head_branch(REPO, cr.number) == "errand/fix-add-1"
     bare = standin.bare_repo(REPO)
     assert git(bare, "rev-parse", "errand/fix-add-1").strip() == cr.commit
     assert git(bare, "log", "-1", "--format=%B", cr.commit).strip() == "fix: add"

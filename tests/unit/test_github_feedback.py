@@ -41,6 +41,9 @@ class FakeFeedback:
     def describe(self, repository: str, number: int, body: str) -> None:
         raise AssertionError("no pull request in these tests")
 
+    def head_branch(self, repository: str, number: int) -> str:
+        return {8: "feature/x"}.get(number, "")
+
 
 def context(tmp_path: Path, feedback: FakeFeedback) -> StageContext:
     deps = Deps(Settings.from_env({"ERRAND_HOME": str(tmp_path / "home")}))
@@ -94,3 +97,18 @@ def test_tasks_without_an_origin_say_nothing(tmp_path: Path) -> None:
     check_sender(ctx)
     notify(ctx)
     assert fake.posts == [] and fake.acknowledged == 0
+
+
+def test_a_comment_on_a_pull_request_works_on_its_branch(tmp_path: Path) -> None:
+    ctx = context(tmp_path, FakeFeedback())
+    assert ctx.task.origin is not None
+    on_pr = ctx.task.origin.model_copy(update={"is_pull_request": True, "number": 8})
+    ctx.task = ctx.deps.store.update_task(ctx.task.model_copy(update={"origin": on_pr}))
+    check_sender(ctx)
+    assert ctx.deps.store.get_task(ctx.task.id).base_branch == "feature/x"
+    fork = on_pr.model_copy(update={"number": 9})
+    ctx.task = ctx.deps.store.update_task(
+        ctx.task.model_copy(update={"origin": fork, "base_branch": ""})
+    )
+    with pytest.raises(StageFailed, match="comes from a fork"):
+        check_sender(ctx)
