@@ -17,6 +17,7 @@ from functions import account_handlers as me
 from functions import auth_handlers
 from functions.access import allow_cors, authenticate, check_owner, cors_preflight
 from functions.account_routes import ACCOUNT_ROUTES
+from functions.github_webhook import github_webhook
 from functions.openapi import document_json
 from functions.routes import NoRoute, Route, RouteTable, parse_fields, reply
 from functions.schemas import (
@@ -24,6 +25,7 @@ from functions.schemas import (
     Empty,
     EventsHeaders,
     EventsQuery,
+    GitHubWebhookReply,
     Health,
     ListQuery,
     SweepResult,
@@ -353,6 +355,17 @@ TABLE = RouteTable(
             response=DispatchResult,
             errors=(400, 404, 503),
             internal=True,
+        ),
+        Route(
+            "POST",
+            "/api/webhooks/github",
+            github_webhook,
+            "GitHub App webhook deliveries, authenticated by X-Hub-Signature-256 alone: 202 "
+            "with the task created, or 200 with what was done, ignored or a duplicate",
+            response=GitHubWebhookReply,
+            status=202,
+            errors=(400, 401, 413),
+            public=True,
         ),
         Route(
             "POST",

@@ -1,4 +1,5 @@
-"""functions-framework targets (`--target api` / `--target dispatch`) for the cloud deployment.
+"""functions-framework targets (`--target api` / `--target webhooks` / `--target dispatch`) for
+the cloud deployment.
 
 Each instance builds its adapters once, on the first request, from its environment."""
 
@@ -26,4 +27,10 @@ def api(request: flask.Request) -> flask.Response:
 
 @functions_framework.http
 def dispatch(request: flask.Request) -> flask.Response:
+    return handle(request, _deps())
+
+
+@functions_framework.http
+def webhooks(request: flask.Request) -> flask.Response:
+    """GitHub App deliveries (POST /api/webhooks/github), public and signed."""
     return handle(request, _deps())

@@ -94,3 +94,17 @@ class DispatchResult(Model):
     reason: str = ""
     status: str = ""
     execution: str = ""
+
+
+class GitHubWebhookReply(Model):
+    """What POST /api/webhooks/github answers; which fields are set depends on the delivery."""
+
+    task_id: str | None = None
+    ignored: str | None = None
+    duplicate: bool | None = None
+    pong: bool | None = None
+    zen: str | None = None
+    approved: str | None = None
+    cancelled: str | None = None
+    status: str | None = None
+    installation: int | None = None

@@ -9,6 +9,7 @@ from pathlib import Path
 
 from pydantic import JsonValue
 
+from jobs.feedback import notify
 from shared import failpoints, paths
 from shared.domain import EventKind, Stage, StageRequest, Status, Task, Timings, Usage
 from shared.ports import CommandResult, OutputChunk
@@ -79,6 +80,7 @@ class StageContext:
         self.task = transition(self.deps.store, self.task, target, **changes)
         self.usage = Usage()
         self.deps.timings = Timings()
+        notify(self)  # a task from GitHub says where it is now
         return self.task
 
     def record_usage(self, usage: Usage, duration_s: float) -> None:

@@ -13,6 +13,7 @@ from datetime import timedelta
 
 from jobs.agent.loop import Cancelled
 from jobs.context import StageContext
+from jobs.feedback import notify
 from jobs.stages import execute, plan, prepare, publish, summarize, verify
 from shared import leasing
 from shared.domain import TERMINAL, Lease, Stage, StageRequest, Status, TaskError, is_due, now
@@ -57,6 +58,8 @@ def run_stage(deps: Deps, request: StageRequest) -> int:
         target=_watch, args=(deps, request, done), daemon=True, name="errand-lease"
     ).start()
     try:
+        if request.stage != Stage.PREPARE:  # prepare checks the sender before saying anything
+            notify(ctx)
         STAGES[request.stage](ctx)
     except Cancelled:
         ctx.log("stopped: the task was cancelled")

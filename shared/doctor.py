@@ -64,12 +64,20 @@ def _check_speech(settings: Settings, deps: Deps) -> str:
     return f"{settings.speech} voice works ({speech.duration_s:.1f} s of audio)"
 
 
+def _check_github(settings: Settings, deps: Deps) -> str:
+    """Optional: only a configured App is checked, by authenticating as it."""
+    from shared.github.doctor import check
+
+    return check(settings, deps.github_app)
+
+
 CHECKS: list[tuple[str, Callable[[Settings, Deps], str]]] = [
     ("home", _check_home),
     ("sandbox", _check_bwrap),
     ("limits", _check_limits),
     ("disk", _check_workspace),
     ("speech", _check_speech),
+    ("github", _check_github),
 ]
 
 

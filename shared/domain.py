@@ -226,6 +226,35 @@ def new_task_id() -> str:
     return "t_" + secrets.token_hex(6)
 
 
+class GitHubOrigin(Model):
+    """Where a task started from GitHub came from, so that every comment and follow-up finds
+    its way back. `number` is the issue's or pull request's; `comment_id` the trigger comment
+    (0 for a label), `review_comment` says it is a pull request review comment."""
+
+    installation_id: int
+    repository: str  # owner/name
+    number: int
+    is_pull_request: bool = False
+    comment_id: int = 0
+    review_comment: bool = False
+    sender: str
+    sender_id: int = 0
+    trigger: str = "label"  # label | comment | review_comment
+    follow_up_of: str = ""  # the task whose pull request this task adds commits to
+    status_comment_id: int = 0  # the status comment, once posted
+    status_phase: str = ""  # what the status comment says now (see shared/github/texts.py)
+
+
+class GitHubInstallation(Model):
+    """An installation of the GitHub App, as its webhooks told us."""
+
+    id: int
+    account: str
+    status: str = "active"  # active | suspended | deleted
+    repositories: list[str] = Field(default_factory=list)  # owner/name; empty = all or unknown
+    updated_at: datetime = Field(default_factory=now)
+
+
 class Task(Model):
     id: str = Field(default_factory=new_task_id)
     status: Status = Status.QUEUED
@@ -243,6 +272,7 @@ class Task(Model):
     conformance: Conformance = Field(default_factory=Conformance)
     branch: str = ""
     pr_url: str = ""
+    pr_number: int = 0
     audio: Audio | None = None
     usage: Usage = Field(default_factory=Usage)
     error: TaskError | None = None
@@ -251,6 +281,7 @@ class Task(Model):
     feedback: Feedback | None = None
     stopped_in: Status | None = None  # the status a failed or cancelled task was in
     resume_at: Status | None = None  # where prepare hands a retried task on to
+    origin: GitHubOrigin | None = None
     timings: Timings = Field(default_factory=Timings)
     version: int = 0
     created_at: datetime = Field(default_factory=now)
@@ -259,6 +290,11 @@ class Task(Model):
     @property
     def short_id(self) -> str:
         return self.id.removeprefix("t_")[:8]
+
+    @property
+    def publishes_without_review(self) -> bool:
+        """A task from GitHub opens a draft pull request, which is its diff review."""
+        return self.auto_approve or self.origin is not None
 
 
 class TaskFilter(Model):

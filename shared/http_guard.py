@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import Awaitable, Callable, MutableMapping
+from collections.abc import Awaitable, Callable, Mapping, MutableMapping
 from typing import Any
 
 from uvicorn.protocols.http.h11_impl import H11Protocol
@@ -39,9 +39,13 @@ class RequestGuard:
         *,
         max_body: int = MAX_BODY_BYTES,
         body_timeout_s: float = BODY_TIMEOUT_S,
+        path_limits: Mapping[str, int] | None = None,
     ) -> None:
+        """`path_limits`: a different body cap for some paths (GitHub's webhook payloads may
+        reach 25 MB)."""
         self._app = app
         self._max_body = max_body
+        self._path_limits = dict(path_limits or {})
         self._body_timeout_s = body_timeout_s
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -59,6 +63,7 @@ class RequestGuard:
         if problem:
             await refuse(send, 400, "bad_header", problem)
             return
+        limit = self._path_limits.get(scope.get("path", ""), self._max_body)
         values = dict(headers)
         length_text = values.get(b"content-length", b"").strip()
         chunked = b"chunked" in values.get(b"transfer-encoding", b"").lower()
@@ -68,11 +73,11 @@ class RequestGuard:
         if length_text and not length_text.isdigit():
             await refuse(send, 400, "bad_header", "Content-Length must be a whole number")
             return
-        if length_text and int(length_text) > self._max_body:
-            await refuse(send, 413, "body_too_large", self._too_large(int(length_text)))
+        if length_text and int(length_text) > limit:
+            await refuse(send, 413, "body_too_large", self._too_large(int(length_text), limit))
             return
         try:
-            body = await asyncio.wait_for(self._read(receive), self._body_timeout_s)
+            body = await asyncio.wait_for(self._read(receive, limit), self._body_timeout_s)
         except TimeoutError:
             await refuse(
                 send,
@@ -85,25 +90,25 @@ class RequestGuard:
         except _Disconnected:
             return
         except _TooLarge as exc:
-            await refuse(send, 413, "body_too_large", self._too_large(exc.size))
+            await refuse(send, 413, "body_too_large", self._too_large(exc.size, limit))
             return
         await self._app(scope, _replay(body, receive), send)
 
-    async def _read(self, receive: Receive) -> bytes:
+    async def _read(self, receive: Receive, limit: int) -> bytes:
         body = bytearray()
         while True:
             message = await receive()
             if message["type"] == "http.disconnect":
                 raise _Disconnected
             body += message.get("body", b"")
-            if len(body) > self._max_body:
+            if len(body) > limit:
                 raise _TooLarge(len(body))
             if not message.get("more_body", False):
                 return bytes(body)
 
-    def _too_large(self, size: int) -> str:
+    def _too_large(self, size: int, limit: int) -> str:
         return (
-            f"the request body is {size:,} bytes or more, more than the {self._max_body:,} "
+            f"the request body is {size:,} bytes or more, more than the {limit:,} "
             "allowed: shorten the prompt or plan"
         )
 

@@ -68,3 +68,8 @@ def repomap_cache(home: Path) -> Path:
 
 def env_cache(home: Path) -> Path:
     return home / "envcache"
+
+
+def github_app(home: Path) -> Path:
+    """The GitHub App's id and its secrets (encrypted), written by `errand github setup`."""
+    return home / "github" / "app.json"

@@ -20,7 +20,18 @@ from shared.accounts import (
     StoredCredential,
     User,
 )
-from shared.domain import Event, EventKind, Lease, Model, StageRequest, Task, TaskFilter, Usage
+from shared.domain import (
+    Event,
+    EventKind,
+    GitHubInstallation,
+    GitHubOrigin,
+    Lease,
+    Model,
+    StageRequest,
+    Task,
+    TaskFilter,
+    Usage,
+)
 
 # ---------------------------------------------------------------------------- Store
 
@@ -304,6 +315,7 @@ class ChangeRequest(Model):
     branch: str
     url: str
     commit: str
+    number: int = 0  # the pull request's number where the forge has pull requests
 
 
 class Forge(Protocol):
@@ -323,7 +335,64 @@ class Forge(Protocol):
         body: str,
     ) -> ChangeRequest:
         """Applies `patch` (taken out of the sandbox as data) to a pristine clone, commits,
-        pushes `branch` and opens or updates the change request."""
+        pushes `branch` and opens or updates the change request.
+
+        When `branch` equals `base_branch` (a follow-up on Errand's own `errand/...` branch) the
+        commit goes on top of the branch as it is and the existing change request keeps its
+        title and description."""
+        ...
+
+
+class ForgeFeedback(Protocol):
+    """What a task started from the forge says back there. Every call is idempotent: the
+    status comment is found again by a hidden marker, a reaction that exists is kept."""
+
+    def post_status(self, origin: GitHubOrigin, task_id: str, text: str) -> int:
+        """Creates the task's status comment on the origin's issue or pull request, or edits
+        it in place (`origin.status_comment_id`, else the one carrying the task's marker);
+        returns its id."""
+        ...
+
+    def acknowledge(self, origin: GitHubOrigin) -> None:
+        """Reacts with 👀 to the comment that triggered the task (nothing for a label)."""
+        ...
+
+    def role(self, repository: str, login: str) -> str:
+        """The user's role on the repository: admin, maintain, write, triage, read or ''."""
+        ...
+
+    def describe(self, repository: str, number: int, body: str) -> None:
+        """Replaces the description of change request `number`."""
+        ...
+
+    def head_branch(self, repository: str, number: int) -> str:
+        """The branch of change request `number`, '' when it lives in another repository (a
+        fork Errand cannot push to)."""
+        ...
+
+
+class WebhookLog(Protocol):
+    """What the GitHub webhook route remembers: deliveries seen (for dedupe), installations,
+    and the tasks that belong to an issue or pull request. Thread- and process-safe."""
+
+    def claim_delivery(self, delivery_id: str) -> bool:
+        """Records the delivery; False when it was recorded before (a redelivery)."""
+        ...
+
+    def release_delivery(self, delivery_id: str) -> None:
+        """Forgets a delivery whose handling failed, so that a redelivery is handled."""
+        ...
+
+    def save_installation(self, installation: GitHubInstallation) -> None: ...
+
+    def installation(self, installation_id: int) -> GitHubInstallation | None: ...
+
+    def link_task(self, repository: str, number: int, task_id: str) -> None:
+        """Remembers that `task_id` works on issue or pull request `number`."""
+        ...
+
+    def linked_tasks(self, repository: str, number: int) -> list[str]:
+        """Task ids linked to the issue or pull request, newest first."""
         ...
 
 

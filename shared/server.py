@@ -25,6 +25,7 @@ from shared.auth import Identity
 from shared.domain import TERMINAL
 from shared.errors import ConfigError, ErrandError, Forbidden, InvalidInput, NotFound, Unauthorized
 from shared.event_hub import EventHub, Framed
+from shared.github.webhooks import WEBHOOK_PATH
 from shared.web_static import WebStatic
 from shared.wiring import Deps
 
@@ -38,6 +39,9 @@ class AsyncChangeFeed(Protocol):
     async def wait_for_events_async(self, after: int, timeout_s: float) -> bool: ...
 
 
+# Authenticated by their own signature, sent by servers that cannot know the local token, Host
+# or Origin: exempt from _refusal (and nothing else).
+SIGNED_PATHS = frozenset({WEBHOOK_PATH})
 EVENTS_PATH = re.compile(r"^/api/tasks/(?P<task_id>[A-Za-z0-9_\-]+)/events$")
 
 
@@ -71,7 +75,8 @@ class LocalServer:
         if self._web.owns(scope):  # the app shell and its assets: public, they hold no data
             await self._web(scope, send)
             return
-        refusal = self._refusal(scope)
+        signed = scope["path"] in SIGNED_PATHS and scope["method"] == "POST"
+        refusal = None if signed else self._refusal(scope)
         if refusal:
             status, code, message = refusal
             extra = [(b"www-authenticate", b"Bearer")] if status == 401 else []

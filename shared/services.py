@@ -13,6 +13,7 @@ from shared.domain import (
     LOCAL_USER_ID,
     TERMINAL,
     EventKind,
+    GitHubOrigin,
     Model,
     Plan,
     Stage,
@@ -123,13 +124,21 @@ class TaskService:
         self._key_policy = key_policy
 
     def create(
-        self, req: CreateTask, owner: User | None = None, *, repo_verified: bool = False
+        self,
+        req: CreateTask,
+        owner: User | None = None,
+        *,
+        repo_verified: bool = False,
+        origin: GitHubOrigin | None = None,
+        publish_branch: str = "",
     ) -> Task:
         """Creates a task owned by `owner` (default: the actor, else the local user) within
         the owner's quotas: raises QuotaExceeded (HTTP 429) when it would pass one.
         `repo_verified`: the caller vouches that the owner may use the repository (a webhook
         from a repository the GitHub App is installed on), so it is not checked against the
-        owner's own GitHub token."""
+        owner's own GitHub token. `origin`: the task came from GitHub (and reports back
+        there). `publish_branch`: the branch to publish to, for a follow-up that adds commits
+        to Errand's own branch."""
         owner = owner or self._actor
         repo, prompt, model, branch = validate_create(req, self._default_model)
         key_source = "operator"
@@ -150,6 +159,8 @@ class TaskService:
                 auto_approve=req.auto_approve,
                 owner=owner.id if owner is not None else LOCAL_USER_ID,
                 key_source=key_source,
+                origin=origin,
+                branch=publish_branch,
             ),
             quota,
         )

@@ -45,6 +45,20 @@ class SandboxLimits(Model):
     workspace_backend: str = "auto"  # auto | loop | tmpfs | none (no disk quota)
 
 
+class GitHubSettings(Model):
+    """The GitHub App. Values left empty here come from what `errand github setup` stored."""
+
+    api_url: str = "https://api.github.com"
+    web_url: str = "https://github.com"
+    app_id: int = 0
+    private_key: SecretStr = SecretStr("")
+    private_key_file: Path | None = None
+    webhook_secret: SecretStr = SecretStr("")
+    label: str = "errand"
+    auto_approve: bool = False  # skip the plan gate for tasks started from GitHub
+    public_url: str = ""  # where people reach this Errand (links in comments)
+
+
 class Settings(Model):
     home: Path
     model: str = ""
@@ -98,6 +112,8 @@ class Settings(Model):
     @property
     def multi_user(self) -> bool:
         return bool(self.oauth.client_id)
+
+    github: GitHubSettings = Field(default_factory=GitHubSettings)
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -157,6 +173,7 @@ class Settings(Model):
                 ),
                 internal_token=SecretStr(e.get("ERRAND_INTERNAL_TOKEN", "")),
                 session_secret=SecretStr(e.get("ERRAND_SESSION_SECRET", "")),
+                github=_github(e),
                 budgets=Budgets(
                     max_steps=_int(e, "ERRAND_MAX_STEPS", 40, 1),
                     max_tokens=_int(e, "ERRAND_MAX_TOKENS", 400000, 1000),
@@ -182,6 +199,34 @@ def _oauth(e: Mapping[str, str]) -> GitHubOAuth:
         web_url=e.get("ERRAND_GITHUB_URL", "https://github.com").rstrip("/"),
         api_url=e.get("ERRAND_GITHUB_API_URL", "https://api.github.com").rstrip("/"),
     )
+
+
+def _github(e: Mapping[str, str]) -> GitHubSettings:
+    app_id = _int(e, "ERRAND_GITHUB_APP_ID", 0, 0)
+    key_file = e.get("ERRAND_GITHUB_PRIVATE_KEY_FILE", "").strip()
+    label = e.get("ERRAND_GITHUB_LABEL", "errand").strip()
+    if not label:
+        raise ValueError("ERRAND_GITHUB_LABEL is empty: name the label that starts a task")
+    return GitHubSettings(
+        api_url=e.get("ERRAND_GITHUB_API_URL", "https://api.github.com").rstrip("/"),
+        web_url=e.get("ERRAND_GITHUB_URL", "https://github.com").rstrip("/"),
+        app_id=app_id,
+        private_key=SecretStr(e.get("ERRAND_GITHUB_PRIVATE_KEY", "")),
+        private_key_file=Path(key_file).expanduser() if key_file else None,
+        webhook_secret=SecretStr(e.get("ERRAND_GITHUB_WEBHOOK_SECRET", "")),
+        label=label,
+        auto_approve=_bool(e, "ERRAND_GITHUB_AUTO_APPROVE"),
+        public_url=e.get("ERRAND_PUBLIC_URL", "").rstrip("/"),
+    )
+
+
+def _bool(env: Mapping[str, str], name: str) -> bool:
+    raw = env.get(name, "").strip().lower()
+    if raw in ("", "0", "false", "no", "off"):
+        return False
+    if raw in ("1", "true", "yes", "on"):
+        return True
+    raise ValueError(f"{name}={raw!r}: use true or false")
 
 
 def _failpoints(raw: str) -> frozenset[str]:

@@ -15,6 +15,7 @@ import uvicorn
 from shared import paths
 from shared.account_wiring import local_login
 from shared.errors import InvalidInput
+from shared.github.webhooks import MAX_BODY_BYTES, WEBHOOK_PATH
 from shared.http_guard import MAX_HEADER_BYTES, GuardedH11Protocol, RequestGuard
 from shared.server import LocalServer
 from shared.settings import Settings
@@ -38,7 +39,10 @@ def serve(settings: Settings, port: int) -> int:
         stack.stop()
 
     config = uvicorn.Config(
-        RequestGuard(LocalServer(stack.deps, on_shutdown=shutdown)),
+        RequestGuard(
+            LocalServer(stack.deps, on_shutdown=shutdown),
+            path_limits={WEBHOOK_PATH: MAX_BODY_BYTES},  # GitHub's own cap
+        ),
         host="127.0.0.1",
         port=port,
         log_level="warning",

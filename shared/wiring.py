@@ -14,6 +14,7 @@ from shared.errors import BudgetExceeded, ConfigError
 from shared.ports import (
     Blobs,
     Forge,
+    ForgeFeedback,
     Jobs,
     Leases,
     ModelClient,
@@ -22,14 +23,17 @@ from shared.ports import (
     Secrets,
     Store,
     Synthesizer,
+    WebhookLog,
 )
 from shared.settings import Settings
 from shared.wiring_accounts import AccountPorts
 
 if TYPE_CHECKING:
+    from shared.adapters.github_forge import GitHubForge
     from shared.adapters.local_queue import LocalQueue
     from shared.adapters.workspace_fs import WorkspaceVolumes
     from shared.envcache import EnvCache
+    from shared.github.config import AppConfig
 
 SCRIPTED_PREFIX = "scripted:"
 
@@ -86,9 +90,39 @@ class Deps(AccountPorts):
 
     @cached_property
     def forge(self) -> Forge:
+        from shared.adapters.forge_router import ForgeRouter
         from shared.adapters.local_git import LocalGitForge
 
-        return LocalGitForge()
+        return ForgeRouter(LocalGitForge(), lambda: self.github, self.github_app.web_url)
+
+    @cached_property
+    def github_app(self) -> AppConfig:
+        from shared.github.config import load
+
+        return load(self.settings, self.secrets)
+
+    @cached_property
+    def github(self) -> GitHubForge:
+        """The GitHub App's Forge and ForgeFeedback; ConfigError when no App is set up."""
+        from shared.adapters.github_app import AppAuth
+        from shared.adapters.github_forge import GitHubForge
+
+        app = self.github_app
+        auth = AppAuth(
+            app.app_id, app.private_key.get_secret_value(), app.api_url, web_url=app.web_url
+        )
+        return GitHubForge(auth)
+
+    @property
+    def feedback(self) -> ForgeFeedback:
+        return self.github
+
+    @cached_property
+    def webhook_log(self) -> WebhookLog:
+        from shared.adapters.sqlite_webhook_log import SqliteWebhookLog
+
+        paths.ensure_home(self.settings.home)
+        return SqliteWebhookLog(paths.db(self.settings.home))
 
     @cached_property
     def secrets(self) -> Secrets:
@@ -253,9 +287,11 @@ class Deps(AccountPorts):
         return make_speech(self.settings.speech)
 
     def known_secrets(self) -> list[str]:
-        """Values that must be scrubbed from anything stored or shown: the operator's key and
-        every user key this process has decrypted."""
+        """Values that must be scrubbed from anything stored or shown: the operator's key,
+        every user key and every GitHub installation token this process used."""
         keys = [self.settings.model_api_key.get_secret_value(), *self.revealed]
+        if "github" in self.__dict__:
+            keys += sorted(self.github.issued)
         return [k for k in keys if len(k) >= 6]
 
 
@@ -267,6 +303,7 @@ def prewarm() -> None:
     """Imports what stages need so that forked job executions start warm."""
     from shared.adapters import (  # noqa: F401
         bwrap_sandbox,
+        forge_router,
         fs_blobs,
         local_git,
         local_queue,

@@ -6,6 +6,7 @@ import tomllib
 
 from pydantic import ValidationError
 
+from jobs import feedback
 from jobs.agent.repo_context import list_files
 from jobs.context import StageContext
 from jobs.stages.common import describe_counts
@@ -19,6 +20,7 @@ DETECT_FILES = (*testsuite.RELEVANT_FILES, *testsuite.REQUIREMENTS)
 
 
 def run(ctx: StageContext) -> None:
+    feedback.check_sender(ctx)  # a task from GitHub: the API confirms who asked
     if ctx.task.status == Status.QUEUED:
         ctx.move(Status.PREPARING)
     ctx.deps.model(

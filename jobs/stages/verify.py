@@ -56,7 +56,7 @@ def run(ctx: StageContext) -> None:
             f"({', '.join([*v.newly_failing, *v.disappeared][:5])}); review the diff before "
             "publishing it"
         )
-    elif task.auto_approve:
+    elif task.publishes_without_review:
         ctx.advance(Status.PUBLISHING, Stage.PUBLISH, **changes)
     else:
         ctx.move(Status.DIFF_REVIEW, **changes)

@@ -11,6 +11,7 @@ from __future__ import annotations
 import re
 import subprocess
 import tempfile
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
@@ -18,6 +19,8 @@ from urllib.parse import urlsplit, urlunsplit
 from shared.errors import ForgeError, InvalidInput
 from shared.ports import ChangeRequest
 
+# A branch of Errand's own: a follow-up task publishes new commits on top of it.
+FOLLOW_UP_PREFIX = "errand/"
 IDENTITY_NAME = "Errand"
 IDENTITY_EMAIL = "errand@localhost"
 DEFAULT_SEARCH_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
@@ -111,7 +114,11 @@ class LocalGitForge:
         timeout_s: float = 600.0,
         search_path: str = DEFAULT_SEARCH_PATH,
         tmp_dir: Path | None = None,
+        extra_env: Mapping[str, str] | None = None,
     ) -> None:
+        """`extra_env` adds to git's environment; forges that authenticate pass their
+        credentials this way (as GIT_CONFIG_* entries), so they are never in a URL, an argument
+        or a repository's config."""
         self._git = git
         self._timeout_s = timeout_s
         self._tmp_dir = tmp_dir
@@ -130,6 +137,7 @@ class LocalGitForge:
             "GIT_AUTHOR_EMAIL": IDENTITY_EMAIL,
             "GIT_COMMITTER_NAME": IDENTITY_NAME,
             "GIT_COMMITTER_EMAIL": IDENTITY_EMAIL,
+            **(extra_env or {}),
         }
 
     # ------------------------------------------------------------------ Forge
@@ -158,7 +166,8 @@ class LocalGitForge:
         body: str,
     ) -> ChangeRequest:
         """Commits `patch` on top of `base_branch` and force-pushes it as `branch` (with a lease:
-        the push fails if someone else moved `branch` meanwhile).
+        the push fails if someone else moved `branch` meanwhile). A follow-up (`branch` ==
+        `base_branch`, under `errand/`) adds the commit on top of the branch.
 
         `patch` is `git diff --binary` output; text that is not UTF-8 must have been decoded
         with errors="surrogateescape" to round-trip. A local repository has no place for a pull
@@ -172,7 +181,7 @@ class LocalGitForge:
         self._check_branch_name(branch)
         refs = self._refs(source)
         base = self._resolve_branch(source, base_branch, refs)
-        if branch == base:
+        if branch == base and not branch.startswith(FOLLOW_UP_PREFIX):
             raise InvalidInput(
                 f"refusing to publish onto the base branch '{base}' — choose another branch name"
             )
@@ -180,6 +189,13 @@ class LocalGitForge:
         with tempfile.TemporaryDirectory(prefix="errand-publish-", dir=self._tmp_dir) as tmp:
             gitdir = str(Path(tmp) / "repo.git")
             self._run(source, *_CLONE, "--bare", "--branch", base, "--", source.arg, gitdir)
+            if branch == base:  # a follow-up: its rerun finds its own commit on top
+                head = self._run(source, "log", "-1", "--format=%B", base, git_dir=gitdir)
+                if head.strip() == message.strip():
+                    commit = self._run(source, "rev-parse", base, git_dir=gitdir)
+                    return ChangeRequest(
+                        branch=branch, url=f"{source.display}#{branch}", commit=commit
+                    )
             base_commit, tree = self._tree(source, Path(tmp), gitdir, base, patch)
             done = self._published(source, gitdir, refs.heads.get(branch, ""), base_commit, tree)
             if done:  # a redelivered publish: the same change is already there

@@ -14,6 +14,7 @@ BENCHES = [
     "tests.bench.bench_prepare",
     "tests.bench.bench_load",
     "tests.bench.bench_burst",
+    "tests.bench.bench_webhook",
 ]
 
 

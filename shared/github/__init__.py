@@ -1,0 +1,1 @@
+"""GitHub as a source of tasks: webhooks, the App's configuration, what Errand says back."""
