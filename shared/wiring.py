@@ -70,6 +70,10 @@ class Deps:
 
     @cached_property
     def blobs(self) -> Blobs:
+        if self.settings.blobs == "gcs":
+            from shared.adapters.gcs_blobs import GcsBlobs
+
+            return GcsBlobs(self.settings.gcp)
         from shared.adapters.fs_blobs import FsBlobs
 
         return FsBlobs(paths.blobs(self.settings.home), self.settings.server_url)
