@@ -3,6 +3,7 @@ use, and only when a suite asks for its cloud adapter."""
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -11,6 +12,8 @@ import pytest
 from shared import gcp_emulators
 from shared.gcp_emulators import Emulator
 from shared.gcp_settings import GcpSettings
+
+ROOT = Path(__file__).resolve().parents[2]
 
 
 @pytest.fixture(scope="session")
@@ -33,4 +36,29 @@ def gcs_settings(storage_emulator: Emulator, gcp_logs: Path) -> GcpSettings:
         bucket=gcp_emulators.BUCKET,
         storage_emulator_host=storage_emulator.env["STORAGE_EMULATOR_HOST"],
         signing_key_file=key,
+    )
+
+
+@pytest.fixture(scope="session")
+def standin_home(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """ERRAND_HOME of the Cloud Run stand-in's job executions."""
+    return tmp_path_factory.mktemp("standin-home")
+
+
+@pytest.fixture(scope="session")
+def standin(gcp_logs: Path, standin_home: Path) -> Iterator[Emulator]:
+    job_env = {**os.environ, "ERRAND_HOME": str(standin_home), "PYTHONPATH": str(ROOT)}
+    job_env = {k: v for k, v in job_env.items() if not k.startswith("PYTEST")}
+    emulator = gcp_emulators.start_standin(gcp_logs, gcp_logs / "standin", job_env)
+    yield emulator
+    emulator.stop()
+
+
+@pytest.fixture(scope="session")
+def standin_settings(standin: Emulator) -> GcpSettings:
+    project = gcp_emulators.PROJECT
+    return GcpSettings(
+        project=project,
+        api_endpoint=standin.env["ERRAND_GCP_API_ENDPOINT"],
+        kms_key=f"projects/{project}/locations/global/keyRings/errand/cryptoKeys/credentials",
     )

@@ -1,0 +1,43 @@
+"""`python -m shared.gcp_standin --port N --state DIR [--job NAME]`: serves until SIGTERM."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import signal
+import sys
+import threading
+from pathlib import Path
+from types import FrameType
+
+from werkzeug.serving import make_server
+
+from shared.gcp_standin.app import StandIn, create_app
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m shared.gcp_standin")
+    parser.add_argument("--port", type=int, required=True)
+    parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument("--state", type=Path, required=True, help="job env and execution logs")
+    parser.add_argument("--job", default="errand-job", help="the one Cloud Run job it runs")
+    args = parser.parse_args(argv)
+    env_file = args.state / "job-env.json"
+    job_env = json.loads(env_file.read_text()) if env_file.exists() else {}
+    standin = StandIn(args.job, job_env, args.state)
+    server = make_server(args.host, args.port, create_app(standin), threaded=True)
+
+    def stop(signum: int, frame: FrameType | None) -> None:
+        threading.Thread(target=server.shutdown, daemon=True).start()
+
+    signal.signal(signal.SIGTERM, stop)
+    signal.signal(signal.SIGINT, stop)
+    try:
+        server.serve_forever()
+    finally:
+        standin.run.stop_all()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
