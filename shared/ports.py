@@ -194,11 +194,17 @@ class ModelClient(Protocol):
 # ---------------------------------------------------------------------------- Speech
 
 
+class Caption(Model):
+    start_s: float  # when the text starts in the audio
+    text: str
+
+
 class Speech(Model):
     data: bytes
     mime_type: str  # audio/mpeg or audio/ogg
     extension: str  # mp3 or ogg
     duration_s: float
+    captions: list[Caption] = Field(default_factory=list)  # per sentence, when the engine knows
 
 
 class Synthesizer(Protocol):
@@ -214,3 +220,12 @@ class Secrets(Protocol):
         ...
 
     def decrypt(self, ciphertext: bytes, context: str) -> bytes: ...
+
+
+class AppSecrets(Protocol):
+    """The operator's own secrets (GitHub App private key, webhook secret, OAuth client
+    secret), by short name such as "github-webhook-secret"."""
+
+    def get(self, name: str) -> str:
+        """The current value; raises NotFound when the secret or its value does not exist."""
+        ...

@@ -86,6 +86,10 @@ class Deps:
 
     @cached_property
     def secrets(self) -> Secrets:
+        if self.settings.secrets == "kms":
+            from shared.adapters.kms_secrets import KmsSecrets
+
+            return KmsSecrets(self.settings.gcp)
         from shared.adapters.local_secrets import LocalSecrets
 
         return LocalSecrets(paths.key_file(self.settings.home))
@@ -228,6 +232,10 @@ class Deps:
 
     @cached_property
     def speech(self) -> Synthesizer:
+        if self.settings.speech.strip().lower() == "google":
+            from shared.adapters.google_speech import GoogleSpeech
+
+            return GoogleSpeech(self.settings.gcp)
         from shared.adapters.speech import make_speech
 
         return make_speech(self.settings.speech)

@@ -8,8 +8,8 @@ Only the SSML the adapters send is understood: `<speak>`, `<mark name=.../>`, `<
 from __future__ import annotations
 
 import base64
-import io
 import subprocess
+import tempfile
 import wave
 import xml.etree.ElementTree as ET
 
@@ -97,18 +97,24 @@ def _ssml_segments(ssml: str) -> list[tuple[str, str]]:
 
 
 def _espeak(text: str, language: str, rate: float) -> bytes:
+    """Text on stdin (never an argument: text starting with '-' is not an option), WAV to a
+    file (streamed WAV headers carry no real length)."""
     words_per_minute = str(int(175 * rate))
-    try:
-        done = subprocess.run(
-            ["espeak-ng", "--stdout", "-v", language.lower(), "-s", words_per_minute, "--", text],
-            capture_output=True,
-            timeout=60,
-            check=True,
-        )
-    except (OSError, subprocess.SubprocessError) as exc:
-        raise invalid(f"voice.languageCode {language!r} cannot be rendered here: {exc}") from None
-    with wave.open(io.BytesIO(done.stdout)) as wav:
-        if wav.getframerate() != _RATE or wav.getnchannels() != 1:
-            raise invalid("espeak-ng returned audio in an unexpected format")
-        frames: bytes = wav.readframes(wav.getnframes())
-        return frames
+    with tempfile.TemporaryDirectory(prefix="standin-tts-") as tmp:
+        out = f"{tmp}/speech.wav"
+        command = ["espeak-ng", "-v", language.lower(), "-s", words_per_minute, "-w", out]
+        try:
+            subprocess.run(
+                [*command, "--stdin"],
+                input=text.encode(),
+                capture_output=True,
+                timeout=60,
+                check=True,
+            )
+            with wave.open(out) as wav:
+                if wav.getframerate() != _RATE or wav.getnchannels() != 1:
+                    raise invalid("espeak-ng returned audio in an unexpected format")
+                frames: bytes = wav.readframes(wav.getnframes())
+        except (OSError, subprocess.SubprocessError, wave.Error) as exc:
+            raise invalid(f"voice.languageCode {language!r} cannot be rendered: {exc}") from None
+    return frames
