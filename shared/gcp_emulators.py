@@ -137,12 +137,22 @@ def start_tasks(logs: Path, target_port: int) -> Emulator:
     return emulator
 
 
-def start_standin(logs: Path, state: Path, env: dict[str, str] | None = None) -> Emulator:
+def start_standin(
+    logs: Path,
+    state: Path,
+    env: dict[str, str] | None = None,
+    jobs: dict[str, list[str]] | None = None,
+) -> Emulator:
     """The stand-in for KMS, Secret Manager, Text-to-Speech and Cloud Run Jobs. Its Cloud Run
-    part starts job executions as local processes with `env` (the job's own settings)."""
+    part starts job executions as local processes with `env` (the job's own settings); `jobs`
+    adds Cloud Run jobs (name: command) besides errand-job, which runs the job entrypoint."""
     port = free_port()
     state.mkdir(parents=True, exist_ok=True)
-    (state / "job-env.json").write_text(json.dumps(env or {}))
+    for name, content in (("job-env.json", env or {}), ("jobs.json", jobs or {})):
+        # private: the job's environment may hold its settings' secrets
+        fd = os.open(state / name, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w") as out:
+            json.dump(content, out)
     argv = [sys.executable, "-m", "shared.gcp_standin", "--port", str(port), "--state", str(state)]
     emulator = start("standin", argv, port, logs)
     emulator.env = {"ERRAND_GCP_API_ENDPOINT": f"http://{emulator.host}"}

@@ -158,6 +158,10 @@ class Deps:
             return WarmPool(s.home, env)
         if s.jobs == "process":
             return ProcessJobs(s.home, env, on_crash=self._job_crashed)
+        if s.jobs == "cloudrun":
+            from shared.adapters.cloudrun_jobs import CloudRunJobs
+
+            return CloudRunJobs(s.gcp)
         from shared.adapters.container_jobs import ContainerJobs, detect_engine
 
         engine = detect_engine()

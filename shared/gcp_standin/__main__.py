@@ -1,4 +1,7 @@
-"""`python -m shared.gcp_standin --port N --state DIR [--job NAME]`: serves until SIGTERM."""
+"""`python -m shared.gcp_standin --port N --state DIR`: serves until SIGTERM.
+
+DIR/job-env.json holds the environment of job executions; DIR/jobs.json maps Cloud Run job
+names to the command their container runs (default: errand-job runs the job entrypoint)."""
 
 from __future__ import annotations
 
@@ -20,11 +23,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--port", type=int, required=True)
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--state", type=Path, required=True, help="job env and execution logs")
-    parser.add_argument("--job", default="errand-job", help="the one Cloud Run job it runs")
     args = parser.parse_args(argv)
-    env_file = args.state / "job-env.json"
+    env_file, jobs_file = args.state / "job-env.json", args.state / "jobs.json"
     job_env = json.loads(env_file.read_text()) if env_file.exists() else {}
-    standin = StandIn(args.job, job_env, args.state)
+    jobs = json.loads(jobs_file.read_text()) if jobs_file.exists() else {}
+    jobs.setdefault("errand-job", [sys.executable, "-m", "jobs.entrypoint"])
+    standin = StandIn(jobs, job_env, args.state)
     server = make_server(args.host, args.port, create_app(standin), threaded=True)
 
     def stop(signum: int, frame: FrameType | None) -> None:

@@ -27,10 +27,10 @@ _LOCATION = r"projects/[^/]+/locations/[^/]+"
 class StandIn:
     """The services behind the routes; `stop()` ends running job executions."""
 
-    def __init__(self, job: str, job_env: dict[str, str], state: Path) -> None:
+    def __init__(self, jobs: dict[str, list[str]], job_env: dict[str, str], state: Path) -> None:
         self.kms = Kms()
         self.secrets = SecretManager()
-        self.run = RunJobs(job, job_env, state / "executions")
+        self.run = RunJobs(jobs, job_env, state / "executions")
 
     def routes(self) -> list[tuple[str, re.Pattern[str], Handler]]:
         def r(method: str, pattern: str, handler: Handler) -> tuple[str, re.Pattern[str], Handler]:

@@ -2,10 +2,10 @@
 long-running operation whose metadata is the Execution), `executions/*` get and `:cancel`,
 and `operations/*` get.
 
-One job exists, named at start-up (ERRAND_RUN_JOB, `errand-job`); its container is the job
-entrypoint, run here as a local process: `python -m jobs.entrypoint <args>` with the job's
-environment (given at start-up) plus the overrides' env. A timeout or a cancel stops the
-process (SIGTERM, then SIGKILL after 10 s, as Cloud Run does)."""
+The jobs are given at start-up, each a name and the command its container runs; Errand's
+(`errand-job`) is the job entrypoint, run here as a local process: `python -m jobs.entrypoint
+<args>` with the jobs' environment (given at start-up) plus the overrides' env. A timeout or a
+cancel stops the process (SIGTERM, then SIGKILL after 10 s, as Cloud Run does)."""
 
 from __future__ import annotations
 
@@ -15,7 +15,6 @@ import re
 import secrets
 import signal
 import subprocess
-import sys
 import threading
 import uuid
 from dataclasses import dataclass, field
@@ -77,8 +76,8 @@ class _Execution:
 
 
 class RunJobs:
-    def __init__(self, job: str, env: dict[str, str], logs: Path) -> None:
-        self._job = job
+    def __init__(self, jobs: dict[str, list[str]], env: dict[str, str], logs: Path) -> None:
+        self._jobs = jobs
         self._env = env
         self._logs = logs
         self._executions: dict[str, _Execution] = {}
@@ -86,12 +85,13 @@ class RunJobs:
         self._lock = threading.Lock()
 
     def run(self, name: str, body: dict[str, object]) -> dict[str, object]:
-        if name.rsplit("/", 1)[1] != self._job:
-            raise not_found(f"Resource '{name.rsplit('/', 1)[1]}' of kind 'JOB' does not exist.")
+        job = name.rsplit("/", 1)[1]
+        if job not in self._jobs:
+            raise not_found(f"Resource '{job}' of kind 'JOB' does not exist.")
         args, env, timeout_s = _overrides(body.get("overrides") or {})
         location = name.rsplit("/jobs/", 1)[0]
         execution = _Execution(
-            name=f"{name}/executions/{self._job}-{secrets.token_hex(3)}",
+            name=f"{name}/executions/{job}-{secrets.token_hex(3)}",
             job=name,
             operation=f"{location}/operations/{uuid.uuid4()}",
             created=_now(),
@@ -101,7 +101,7 @@ class RunJobs:
         self._logs.mkdir(parents=True, exist_ok=True)
         with open(log, "ab") as out:
             execution.process = subprocess.Popen(
-                [sys.executable, "-m", "jobs.entrypoint", *args],
+                [*self._jobs[job], *args],
                 stdin=subprocess.DEVNULL,
                 stdout=out,
                 stderr=subprocess.STDOUT,
@@ -120,7 +120,8 @@ class RunJobs:
     def cancel(self, name: str) -> dict[str, object]:
         execution = self._find(name)
         if execution.outcome:
-            raise ApiError(412, f"Execution {name} has already finished.", "FAILED_PRECONDITION")
+            # FAILED_PRECONDITION travels as HTTP 400 (google.rpc.Code's mapping)
+            raise ApiError(400, f"Execution {name} has already finished.", "FAILED_PRECONDITION")
         execution.message = "The execution was cancelled."
         _stop(execution.process)
         return self._operation(execution)

@@ -4,6 +4,7 @@ use, and only when a suite asks for its cloud adapter."""
 from __future__ import annotations
 
 import os
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -14,6 +15,15 @@ from shared.gcp_emulators import Emulator
 from shared.gcp_settings import GcpSettings
 
 ROOT = Path(__file__).resolve().parents[2]
+# prints what an execution received: its argument and the overridden environment
+RECORDER = (
+    "import os, sys; print(sys.argv[1]); "
+    "print(os.environ['ERRAND_TASK_ID'], os.environ['ERRAND_STAGE'], os.environ['ERRAND_HOME'])"
+)
+
+
+def standin_state(logs: Path) -> Path:
+    return logs / "standin"
 
 
 @pytest.fixture(scope="session")
@@ -49,7 +59,13 @@ def standin_home(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def standin(gcp_logs: Path, standin_home: Path) -> Iterator[Emulator]:
     job_env = {**os.environ, "ERRAND_HOME": str(standin_home), "PYTHONPATH": str(ROOT)}
     job_env = {k: v for k, v in job_env.items() if not k.startswith("PYTEST")}
-    emulator = gcp_emulators.start_standin(gcp_logs, gcp_logs / "standin", job_env)
+    python = sys.executable
+    jobs = {  # Cloud Run jobs besides errand-job, for the Jobs adapter's tests
+        "sleeper": [python, "-c", "import time; time.sleep(120)"],
+        "failing": [python, "-c", "import sys; sys.exit(3)"],
+        "recorder": [python, "-c", RECORDER],
+    }
+    emulator = gcp_emulators.start_standin(gcp_logs, standin_state(gcp_logs), job_env, jobs)
     yield emulator
     emulator.stop()
 
