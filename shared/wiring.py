@@ -44,6 +44,10 @@ class Deps:
 
     @cached_property
     def store(self) -> Store:
+        if self.settings.store == "firestore":
+            from shared.adapters.firestore_store import FirestoreStore
+
+            return FirestoreStore(self.settings.gcp)
         from shared.adapters.sqlite_store import SqliteStore
 
         paths.ensure_home(self.settings.home)

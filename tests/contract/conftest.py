@@ -78,3 +78,18 @@ def standin_settings(standin: Emulator) -> GcpSettings:
         api_endpoint=standin.env["ERRAND_GCP_API_ENDPOINT"],
         kms_key=f"projects/{project}/locations/global/keyRings/errand/cryptoKeys/credentials",
     )
+
+
+@pytest.fixture(scope="session")
+def firestore_settings(gcp_logs: Path) -> Iterator[GcpSettings]:
+    """The client library finds the emulator through FIRESTORE_EMULATOR_HOST in this process's
+    environment, as every process run under `errand emulators` does."""
+    emulator = gcp_emulators.start_firestore(gcp_logs)
+    previous = os.environ.get("FIRESTORE_EMULATOR_HOST")
+    os.environ["FIRESTORE_EMULATOR_HOST"] = emulator.host
+    yield GcpSettings(project=gcp_emulators.PROJECT, firestore_emulator_host=emulator.host)
+    if previous is None:
+        del os.environ["FIRESTORE_EMULATOR_HOST"]
+    else:
+        os.environ["FIRESTORE_EMULATOR_HOST"] = previous
+    emulator.stop()
