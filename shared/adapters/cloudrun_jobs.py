@@ -76,6 +76,19 @@ class CloudRunJobs:
             raise CloudRunError(f"Cloud Run started {self.job_name} but named no execution")
         return name
 
+    def gone(self, execution: str) -> bool:
+        """True when Cloud Run reports the execution finished (succeeded, failed, cancelled)
+        or no longer knows it; False while it runs or when Cloud Run cannot be asked."""
+        from google.api_core import exceptions
+
+        try:
+            found = self._client("executions").get_execution(name=execution)
+        except exceptions.NotFound:
+            return True
+        except (exceptions.GoogleAPICallError, exceptions.RetryError, OSError):
+            return False  # the lease's expiry decides
+        return bool(found.completion_time)
+
     def cancel(self, execution: str) -> None:
         """Stops a running execution (SIGTERM, then SIGKILL); an execution that already ended
         is left as it is."""

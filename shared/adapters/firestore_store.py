@@ -6,6 +6,7 @@ Layout:
     tasks/{task_id}/events/{auto id}     at (commit time), tie, kind, data as JSON text
     tasks/{task_id}/events/{id}/parts/{n} a large event's data (a diff)
     feed/{shard}                         at: the commit time of some recent event
+    leases/{task_id}                     the stage lease of a task (firestore_leases)
 Every event goes to its task's subcollection, so a busy task writes many small documents,
 never one hot document; with it, one of FEED_SHARDS feed documents (chosen at random) takes
 the same commit time, which is what waiters listen to: a task writing 30 events a second
@@ -28,6 +29,7 @@ from pydantic import JsonValue
 
 from shared.adapters import firestore_docs as docs
 from shared.adapters.change_feed import ChangeFeed
+from shared.adapters.firestore_leases import FirestoreLeases
 from shared.domain import Event, EventKind, Task, now
 from shared.errors import ConfigError, Conflict, InvalidInput, NotFound
 from shared.gcp_settings import GcpSettings
@@ -36,8 +38,8 @@ FEED_SHARDS = 32
 _READ_RETRIES = 5
 
 
-class FirestoreStore:
-    """Implements `shared.ports.Store`, plus `wait_for_events_async` and `close` like
+class FirestoreStore(FirestoreLeases):
+    """Implements `shared.ports.Store` and `Leases`, plus `wait_for_events_async` and `close` like
     SqliteStore. Thread-safe (the client is); `wait_for_events` is fed by one `on_snapshot`
     listener on the feed shards, started by the first waiter."""
 
@@ -95,7 +97,6 @@ class FirestoreStore:
         stored = task.model_copy(update={"version": task.version + 1, "updated_at": now()})
         ref = self._tasks().document(task.id)
 
-        @self._fs.transactional
         def compare_and_set(transaction: Any) -> None:
             snapshot = ref.get(transaction=transaction)
             if not snapshot.exists:
@@ -115,7 +116,7 @@ class FirestoreStore:
                 old_parts=int(snapshot.get("parts") or 0),
             )
 
-        compare_and_set(self._db.transaction())
+        self._in_transaction(compare_and_set)
         return stored
 
     # ------------------------------------------------------------------------ events
@@ -191,7 +192,7 @@ class FirestoreStore:
         if watch is not None:
             watch.unsubscribe()
         self._feed.close()
-        self._db.close()  # type: ignore[no-untyped-call]
+        self._db.close()
 
     # ------------------------------------------------------------------------ helpers
 

@@ -90,12 +90,18 @@ def test_the_timeout_stops_the_execution(settings: GcpSettings) -> None:
 def test_cancel_stops_a_running_execution(settings: GcpSettings) -> None:
     jobs = CloudRunJobs(settings.model_copy(update={"job": "sleeper"}))
     name = jobs.run(REQUEST)
+    assert jobs.gone(name) is False  # it runs
     jobs.cancel(name)
     execution = _finished(settings, name, timeout_s=15)
+    assert jobs.gone(name) is True
     assert (execution.cancelled_count, execution.succeeded_count) == (1, 0)
     jobs.cancel(name)  # already ended: nothing to do
+    nobody = name.rsplit("/", 1)[0] + "/errand-job-nobody"
     with pytest.raises(NotFound):
-        jobs.cancel(name.rsplit("/", 1)[0] + "/errand-job-nobody")
+        jobs.cancel(nobody)
+    assert jobs.gone(nobody) is True
+    down = CloudRunJobs(settings.model_copy(update={"api_endpoint": "http://127.0.0.1:9"}))
+    assert down.gone(name) is False  # cannot tell: the lease decides
 
 
 def test_a_missing_job_names_the_fix(settings: GcpSettings) -> None:
