@@ -132,6 +132,7 @@ def start_tasks(logs: Path, target_port: int) -> Emulator:
     queue = f"projects/{PROJECT}/locations/{LOCATION}/queues/{QUEUE}"
     argv = [str(program), "start", "--port", str(port), "--default-queue", queue]
     argv += ["--target-port", str(target_port), "--target-host", "127.0.0.1"]
+    argv += ["--max-retries", "5"]  # it retries at once, without backoff: bound it
     emulator = start("tasks", argv, port, logs, {"PYTHONWARNINGS": "ignore"})
     emulator.env = {"CLOUD_TASKS_EMULATOR_HOST": emulator.host, "ERRAND_TASKS_QUEUE": QUEUE}
     return emulator

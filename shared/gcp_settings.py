@@ -42,6 +42,9 @@ class GcpSettings(Model):
     invoker: str = ""  # the service account Cloud Tasks signs its OIDC tokens as
     oidc_issuers: tuple[str, ...] = ("https://accounts.google.com", "accounts.google.com")
     oidc_jwks_url: str = "https://www.googleapis.com/oauth2/v3/certs"
+    # Cloud Logging: "json" when running in Google Cloud (Cloud Run and Cloud Functions set
+    # K_SERVICE, Cloud Run Jobs set CLOUD_RUN_JOB), or with ERRAND_LOG_FORMAT=json
+    log_format: str = "text"
     # Cloud Run Jobs
     job: str = "errand-job"
     job_timeout_s: int = 3600
@@ -76,9 +79,18 @@ def gcp_from_env(e: Mapping[str, str]) -> GcpSettings:
         invoker=e.get("ERRAND_TASKS_INVOKER", ""),
         oidc_issuers=tuple(i for i in issuers.split(",") if i) or defaults.oidc_issuers,
         oidc_jwks_url=e.get("ERRAND_OIDC_JWKS_URL", defaults.oidc_jwks_url),
+        log_format=_log_format(e),
         job=e.get("ERRAND_RUN_JOB", defaults.job),
         job_timeout_s=_int(e, "ERRAND_RUN_JOB_TIMEOUT_S", defaults.job_timeout_s),
     )
+
+
+def _log_format(e: Mapping[str, str]) -> str:
+    chosen = e.get("ERRAND_LOG_FORMAT", "").strip().lower()
+    if chosen and chosen not in ("text", "json"):
+        raise ValueError(f"ERRAND_LOG_FORMAT={chosen!r}: choose text or json")
+    in_cloud = any(e.get(name) for name in ("K_SERVICE", "CLOUD_RUN_JOB", "FUNCTION_TARGET"))
+    return chosen or ("json" if in_cloud else "text")
 
 
 def _int(e: Mapping[str, str], name: str, default: int) -> int:

@@ -41,7 +41,7 @@ class Stack:
             env["ERRAND_SERVER"] = server_url
             settings = settings.model_copy(update={"server_url": server_url})
         self.settings = settings
-        self.deps = Deps(settings, job_env=env)
+        self.deps = Deps(settings, job_env=env, dispatch_token=token)
         if server_url:
             self.deps.deliver = http_delivery(server_url + "/api/dispatch", token)
         else:
@@ -64,7 +64,8 @@ class Stack:
             return
         _ = self.deps.store  # creates the home and schema before workers race for them
         self.deps.start_jobs()
-        self.deps.local_queue.start()
+        if self.deps.uses_local_queue:  # else Cloud Tasks (or its emulator) delivers
+            self.deps.local_queue.start()
         self._sweeper = Sweeper(self.deps)
         self._sweeper.start()
         self.started = True
@@ -73,7 +74,8 @@ class Stack:
         if self.started:
             if self._sweeper is not None:
                 self._sweeper.stop()
-            self.deps.local_queue.stop()
+            if self.deps.uses_local_queue:
+                self.deps.local_queue.stop()
             self.deps.stop_jobs()
             self.started = False
 

@@ -29,6 +29,7 @@ if TYPE_CHECKING:
     from shared.adapters.local_queue import LocalQueue
     from shared.adapters.workspace_fs import WorkspaceVolumes
     from shared.envcache import EnvCache
+    from shared.oidc import OidcVerifier
 
 SCRIPTED_PREFIX = "scripted:"
 
@@ -42,6 +43,9 @@ class Deps:
     deliver: Callable[[bytes], int] | None = None
     job_env: Mapping[str, str] = field(default_factory=dict)  # what job processes inherit
     timings: Timings = field(default_factory=Timings)
+    # the local server's token: Cloud Tasks emulator deliveries carry it (the real service
+    # sends OIDC tokens instead, verified by the dispatch function)
+    dispatch_token: str = ""
 
     @cached_property
     def store(self) -> Store:
@@ -77,8 +81,30 @@ class Deps:
         )
 
     @property
+    def uses_local_queue(self) -> bool:
+        return self.settings.queue == "local"
+
+    @property
     def queue(self) -> Queue:
+        if not self.uses_local_queue:
+            return self._cloud_queue
         return self.local_queue
+
+    @cached_property
+    def _cloud_queue(self) -> Queue:
+        from shared.adapters.cloudtasks_queue import CloudTasksQueue
+
+        gcp = self.settings.gcp
+        token = self.dispatch_token if gcp.tasks_emulator_host else ""
+        return CloudTasksQueue(gcp, emulator_authorization=token)
+
+    @cached_property
+    def dispatch_verifier(self) -> OidcVerifier:
+        """Checks that calls to dispatch (and sweep) come from Cloud Tasks (Cloud Scheduler)."""
+        from shared.oidc import OidcVerifier
+
+        gcp = self.settings.gcp
+        return OidcVerifier(gcp.dispatch_url, gcp.oidc_issuers, gcp.invoker, gcp.oidc_jwks_url)
 
     @cached_property
     def blobs(self) -> Blobs:

@@ -93,3 +93,10 @@ def firestore_settings(gcp_logs: Path) -> Iterator[GcpSettings]:
     else:
         os.environ["FIRESTORE_EMULATOR_HOST"] = previous
     emulator.stop()
+
+
+@pytest.fixture(scope="session")
+def tasks_emulator(gcp_logs: Path) -> Iterator[Emulator]:
+    emulator = gcp_emulators.start_tasks(gcp_logs, target_port=gcp_emulators.free_port())
+    yield emulator
+    emulator.stop()
