@@ -20,6 +20,7 @@ GROUPS = (
     "shared.cli.server",
     "shared.cli.tasks",
     "shared.cli.evals",
+    "shared.cli.emulators",
 )
 
 
