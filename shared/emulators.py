@@ -65,9 +65,10 @@ def run(settings: Settings, base_env: dict[str, str], out: TextIO = sys.stdout) 
         key = gcp_emulators.write_signing_key(state / "signing-key.json")
         exports["ERRAND_GCP_SIGNING_KEY_FILE"] = str(key)
         exports.update(cloud_env(settings))
+        port = gcp_emulators.free_port()  # executions need the stand-in's address too
+        exports["ERRAND_GCP_API_ENDPOINT"] = f"http://127.0.0.1:{port}"
         job_env = {**base_env, **exports, "ERRAND_HOME": str(settings.home)}
-        started.append(gcp_emulators.start_standin(logs, state / "standin", job_env))
-        exports.update(started[-1].env)
+        started.append(gcp_emulators.start_standin(logs, state / "standin", job_env, port=port))
         for name, value in exports.items():
             print(f"export {name}={shlex.quote(value)}", file=out)
         print("# ready", file=out, flush=True)

@@ -143,11 +143,12 @@ def start_standin(
     state: Path,
     env: dict[str, str] | None = None,
     jobs: dict[str, list[str]] | None = None,
+    port: int = 0,
 ) -> Emulator:
     """The stand-in for KMS, Secret Manager, Text-to-Speech and Cloud Run Jobs. Its Cloud Run
     part starts job executions as local processes with `env` (the job's own settings); `jobs`
     adds Cloud Run jobs (name: command) besides errand-job, which runs the job entrypoint."""
-    port = free_port()
+    port = port or free_port()
     state.mkdir(parents=True, exist_ok=True)
     for name, content in (("job-env.json", env or {}), ("jobs.json", jobs or {})):
         # private: the job's environment may hold its settings' secrets

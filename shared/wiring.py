@@ -95,7 +95,9 @@ class Deps:
         from shared.adapters.cloudtasks_queue import CloudTasksQueue
 
         gcp = self.settings.gcp
-        token = self.dispatch_token if gcp.tasks_emulator_host else ""
+        token = ""
+        if gcp.tasks_emulator_host:  # the emulator mints no OIDC token: use the server's
+            token = self.dispatch_token or _local_server_token(self.settings.home)
         return CloudTasksQueue(gcp, emulator_authorization=token)
 
     @cached_property
@@ -286,6 +288,20 @@ class Deps:
         """Values that must be scrubbed from anything stored or shown."""
         key = self.settings.model_api_key.get_secret_value()
         return [key] if len(key) >= 6 else []
+
+
+def _local_server_token(home: Path) -> str:
+    """The token of the `errand up` serving this home (job processes enqueue the next stage
+    through the Cloud Tasks emulator to that server)."""
+    from shared.stack import read_server_file
+
+    info = read_server_file(home)
+    if info is None:
+        raise ConfigError(
+            f"no `errand up` is serving {home}: with the Cloud Tasks emulator, stages are "
+            "delivered to it; start it with the environment `errand emulators` printed"
+        )
+    return info.token
 
 
 def _no_delivery(body: bytes) -> int:

@@ -99,7 +99,8 @@ class RunJobs:
         )
         log = self._logs / f"{execution.name.rsplit('/', 1)[1]}.log"
         self._logs.mkdir(parents=True, exist_ok=True)
-        with open(log, "ab") as out:
+        fd = os.open(log, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+        with os.fdopen(fd, "ab") as out:
             execution.process = subprocess.Popen(
                 [*self._jobs[job], *args],
                 stdin=subprocess.DEVNULL,
