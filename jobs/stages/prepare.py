@@ -28,6 +28,7 @@ def run(ctx: StageContext) -> None:
     ctx.log(f"cloning {ctx.task.repo}")
     branch = ctx.deps.forge.clone(ctx.task.repo, ctx.task.base_branch, ctx.repo_dir)
     ctx.save(base_branch=branch)
+    ctx.failpoint("prepare.after_clone")
 
     files: dict[str, str] = {}
     for name in DETECT_FILES:
@@ -46,9 +47,11 @@ def run(ctx: StageContext) -> None:
     # read what the trusted side relies on before any repository code runs and can rewrite it
     template, config = pr_template(ctx), repo_config(ctx)
     install(ctx, plan)
+    ctx.failpoint("prepare.after_install")
 
     run = run_suite(ctx, plan)
     baseline = run.result
+    ctx.failpoint("prepare.after_baseline")
     if baseline.timed_out:
         raise StageFailed(
             "tests_timed_out",

@@ -28,6 +28,7 @@ def run(ctx: StageContext) -> None:
             "rephrase the task or check the plan",
         )
     run_after = run_suite(ctx, state.test_plan)
+    ctx.failpoint("verify.after_tests")
     after = run_after.result
     v = verdict.classify(state.baseline, after, [*state.baseline_flaky, *run_after.flaky])
     counts = testsuite.counts(after)

@@ -1,14 +1,15 @@
-"""Contract suite for the Leases port, run against SqliteStore, MemoryStore and FirestoreStore
-(on the emulator). Every change is a compare-and-set on the holder.
+"""Contract suite for the Leases port (SqliteStore, MemoryStore, FirestoreStore on the
+emulator), plus the SQLite race: many processes taking the same free lease, exactly one wins.
 
-What the Firestore emulator cannot prove: that two racing transactions see one order (it
-detects no conflicts), so the concurrent test is not run on it; the sequential tests check the
-compare-and-set logic, the real service supplies the conflict detection."""
+What the Firestore emulator cannot prove: that racing transactions see one order (it detects
+no conflicts), so no race runs on it; the sequential tests check the compare-and-set logic,
+the real service supplies the conflict detection."""
 
 from __future__ import annotations
 
 import secrets
-import threading
+import subprocess
+import sys
 from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
@@ -22,7 +23,7 @@ from shared.fakes import MemoryStore
 from shared.gcp_settings import GcpSettings
 from shared.ports import Leases
 
-AnyLeases = SqliteStore | MemoryStore | FirestoreStore
+AnyStore = SqliteStore | MemoryStore | FirestoreStore
 
 
 def _conforms(a: SqliteStore, b: MemoryStore, c: FirestoreStore) -> list[Leases]:
@@ -30,8 +31,8 @@ def _conforms(a: SqliteStore, b: MemoryStore, c: FirestoreStore) -> list[Leases]
 
 
 @pytest.fixture(params=["sqlite", "memory", "firestore"])
-def leases(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[AnyLeases]:
-    s: AnyLeases
+def leases(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[AnyStore]:
+    s: AnyStore
     if request.param == "firestore":
         settings: GcpSettings = request.getfixturevalue("firestore_settings")
         s = FirestoreStore(settings.model_copy(update={"project": f"t-{secrets.token_hex(4)}"}))
@@ -41,64 +42,83 @@ def leases(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[AnyLeases
     s.close()
 
 
-def _lease(task_id: str, holder: str, in_s: float) -> Lease:
+def _lease(holder: str, task_id: str = "t_1", in_s: float = 30.0, **changes: object) -> Lease:
+    request = StageRequest(task_id=task_id, stage=Stage.EXECUTE, holder=holder)
     return Lease(
         task_id=task_id,
-        request=StageRequest(task_id=task_id, stage=Stage.PLAN),
+        request=request,
         holder=holder,
         expires_at=now() + timedelta(seconds=in_s),
+        **changes,
     )
 
 
-def test_put_is_compare_and_set_on_the_holder(leases: AnyLeases) -> None:
+def test_put_is_a_compare_and_set_on_the_holder(leases: AnyStore) -> None:
     assert leases.get_lease("t_1") is None
-    first = _lease("t_1", "h1", 60)
-    assert leases.put_lease(first, "") is True
-    assert leases.get_lease("t_1") == first
-    assert leases.put_lease(_lease("t_1", "h2", 60), "") is False  # someone holds it
-    assert leases.put_lease(_lease("t_1", "h2", 60), "h9") is False
-    second = _lease("t_1", "h2", 60)
-    assert leases.put_lease(second, "h1") is True  # taken over from the known holder
-    assert leases.get_lease("t_1") == second
+    assert not leases.put_lease(_lease("a"), expected_holder="someone")
+    assert leases.put_lease(_lease("a"), expected_holder="")
+    assert not leases.put_lease(_lease("b"), expected_holder="")  # a is there
+    assert leases.put_lease(_lease("b", attempts=2), expected_holder="a")
+    got = leases.get_lease("t_1")
+    assert got is not None and got.holder == "b" and got.attempts == 2
+    assert got.request.holder == "b" and got.request.stage == Stage.EXECUTE
 
 
-def test_renew_and_drop_only_by_the_holder(leases: AnyLeases) -> None:
-    leases.put_lease(_lease("t_1", "h1", 1), "")
-    later = now() + timedelta(minutes=5)
-    assert leases.renew_lease("t_1", "h2", later) is False
-    assert leases.renew_lease("t_1", "h1", later) is True
-    renewed = leases.get_lease("t_1")
-    assert renewed is not None and renewed.expires_at == later and renewed.holder == "h1"
-    assert leases.renew_lease("t_none", "h1", later) is False
-    assert leases.drop_lease("t_1", "h2") is False
-    assert leases.drop_lease("t_1", "h1") is True
+def test_renew_and_drop_only_by_the_holder(leases: AnyStore) -> None:
+    leases.put_lease(_lease("a", in_s=1), "")
+    later = now() + timedelta(seconds=120)
+    assert not leases.renew_lease("t_1", "b", later)
+    assert leases.renew_lease("t_1", "a", later)
+    got = leases.get_lease("t_1")
+    assert got is not None and abs((got.expires_at - later).total_seconds()) < 0.01
+    assert not leases.drop_lease("t_1", "b")
+    assert leases.drop_lease("t_1", "a")
     assert leases.get_lease("t_1") is None
-    assert leases.drop_lease("t_1", "h1") is False
+    assert not leases.renew_lease("t_1", "a", later)
+    assert not leases.drop_lease("t_1", "a")
 
 
-def test_expired_leases_longest_expired_first(leases: AnyLeases) -> None:
-    for task_id, in_s in (("t_a", -30), ("t_b", 300), ("t_c", -90), ("t_d", -1)):
-        leases.put_lease(_lease(task_id, "h", in_s), "")
-    assert [lease.task_id for lease in leases.expired_leases(now())] == ["t_c", "t_a", "t_d"]
-    assert [lease.task_id for lease in leases.expired_leases(now(), limit=1)] == ["t_c"]
+def test_expired_leases_oldest_first_and_bounded(leases: AnyStore) -> None:
+    leases.put_lease(_lease("a", "t_a", in_s=-5), "")
+    leases.put_lease(_lease("b", "t_b", in_s=-50), "")
+    leases.put_lease(_lease("c", "t_c", in_s=60), "")
+    found = leases.expired_leases(now())
+    assert [lease.task_id for lease in found] == ["t_b", "t_a"]
+    assert [lease.task_id for lease in leases.expired_leases(now(), limit=1)] == ["t_b"]
+    assert leases.expired_leases(now() - timedelta(seconds=100)) == []
 
 
-def test_racing_takers_have_one_winner(leases: AnyLeases) -> None:
-    if isinstance(leases, FirestoreStore):
-        pytest.skip("the Firestore emulator has no transaction conflict detection")
-    barrier = threading.Barrier(8)
-    won: list[str] = []
+def test_leases_of_tasks_are_independent(leases: AnyStore) -> None:
+    assert leases.put_lease(_lease("a", "t_a"), "")
+    assert leases.put_lease(_lease("b", "t_b"), "")
+    assert leases.drop_lease("t_a", "a")
+    got = leases.get_lease("t_b")
+    assert got is not None and got.holder == "b"
 
-    def take(i: int) -> None:
-        barrier.wait()
-        if leases.put_lease(_lease("t_1", f"h{i}", 60), ""):
-            won.append(f"h{i}")
 
-    threads = [threading.Thread(target=take, args=(i,)) for i in range(8)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
-    assert len(won) == 1
-    lease = leases.get_lease("t_1")
-    assert lease is not None and lease.holder == won[0]
+_TAKE = """
+import sys
+from pathlib import Path
+from datetime import timedelta
+from shared.adapters.sqlite_store import SqliteStore
+from shared.domain import Lease, Stage, StageRequest, now
+store = SqliteStore(Path(sys.argv[1]))
+holder = sys.argv[2]
+request = StageRequest(task_id="t_race", stage=Stage.PLAN, holder=holder)
+lease = Lease(task_id="t_race", request=request, holder=holder,
+              expires_at=now() + timedelta(seconds=30))
+print("won" if store.put_lease(lease, "") else "lost")
+"""
+
+
+def test_processes_racing_for_a_free_lease_one_wins(tmp_path: Path) -> None:
+    db = tmp_path / "errand.db"
+    SqliteStore(db).close()
+    procs = [
+        subprocess.Popen(
+            [sys.executable, "-c", _TAKE, str(db), f"h{i}"], stdout=subprocess.PIPE, text=True
+        )
+        for i in range(8)
+    ]
+    results = [p.communicate(timeout=120)[0].strip() for p in procs]
+    assert sorted(results) == ["lost"] * 7 + ["won"]
