@@ -4,7 +4,6 @@ CLI with the environment it printed, exactly as a user runs them."""
 
 from __future__ import annotations
 
-import os
 import signal
 import subprocess
 import time
@@ -70,7 +69,7 @@ def cloud(tmp_path: Path) -> Iterator[tuple[Server, dict[str, str]]]:
 
 
 def test_a_whole_task_on_the_cloud_adapters(
-    cloud: tuple[Server, dict[str, str]], tmp_path: Path
+    cloud: tuple[Server, dict[str, str]], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     server, env = cloud
 
@@ -120,7 +119,7 @@ def test_a_whole_task_on_the_cloud_adapters(
     assert audio.status_code == 200 and len(audio.content) > 10_000
 
     # the state lives in Firestore, and every stage ran as a Cloud Run execution
-    os.environ.setdefault("FIRESTORE_EMULATOR_HOST", env["FIRESTORE_EMULATOR_HOST"])
+    monkeypatch.setenv("FIRESTORE_EMULATOR_HOST", env["FIRESTORE_EMULATOR_HOST"])
     from google.cloud import firestore
 
     client = firestore.Client(project=env["ERRAND_GCP_PROJECT"])
