@@ -57,7 +57,7 @@ class GcpSettings(Model):
 def gcp_from_env(e: Mapping[str, str]) -> GcpSettings:
     """Reads ERRAND_GCP_* and the emulator variables Google's own tools use."""
     key_file = e.get("ERRAND_GCP_SIGNING_KEY_FILE", "")
-    issuers = e.get("ERRAND_GCP_OIDC_ISSUERS", "")
+    issuers = e.get("ERRAND_OIDC_ISSUERS", "")
     defaults = GcpSettings()
     return GcpSettings(
         project=e.get("ERRAND_GCP_PROJECT") or e.get("GOOGLE_CLOUD_PROJECT", ""),
