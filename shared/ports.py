@@ -11,7 +11,7 @@ from typing import Protocol, runtime_checkable
 
 from pydantic import Field, JsonValue
 
-from shared.domain import Event, EventKind, Lease, Model, StageRequest, Task, Usage
+from shared.domain import Caption, Event, EventKind, Lease, Model, StageRequest, Task, Usage
 
 # ---------------------------------------------------------------------------- Store
 
@@ -227,11 +227,6 @@ class ModelClient(Protocol):
 
 
 # ---------------------------------------------------------------------------- Speech
-
-
-class Caption(Model):
-    start_s: float  # when the text starts in the audio
-    text: str
 
 
 class Speech(Model):

@@ -76,6 +76,7 @@ def run(ctx: StageContext) -> None:
         path=ctx.deps.blobs.local_path(key),
         duration_s=round(speech.duration_s, 2),
         transcript=text,
+        captions=speech.captions,
     )
     ctx.emit(EventKind.AUDIO_READY, audio.model_dump())
     # before the terminal status: streams close on it

@@ -9,9 +9,10 @@ from typing import Any
 from xml.sax.saxutils import escape
 
 from shared.adapters.gcp_clients import client_kwargs
+from shared.domain import Caption
 from shared.errors import ConfigError, ErrandError, InvalidInput
 from shared.gcp_settings import GcpSettings
-from shared.ports import Caption, Speech
+from shared.ports import Speech
 
 MAX_CHARS = 5_000
 _MAX_SSML_BYTES = 5_000  # the service's limit per request
