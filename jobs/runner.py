@@ -11,6 +11,7 @@ import traceback
 from collections.abc import Callable
 from datetime import timedelta
 
+from jobs import workspace_sync
 from jobs.agent.loop import Cancelled
 from jobs.context import StageContext
 from jobs.stages import execute, plan, prepare, publish, summarize, verify
@@ -57,6 +58,8 @@ def run_stage(deps: Deps, request: StageRequest) -> int:
         target=_watch, args=(deps, request, done), daemon=True, name="errand-lease"
     ).start()
     try:
+        if workspace_sync.enabled(deps) and request.stage is not Stage.PREPARE:
+            workspace_sync.restore(deps, task.id, ctx.workspace)  # a fresh execution's disk
         STAGES[request.stage](ctx)
     except Cancelled:
         ctx.log("stopped: the task was cancelled")
