@@ -92,21 +92,16 @@ class Deps:
 
     @cached_property
     def _cloud_queue(self) -> Queue:
-        from shared.adapters.cloudtasks_queue import CloudTasksQueue
+        from shared.gcp_wiring import cloud_tasks_queue
 
-        gcp = self.settings.gcp
-        token = ""
-        if gcp.tasks_emulator_host:  # the emulator mints no OIDC token: use the server's
-            token = self.dispatch_token or _local_server_token(self.settings.home)
-        return CloudTasksQueue(gcp, emulator_authorization=token)
+        return cloud_tasks_queue(self.settings, self.dispatch_token)
 
     @cached_property
     def dispatch_verifier(self) -> OidcVerifier:
         """Checks that calls to dispatch (and sweep) come from Cloud Tasks (Cloud Scheduler)."""
-        from shared.oidc import OidcVerifier
+        from shared.gcp_wiring import dispatch_verifier
 
-        gcp = self.settings.gcp
-        return OidcVerifier(gcp.dispatch_url, gcp.oidc_issuers, gcp.invoker, gcp.oidc_jwks_url)
+        return dispatch_verifier(self.settings)
 
     @cached_property
     def blobs(self) -> Blobs:
@@ -288,20 +283,6 @@ class Deps:
         """Values that must be scrubbed from anything stored or shown."""
         key = self.settings.model_api_key.get_secret_value()
         return [key] if len(key) >= 6 else []
-
-
-def _local_server_token(home: Path) -> str:
-    """The token of the `errand up` serving this home (job processes enqueue the next stage
-    through the Cloud Tasks emulator to that server)."""
-    from shared.stack import read_server_file
-
-    info = read_server_file(home)
-    if info is None:
-        raise ConfigError(
-            f"no `errand up` is serving {home}: with the Cloud Tasks emulator, stages are "
-            "delivered to it; start it with the environment `errand emulators` printed"
-        )
-    return info.token
 
 
 def _no_delivery(body: bytes) -> int:

@@ -12,6 +12,11 @@ never one hot document; with it, one of FEED_SHARDS feed documents (chosen at ra
 the same commit time, which is what waiters listen to: a task writing 30 events a second
 puts about one write a second on each shard. Event ids are commit times (firestore_docs).
 
+Indexes (terraform): a composite index on `events` (at ASC, tie ASC), collection scope, for a
+task's events in order; single-field indexes serve the rest (tasks by created_at, leases by
+expires_at, feed). Reading every task's events at once is a collection-group query and needs
+the same index with collection-group scope.
+
 Updates are compare-and-set inside a transaction: read the stored version, refuse when it is
 not the caller's, write version+1. Firestore retries a transaction that lost a race; the retry
 reads the new version and raises Conflict, so exactly one of many concurrent updates wins."""

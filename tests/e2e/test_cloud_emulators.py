@@ -125,6 +125,16 @@ def test_a_whole_task_on_the_cloud_adapters(
     client = firestore.Client(project=env["ERRAND_GCP_PROJECT"])
     stored = client.collection("tasks").document(task_id).get()
     assert stored.exists and stored.get("status") == "completed"
+    # executions start on an empty disk in the cloud: each hand-off saved the workspace
+    from google.auth.credentials import AnonymousCredentials
+    from google.cloud import storage
+
+    bucket = storage.Client(
+        project="p",
+        credentials=AnonymousCredentials(),  # type: ignore[no-untyped-call]
+        client_options={"api_endpoint": env["STORAGE_EMULATOR_HOST"]},
+    ).bucket(env["ERRAND_GCS_BUCKET"])
+    assert bucket.blob(f"tasks/{task_id}/workspace.tar.gz").exists()
     executions = list((server.home / "emulators" / "standin" / "executions").glob("*.log"))
     assert len(executions) >= 6
     assert all(p.name.startswith("errand-job-") for p in executions)
