@@ -58,7 +58,7 @@ def run_stage(deps: Deps, request: StageRequest) -> int:
         target=_watch, args=(deps, request, done), daemon=True, name="errand-lease"
     ).start()
     try:
-        if workspace_sync.enabled(deps) and request.stage is not Stage.PREPARE:
+        if workspace_sync.enabled(deps) and request.stage in workspace_sync.RESTORED_FOR:
             workspace_sync.restore(deps, task.id, ctx.workspace)  # a fresh execution's disk
         STAGES[request.stage](ctx)
     except Cancelled:

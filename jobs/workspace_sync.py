@@ -22,7 +22,7 @@ import os
 import tarfile
 from pathlib import Path
 
-from shared.domain import Status
+from shared.domain import Stage, Status
 from shared.errors import NotFound, StageFailed
 from shared.wiring import Deps
 
@@ -30,6 +30,10 @@ from shared.wiring import Deps
 NEEDS_WORKSPACE = frozenset(
     {Status.PLANNING, Status.PLAN_REVIEW, Status.EXECUTING, Status.VERIFYING, Status.DIFF_REVIEW}
 )
+
+
+# the stages that work in it (publish applies the stored diff to a pristine clone)
+RESTORED_FOR = frozenset({Stage.PLAN, Stage.EXECUTE, Stage.VERIFY})
 
 
 def snapshot_key(task_id: str) -> str:

@@ -8,7 +8,8 @@ SIGTERM or SIGINT, stopping all it started.
 With that environment, `errand up` and every task command run on the cloud adapters: Firestore,
 Cloud Tasks (delivering to `errand up`'s dispatch route), Cloud Storage with signed URLs, KMS,
 Text-to-Speech and Cloud Run Jobs (the stand-in runs each execution as a local process with
-this command's environment, so start it with the same ERRAND_* settings as `errand up`)."""
+this command's environment, so start it with the same ERRAND_* settings as `errand up`, and on
+a fresh, empty ERRAND_HOME of its own, as Cloud Run gives each execution a fresh disk)."""
 
 from __future__ import annotations
 
@@ -68,7 +69,11 @@ def run(settings: Settings, base_env: dict[str, str], out: TextIO = sys.stdout) 
         port = gcp_emulators.free_port()  # executions need the stand-in's address too
         exports["ERRAND_GCP_API_ENDPOINT"] = f"http://127.0.0.1:{port}"
         job_env = {**base_env, **exports, "ERRAND_HOME": str(settings.home)}
-        started.append(gcp_emulators.start_standin(logs, state / "standin", job_env, port=port))
+        started.append(
+            gcp_emulators.start_standin(
+                logs, state / "standin", job_env, port=port, fresh_disk=True
+            )
+        )
         for name, value in exports.items():
             print(f"export {name}={shlex.quote(value)}", file=out)
         print("# ready", file=out, flush=True)

@@ -144,6 +144,7 @@ def start_standin(
     env: dict[str, str] | None = None,
     jobs: dict[str, list[str]] | None = None,
     port: int = 0,
+    fresh_disk: bool = False,
 ) -> Emulator:
     """The stand-in for KMS, Secret Manager, Text-to-Speech and Cloud Run Jobs. Its Cloud Run
     part starts job executions as local processes with `env` (the job's own settings); `jobs`
@@ -156,6 +157,8 @@ def start_standin(
         with os.fdopen(fd, "w") as out:
             json.dump(content, out)
     argv = [sys.executable, "-m", "shared.gcp_standin", "--port", str(port), "--state", str(state)]
+    if fresh_disk:  # each execution starts on an empty ERRAND_HOME, as on Cloud Run
+        argv.append("--fresh-disk")
     emulator = start("standin", argv, port, logs)
     emulator.env = {"ERRAND_GCP_API_ENDPOINT": f"http://{emulator.host}"}
     return emulator

@@ -23,12 +23,17 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--port", type=int, required=True)
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--state", type=Path, required=True, help="job env and execution logs")
+    parser.add_argument(
+        "--fresh-disk",
+        action="store_true",
+        help="each execution gets an empty ERRAND_HOME, as on Cloud Run",
+    )
     args = parser.parse_args(argv)
     env_file, jobs_file = args.state / "job-env.json", args.state / "jobs.json"
     job_env = json.loads(env_file.read_text()) if env_file.exists() else {}
     jobs = json.loads(jobs_file.read_text()) if jobs_file.exists() else {}
     jobs.setdefault("errand-job", [sys.executable, "-m", "jobs.entrypoint"])
-    standin = StandIn(jobs, job_env, args.state)
+    standin = StandIn(jobs, job_env, args.state, fresh_disk=args.fresh_disk)
     server = make_server(args.host, args.port, create_app(standin), threaded=True)
 
     def stop(signum: int, frame: FrameType | None) -> None:

@@ -27,10 +27,16 @@ _LOCATION = r"projects/[^/]+/locations/[^/]+"
 class StandIn:
     """The services behind the routes; `stop()` ends running job executions."""
 
-    def __init__(self, jobs: dict[str, list[str]], job_env: dict[str, str], state: Path) -> None:
+    def __init__(
+        self,
+        jobs: dict[str, list[str]],
+        job_env: dict[str, str],
+        state: Path,
+        fresh_disk: bool = False,
+    ) -> None:
         self.kms = Kms()
         self.secrets = SecretManager()
-        self.run = RunJobs(jobs, job_env, state / "executions")
+        self.run = RunJobs(jobs, job_env, state / "executions", fresh_disk)
 
     def routes(self) -> list[tuple[str, re.Pattern[str], Handler]]:
         def r(method: str, pattern: str, handler: Handler) -> tuple[str, re.Pattern[str], Handler]:

@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
+from shared.gcp_standin import fresh_disk
 from shared.gcp_standin.errors import ApiError, invalid, not_found
 
 _EXECUTION = "type.googleapis.com/google.cloud.run.v2.Execution"
@@ -41,6 +42,7 @@ class _Execution:
     process: subprocess.Popen[bytes] | None = None
     finished: str = ""
     outcome: str = ""  # succeeded | failed | cancelled
+    disk: Path | None = None  # its own ERRAND_HOME, with fresh disks
     message: str = ""
     env: dict[str, str] = field(default_factory=dict)
 
@@ -76,7 +78,10 @@ class _Execution:
 
 
 class RunJobs:
-    def __init__(self, jobs: dict[str, list[str]], env: dict[str, str], logs: Path) -> None:
+    def __init__(
+        self, jobs: dict[str, list[str]], env: dict[str, str], logs: Path, fresh_disk: bool = False
+    ) -> None:
+        self._fresh_disk = fresh_disk
         self._jobs = jobs
         self._env = env
         self._logs = logs
@@ -97,6 +102,9 @@ class RunJobs:
             created=_now(),
             env=env,
         )
+        if self._fresh_disk:
+            execution.disk = fresh_disk.make(self._env.get("ERRAND_HOME", ""))
+            env = {**env, "ERRAND_HOME": str(execution.disk)}
         log = self._logs / f"{execution.name.rsplit('/', 1)[1]}.log"
         self._logs.mkdir(parents=True, exist_ok=True)
         fd = os.open(log, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
@@ -174,6 +182,8 @@ class RunJobs:
             execution.message = f"Task was stopped: it exceeded its timeout of {timeout_s:g}s."
             _stop(process)
             code = process.wait()
+        if execution.disk is not None:
+            fresh_disk.clear(execution.disk)
         with self._lock:
             execution.finished = _now()
             if code == 0:

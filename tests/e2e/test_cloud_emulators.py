@@ -1,10 +1,13 @@
 """A whole task on the Google Cloud adapters: `errand emulators` (Firestore, Cloud Tasks, Cloud
 Storage, and the stand-in for KMS, Text-to-Speech and Cloud Run Jobs), then `errand up` and the
-CLI with the environment it printed, exactly as a user runs them."""
+CLI with the environment it printed, exactly as a user runs them. Every stage runs as a Cloud
+Run execution on an empty disk of its own, so the workspace travels between stages only as the
+snapshot in the bucket."""
 
 from __future__ import annotations
 
 import signal
+import tempfile
 import subprocess
 import time
 from collections.abc import Iterator
@@ -125,7 +128,7 @@ def test_a_whole_task_on_the_cloud_adapters(
     client = firestore.Client(project=env["ERRAND_GCP_PROJECT"])
     stored = client.collection("tasks").document(task_id).get()
     assert stored.exists and stored.get("status") == "completed"
-    # executions start on an empty disk in the cloud: each hand-off saved the workspace
+    # executions start on an empty disk: plan, execute and verify ran on the snapshot
     from google.auth.credentials import AnonymousCredentials
     from google.cloud import storage
 
@@ -138,3 +141,4 @@ def test_a_whole_task_on_the_cloud_adapters(
     executions = list((server.home / "emulators" / "standin" / "executions").glob("*.log"))
     assert len(executions) >= 6
     assert all(p.name.startswith("errand-job-") for p in executions)
+    assert not list(Path(tempfile.gettempdir()).glob("errand-execution-*"))  # disks deleted
