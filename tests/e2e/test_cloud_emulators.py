@@ -7,8 +7,8 @@ snapshot in the bucket."""
 from __future__ import annotations
 
 import signal
-import tempfile
 import subprocess
+import tempfile
 import time
 from collections.abc import Iterator
 from pathlib import Path
