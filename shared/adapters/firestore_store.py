@@ -13,9 +13,9 @@ the same commit time, which is what waiters listen to: a task writing 30 events 
 puts about one write a second on each shard. Event ids are commit times (firestore_docs).
 
 Indexes (terraform): a composite index on `events` (at ASC, tie ASC), collection scope, for a
-task's events in order; single-field indexes serve the rest (tasks by created_at, leases by
-expires_at, feed). Reading every task's events at once is a collection-group query and needs
-the same index with collection-group scope.
+task's events in order; single-field indexes serve the rest (tasks by created_at, status and
+updated_at, leases by expires_at, feed). Reading every task's events at once needs no
+collection-group query (see _read_all_tasks).
 
 Updates are compare-and-set inside a transaction: read the stored version, refuse when it is
 not the caller's, write version+1. Firestore retries a transaction that lost a race; the retry
@@ -27,7 +27,7 @@ import json
 import secrets
 import threading
 import time
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from pydantic import JsonValue
@@ -35,7 +35,7 @@ from pydantic import JsonValue
 from shared.adapters import firestore_docs as docs
 from shared.adapters.change_feed import ChangeFeed
 from shared.adapters.firestore_leases import FirestoreLeases
-from shared.domain import Event, EventKind, Task, now
+from shared.domain import TERMINAL, Event, EventKind, Status, Task, now
 from shared.errors import ConfigError, Conflict, InvalidInput, NotFound
 from shared.gcp_settings import GcpSettings
 
@@ -150,10 +150,8 @@ class FirestoreStore(FirestoreLeases):
     def read_events(self, task_id: str | None, after: int = 0, limit: int = 500) -> list[Event]:
         _check_limit(limit)
         if task_id is None:
-            # across tasks: a collection-group query (the emulator cannot run these)
-            base = self._db.collection_group("events")
-        else:
-            base = self._tasks().document(task_id).collection("events")
+            return self._read_all_tasks(after, limit)
+        base = self._tasks().document(task_id).collection("events")
         query = (
             base.where(filter=self._fs.FieldFilter("at", ">=", docs.id_floor(after)))
             .order_by("at")
@@ -175,6 +173,31 @@ class FirestoreStore(FirestoreLeases):
                 break  # equal ids are delivered together, so no cursor skips one
             events.append(event)
         return events
+
+    def _read_all_tasks(self, after: int, limit: int) -> list[Event]:
+        """Events of every task, without a collection-group query (which the emulator cannot
+        run, and which would need its own index): task by task, over the tasks that can have
+        new events — those still running, and those that changed since the cursor's time (a
+        minute of slack for clocks). Events of a task that does not exist are not included.
+        Costs one query per such task: the local server's event hub is its only caller."""
+        since = docs.id_floor(after) - timedelta(minutes=1)
+        running = [s.value for s in Status if s not in TERMINAL]
+        ids = {
+            s.id
+            for s in self._tasks()
+            .where(filter=self._fs.FieldFilter("status", "in", running))
+            .stream()
+        }
+        recent = self._tasks().where(filter=self._fs.FieldFilter("updated_at", ">=", since))
+        ids.update(s.id for s in recent.stream())
+        merged = sorted(
+            (e for task_id in ids for e in self.read_events(task_id, after, limit)),
+            key=lambda e: e.id,
+        )
+        cut = merged[:limit]
+        while len(cut) < len(merged) and cut and merged[len(cut)].id == cut[-1].id:
+            cut.append(merged[len(cut)])  # equal ids travel together
+        return cut
 
     def latest_event_id(self) -> int:
         """Exact but for one case: two events of one millisecond on one shard, the second

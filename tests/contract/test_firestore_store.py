@@ -121,3 +121,15 @@ def test_waiters_are_woken_by_another_process_through_the_listener(
     print(f"\nwoken {1000 * (woke - float(started)):.0f} ms after the other process began")
     [event] = store.read_events("t_other", after=after)
     assert event.id == int(event_id)
+
+
+def test_all_tasks_events_are_read_task_by_task(store: FirestoreStore) -> None:
+    one, two = store.create_task(_task()), store.create_task(_task())
+    a = store.append_event(one.id, EventKind.LOG, {"n": 1})
+    b = store.append_event(two.id, EventKind.LOG, {"n": 2})
+    c = store.append_event(one.id, EventKind.LOG, {"n": 3})
+    store.append_event("t_without_a_task", EventKind.LOG, {"n": 4})
+    assert store.read_events(None) == [a, b, c]
+    assert store.read_events(None, after=a.id) == [b, c]
+    assert store.read_events(None, after=a.id, limit=1) == [b]
+    assert store.read_events(None, after=c.id) == []

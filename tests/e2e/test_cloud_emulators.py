@@ -108,6 +108,8 @@ def test_a_whole_task_on_the_cloud_adapters(
         "summarizing",
         "completed",
     ]
+    missing = [s for s in stages if f"== {s}" not in watch.stdout]
+    assert not missing, watch.stdout[-4000:]
     positions = [watch.stdout.index(f"== {s}") for s in stages]
     assert positions == sorted(positions), watch.stdout
 
