@@ -22,6 +22,11 @@ def origins(request: flask.Request, deps: Deps) -> set[str]:
     return own | ({s.public_url} if s.public_url else set())
 
 
+# Set by the cloud dispatch function once it verified the caller's OIDC token (Cloud Tasks,
+# Cloud Scheduler): that stands for the server's own token on the internal routes.
+INTERNAL_VERIFIED = "errand.internal_verified"
+
+
 def authenticate(
     request: flask.Request, deps: Deps, route: Route, args: Mapping[str, Any]
 ) -> Identity | None:
@@ -31,7 +36,7 @@ def authenticate(
         return None
     headers = {k.lower(): v for k, v in request.headers.items()}
     if route.internal:
-        if not deps.auth.is_internal(headers):
+        if not request.environ.get(INTERNAL_VERIFIED) and not deps.auth.is_internal(headers):
             raise Unauthorized(
                 f"{request.path} is called by Errand itself (the queue, the scheduler) with "
                 "the server's own token"

@@ -1,36 +1,81 @@
-"""functions-framework targets (`--target api` / `--target webhooks` / `--target dispatch`) for
-the cloud deployment.
+"""functions-framework targets for the cloud deployment, one per function so that each deploys
+and scales on its own (the local server serves every route from one process instead):
 
-Each instance builds its adapters once, on the first request, from its environment."""
+- `api`: the web app's and the CLI's API; refuses the internal routes.
+- `webhooks`: GitHub App deliveries (`/api/webhooks/github`), authenticated by their signature.
+- `dispatch`: Cloud Tasks' target (`/api/dispatch`) and Cloud Scheduler's (`/api/sweep`); only
+  requests carrying a valid OIDC token of the queue's invoker service account get through.
+
+Each instance builds its adapters once, on the first request, from its environment, and logs
+as structured JSON with the request's trace (and the task's id and stage on dispatch)."""
 
 from __future__ import annotations
 
+import json
 from functools import cache
 
 import flask
 import functions_framework
 
-from functions.handlers import handle
+from functions.access import INTERNAL_VERIFIED
+from functions.handlers import error, handle
+from shared import cloud_logging
+from shared.errors import ErrandError
 from shared.settings import Settings
 from shared.wiring import Deps
+
+INTERNAL = ("/api/dispatch", "/api/sweep")
 
 
 @cache
 def _deps() -> Deps:
-    return Deps(Settings.from_env())
+    settings = Settings.from_env()
+    cloud_logging.configure(settings.gcp.log_format, settings.gcp.project)
+    return Deps(settings)
+
+
+def _trace(request: flask.Request) -> str:
+    return cloud_logging.trace_id(
+        request.headers.get("X-Cloud-Trace-Context", ""), request.headers.get("traceparent", "")
+    )
 
 
 @functions_framework.http
 def api(request: flask.Request) -> flask.Response:
-    return handle(request, _deps())
+    if request.path in INTERNAL:
+        return error(404, "not_found", f"no route {request.method} {request.path}")
+    with cloud_logging.labelled(trace=_trace(request)):
+        return handle(request, _deps())
 
 
 @functions_framework.http
 def dispatch(request: flask.Request) -> flask.Response:
-    return handle(request, _deps())
+    if request.path not in INTERNAL:
+        return error(404, "not_found", f"no route {request.method} {request.path}")
+    deps = _deps()
+    try:
+        deps.dispatch_verifier.verify(request.headers.get("Authorization", ""))
+    except ErrandError as exc:
+        return error(exc.http_status, exc.code, exc.message)
+    request.environ[INTERNAL_VERIFIED] = True  # the OIDC token stands for the internal token
+    task_id, stage = _labels(request.get_data())
+    with cloud_logging.labelled(task_id=task_id, stage=stage, trace=_trace(request)):
+        return handle(request, deps)
 
 
 @functions_framework.http
 def webhooks(request: flask.Request) -> flask.Response:
     """GitHub App deliveries (POST /api/webhooks/github), public and signed."""
-    return handle(request, _deps())
+    with cloud_logging.labelled(trace=_trace(request)):
+        return handle(request, _deps())
+
+
+def _labels(body: bytes) -> tuple[str, str]:
+    """The task and stage of a stage request, for log labels only: the handler validates it."""
+    try:
+        parsed = json.loads(body)
+    except ValueError:
+        return "", ""
+    if not isinstance(parsed, dict):
+        return "", ""
+    return str(parsed.get("task_id", ""))[:100], str(parsed.get("stage", ""))[:40]

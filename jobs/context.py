@@ -74,7 +74,12 @@ class StageContext:
         return self.task
 
     def move(self, target: Status, **changes: object) -> Task:
-        """Transitions the task, adding this stage's usage and timings to it."""
+        """Transitions the task, adding this stage's usage and timings to it. When executions
+        start on an empty disk, the workspace is saved first for the stage that comes next."""
+        from jobs import workspace_sync
+
+        if target in workspace_sync.NEEDS_WORKSPACE and workspace_sync.enabled(self.deps):
+            workspace_sync.save(self.deps, self.task.id, self.workspace)
         changes.setdefault("usage", self.task.usage.plus(self.usage))
         changes.setdefault("timings", self.task.timings.plus(self.deps.timings))
         self.task = transition(self.deps.store, self.task, target, **changes)

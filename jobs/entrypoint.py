@@ -5,10 +5,10 @@ is used."""
 
 from __future__ import annotations
 
-import logging
 import sys
 
 from jobs.runner import run_stage
+from shared import cloud_logging
 from shared.domain import StageRequest
 from shared.settings import Settings
 from shared.wiring import Deps
@@ -19,9 +19,11 @@ def main(argv: list[str] | None = None) -> int:
     if len(args) != 1:
         print("usage: python -m jobs.entrypoint '<stage request JSON>'", file=sys.stderr)
         return 2
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
+    settings = Settings.from_env()
+    cloud_logging.configure(settings.gcp.log_format, settings.gcp.project)
     request = StageRequest.model_validate_json(args[0])
-    return run_stage(Deps(Settings.from_env()), request)
+    with cloud_logging.labelled(task_id=request.task_id, stage=request.stage.value):
+        return run_stage(Deps(settings), request)
 
 
 if __name__ == "__main__":

@@ -11,6 +11,7 @@ import traceback
 from collections.abc import Callable
 from datetime import timedelta
 
+from jobs import workspace_sync
 from jobs.agent.loop import Cancelled
 from jobs.context import StageContext
 from jobs.feedback import notify
@@ -58,6 +59,8 @@ def run_stage(deps: Deps, request: StageRequest) -> int:
         target=_watch, args=(deps, request, done), daemon=True, name="errand-lease"
     ).start()
     try:
+        if workspace_sync.enabled(deps) and request.stage in workspace_sync.RESTORED_FOR:
+            workspace_sync.restore(deps, task.id, ctx.workspace)  # a fresh execution's disk
         if request.stage != Stage.PREPARE:  # prepare checks the sender before saying anything
             notify(ctx)
         STAGES[request.stage](ctx)

@@ -167,12 +167,18 @@ class Conformance(Model):
     untouched_steps: list[str] = Field(default_factory=list)
 
 
+class Caption(Model):
+    start_s: float  # when the text starts in the audio
+    text: str
+
+
 class Audio(Model):
     url: str
     path: str
     duration_s: float
     transcript: str
     captions_url: str = ""  # WebVTT, a cue per sentence
+    captions: list[Caption] = Field(default_factory=list)  # per sentence, when the voice says
 
 
 class Usage(Model):

@@ -21,6 +21,7 @@ from shared.accounts import (
     User,
 )
 from shared.domain import (
+    Caption,
     Event,
     EventKind,
     GitHubInstallation,
@@ -441,6 +442,7 @@ class Speech(Model):
     duration_s: float
     # how long each spoken sentence lasted, in order, when the engine reports it (for captions)
     sentence_durations_s: list[float] = Field(default_factory=list)
+    captions: list[Caption] = Field(default_factory=list)  # per sentence, when the engine knows
 
 
 class Synthesizer(Protocol):
@@ -467,4 +469,13 @@ class Secrets(Protocol):
 
     def retire(self) -> int:
         """Forgets every key-encryption key but the current one; returns how many."""
+        ...
+
+
+class AppSecrets(Protocol):
+    """The operator's own secrets (GitHub App private key, webhook secret, OAuth client
+    secret), by short name such as "github-webhook-secret"."""
+
+    def get(self, name: str) -> str:
+        """The current value; raises NotFound when the secret or its value does not exist."""
         ...

@@ -10,8 +10,16 @@ from pydantic import Field, SecretStr
 
 from shared.domain import Model
 from shared.errors import ConfigError
+from shared.gcp_settings import (
+    BLOB_STORES,
+    QUEUES,
+    SECRET_STORES,
+    STORES,
+    GcpSettings,
+    gcp_from_env,
+)
 
-JOB_RUNNERS = ("pool", "process", "container")
+JOB_RUNNERS = ("pool", "process", "container", "cloudrun")
 
 
 class Budgets(Model):
@@ -67,7 +75,12 @@ class Settings(Model):
     model_timeout_s: float = 120.0  # one model call, before it counts as failed
     server_url: str = "http://127.0.0.1:8080"
     port: int = 8080
-    speech: str = "piper"  # piper | espeak
+    speech: str = "piper"  # piper | espeak | google
+    store: str = "sqlite"  # sqlite | firestore
+    queue: str = "local"  # local | cloudtasks
+    blobs: str = "fs"  # fs | gcs
+    secrets: str = "local"  # local | kms
+    gcp: GcpSettings = Field(default_factory=GcpSettings)
     install_timeout_s: float = 900.0
     test_timeout_s: float = 600.0
     command_timeout_s: float = 300.0
@@ -129,6 +142,11 @@ class Settings(Model):
                 server_url=e.get("ERRAND_SERVER", "http://127.0.0.1:8080").rstrip("/"),
                 port=_int(e, "ERRAND_PORT", 8080, 1),
                 speech=e.get("ERRAND_SPEECH", "piper"),
+                store=_choice("ERRAND_STORE", e.get("ERRAND_STORE", "sqlite"), STORES),
+                queue=_choice("ERRAND_QUEUE", e.get("ERRAND_QUEUE", "local"), QUEUES),
+                blobs=_choice("ERRAND_BLOBS", e.get("ERRAND_BLOBS", "fs"), BLOB_STORES),
+                secrets=_choice("ERRAND_SECRETS", e.get("ERRAND_SECRETS", "local"), SECRET_STORES),
+                gcp=gcp_from_env(e),
                 test_timeout_s=_float(e, "ERRAND_TEST_TIMEOUT_S", 600),
                 install_timeout_s=_float(e, "ERRAND_INSTALL_TIMEOUT_S", 900),
                 command_timeout_s=_float(e, "ERRAND_COMMAND_TIMEOUT_S", 300),

@@ -47,7 +47,7 @@ class Stack:
         token = token or secrets.token_urlsafe(32)
         settings = settings.model_copy(update={"internal_token": SecretStr(token)})
         self.settings = settings
-        self.deps = Deps(settings, job_env=env)
+        self.deps = Deps(settings, job_env=env, dispatch_token=token)
         if server_url:
             self.deps.deliver = http_delivery(server_url + "/api/dispatch", token)
         else:
@@ -82,13 +82,15 @@ class Stack:
         self.started = True
 
     def start_deliveries(self) -> None:
-        self.deps.local_queue.start()
+        if self.deps.uses_local_queue:  # else Cloud Tasks (or its emulator) delivers
+            self.deps.local_queue.start()
 
     def stop(self) -> None:
         if self.started:
             if self._sweeper is not None:
                 self._sweeper.stop()
-            self.deps.local_queue.stop()
+            if self.deps.uses_local_queue:
+                self.deps.local_queue.stop()
             self.deps.stop_jobs()
             self.started = False
 

@@ -34,6 +34,7 @@ if TYPE_CHECKING:
     from shared.adapters.workspace_fs import WorkspaceVolumes
     from shared.envcache import EnvCache
     from shared.github.config import AppConfig
+    from shared.oidc import OidcVerifier
 
 SCRIPTED_PREFIX = "scripted:"
 
@@ -48,9 +49,16 @@ class Deps(AccountPorts):
     job_env: Mapping[str, str] = field(default_factory=dict)  # what job processes inherit
     timings: Timings = field(default_factory=Timings)
     revealed: list[str] = field(default_factory=list)  # user keys decrypted here, to scrub
+    # the local server's token: Cloud Tasks emulator deliveries carry it (the real service
+    # sends OIDC tokens instead, verified by the dispatch function)
+    dispatch_token: str = ""
 
     @cached_property
     def store(self) -> Store:
+        if self.settings.store == "firestore":
+            from shared.adapters.firestore_store import FirestoreStore
+
+            return FirestoreStore(self.settings.gcp)
         from shared.adapters.sqlite_store import SqliteStore
 
         paths.ensure_home(self.settings.home)
@@ -79,11 +87,34 @@ class Deps(AccountPorts):
         )
 
     @property
+    def uses_local_queue(self) -> bool:
+        return self.settings.queue == "local"
+
+    @property
     def queue(self) -> Queue:
+        if not self.uses_local_queue:
+            return self._cloud_queue
         return self.local_queue
 
     @cached_property
+    def _cloud_queue(self) -> Queue:
+        from shared.gcp_wiring import cloud_tasks_queue
+
+        return cloud_tasks_queue(self.settings, self.dispatch_token)
+
+    @cached_property
+    def dispatch_verifier(self) -> OidcVerifier:
+        """Checks that calls to dispatch (and sweep) come from Cloud Tasks (Cloud Scheduler)."""
+        from shared.gcp_wiring import dispatch_verifier
+
+        return dispatch_verifier(self.settings)
+
+    @cached_property
     def blobs(self) -> Blobs:
+        if self.settings.blobs == "gcs":
+            from shared.adapters.gcs_blobs import GcsBlobs
+
+            return GcsBlobs(self.settings.gcp)
         from shared.adapters.fs_blobs import FsBlobs
 
         return FsBlobs(paths.blobs(self.settings.home), self.settings.server_url)
@@ -126,6 +157,10 @@ class Deps(AccountPorts):
 
     @cached_property
     def secrets(self) -> Secrets:
+        if self.settings.secrets == "kms":
+            from shared.adapters.kms_secrets import KmsSecrets
+
+            return KmsSecrets(self.settings.gcp)
         from shared.adapters.local_secrets import LocalSecrets
 
         return LocalSecrets(paths.key_file(self.settings.home))
@@ -208,6 +243,10 @@ class Deps(AccountPorts):
             return WarmPool(s.home, env)
         if s.jobs == "process":
             return ProcessJobs(s.home, env, on_crash=self._job_crashed)
+        if s.jobs == "cloudrun":
+            from shared.adapters.cloudrun_jobs import CloudRunJobs
+
+            return CloudRunJobs(s.gcp)
         from shared.adapters.container_jobs import ContainerJobs, detect_engine
 
         engine = detect_engine()
@@ -282,6 +321,10 @@ class Deps(AccountPorts):
 
     @cached_property
     def speech(self) -> Synthesizer:
+        if self.settings.speech.strip().lower() == "google":
+            from shared.adapters.google_speech import GoogleSpeech
+
+            return GoogleSpeech(self.settings.gcp)
         from shared.adapters.speech import make_speech
 
         return make_speech(self.settings.speech)

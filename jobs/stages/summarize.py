@@ -81,6 +81,7 @@ def run(ctx: StageContext) -> None:
         duration_s=round(speech.duration_s, 2),
         transcript=text,
         captions_url=ctx.deps.blobs.url(vtt_key),
+        captions=speech.captions,
     )
     ctx.emit(EventKind.AUDIO_READY, audio.model_dump())
     # before the terminal status: streams close on it

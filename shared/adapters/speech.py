@@ -36,7 +36,9 @@ def make_speech(engine: str) -> Synthesizer:
         return PiperSpeech()
     if name == "espeak":
         return EspeakSpeech()
-    raise ConfigError(f"unknown speech engine '{engine}' — set ERRAND_SPEECH to piper or espeak")
+    raise ConfigError(
+        f"unknown speech engine '{engine}' — set ERRAND_SPEECH to piper, espeak or google"
+    )
 
 
 class PiperSpeech:

@@ -29,6 +29,7 @@ GROUPS = (
     "shared.cli.evals",
     "shared.cli.accounts",
     "shared.cli.github",
+    "shared.cli.emulators",
 )
 
 

@@ -1,8 +1,13 @@
-"""Contract suite for the Leases port (SqliteStore, MemoryStore), plus the SQLite race: many
-processes taking the same free lease, exactly one wins."""
+"""Contract suite for the Leases port (SqliteStore, MemoryStore, FirestoreStore on the
+emulator), plus the SQLite race: many processes taking the same free lease, exactly one wins.
+
+What the Firestore emulator cannot prove: that racing transactions see one order (it detects
+no conflicts), so no race runs on it; the sequential tests check the compare-and-set logic,
+the real service supplies the conflict detection."""
 
 from __future__ import annotations
 
+import secrets
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -11,23 +16,28 @@ from pathlib import Path
 
 import pytest
 
+from shared.adapters.firestore_store import FirestoreStore
 from shared.adapters.sqlite_store import SqliteStore
 from shared.domain import Lease, Stage, StageRequest, now
 from shared.fakes import MemoryStore
+from shared.gcp_settings import GcpSettings
 from shared.ports import Leases
 
-AnyStore = SqliteStore | MemoryStore
+AnyStore = SqliteStore | MemoryStore | FirestoreStore
 
 
-def _conforms(a: SqliteStore, b: MemoryStore) -> list[Leases]:
-    return [a, b]  # mypy checks that both implement the port
+def _conforms(a: SqliteStore, b: MemoryStore, c: FirestoreStore) -> list[Leases]:
+    return [a, b, c]  # mypy checks that they implement the port
 
 
-@pytest.fixture(params=["sqlite", "memory"])
+@pytest.fixture(params=["sqlite", "memory", "firestore"])
 def leases(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[AnyStore]:
-    s: AnyStore = (
-        SqliteStore(tmp_path / "errand.db") if request.param == "sqlite" else MemoryStore()
-    )
+    s: AnyStore
+    if request.param == "firestore":
+        settings: GcpSettings = request.getfixturevalue("firestore_settings")
+        s = FirestoreStore(settings.model_copy(update={"project": f"t-{secrets.token_hex(4)}"}))
+    else:
+        s = SqliteStore(tmp_path / "errand.db") if request.param == "sqlite" else MemoryStore()
     yield s
     s.close()
 

@@ -1,4 +1,5 @@
-"""Contract suite for the Secrets port (LocalSecrets) and the key file's safety checks."""
+"""Contract suite for the Secrets port (LocalSecrets; KmsSecrets against the KMS stand-in, the
+real client over REST) and the key file's safety checks."""
 
 from __future__ import annotations
 
@@ -8,20 +9,25 @@ from pathlib import Path
 
 import pytest
 
+from shared.adapters.kms_secrets import KmsSecrets
 from shared.adapters.local_secrets import LocalSecrets
-from shared.errors import ConfigError, InvalidInput
+from shared.errors import ConfigError, ErrandError, InvalidInput
+from shared.gcp_settings import GcpSettings
 from shared.ports import Secrets
 
 MakeSecrets = Callable[[], Secrets]
 
 
-def _conforms(a: LocalSecrets) -> Secrets:
-    return a  # mypy checks that it implements the port
+def _conforms(a: LocalSecrets, b: KmsSecrets) -> list[Secrets]:
+    return [a, b]  # mypy checks that they implement the port
 
 
-@pytest.fixture(params=["local"])
+@pytest.fixture(params=["local", "kms"])
 def make_secrets(request: pytest.FixtureRequest, tmp_path: Path) -> MakeSecrets:
     """Returns a factory: two instances from it share one key (two processes on one host)."""
+    if request.param == "kms":
+        settings: GcpSettings = request.getfixturevalue("standin_settings")
+        return lambda: KmsSecrets(settings)
     return lambda: LocalSecrets(tmp_path / "keys" / "master.key")
 
 
@@ -58,6 +64,34 @@ def test_tampering_anywhere_fails(make_secrets: MakeSecrets) -> None:
             secrets.decrypt(sealed[:cut], "user:42")
     with pytest.raises(InvalidInput):
         secrets.decrypt(sealed + b"x", "user:42")
+
+
+# ---------------------------------------------------------------------------- KmsSecrets
+
+
+def test_kms_wraps_only_the_data_key_and_another_key_cannot_unwrap(
+    standin_settings: GcpSettings,
+) -> None:
+    secrets = KmsSecrets(standin_settings)
+    big = bytes(range(256)) * 4096  # 1 MiB: more than KMS accepts, so it never goes there
+    sealed = secrets.encrypt(big, "user:42")
+    assert secrets.decrypt(sealed, "user:42") == big
+    other = standin_settings.kms_key.replace("credentials", "other")
+    with pytest.raises(InvalidInput, match="another KMS key"):
+        KmsSecrets(standin_settings.model_copy(update={"kms_key": other})).decrypt(
+            sealed, "user:42"
+        )
+
+
+def test_kms_without_a_key_is_a_config_error() -> None:
+    with pytest.raises(ConfigError, match="ERRAND_KMS_KEY"):
+        KmsSecrets(GcpSettings())
+
+
+def test_kms_unreachable_is_an_error_that_names_the_key(standin_settings: GcpSettings) -> None:
+    down = standin_settings.model_copy(update={"api_endpoint": "http://127.0.0.1:9"})
+    with pytest.raises(ErrandError, match="could not wrap a data key with projects/"):
+        KmsSecrets(down).encrypt(b"x", "c")
 
 
 # ---------------------------------------------------------------------------- LocalSecrets

@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
+import itertools
 import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
+from shared.adapters.google_speech import GoogleSpeech, split_sentences, to_ssml
 from shared.adapters.speech import EspeakSpeech, PiperSpeech, make_speech
 from shared.captions import sentences
 from shared.errors import ConfigError, InvalidInput
+from shared.gcp_settings import GcpSettings
 from shared.ports import Speech, Synthesizer
 
 SUMMARY = (
@@ -70,8 +73,10 @@ def piper() -> Iterator[PiperSpeech]:
     yield PiperSpeech()
 
 
-@pytest.fixture(params=["piper", "espeak"])
+@pytest.fixture(params=["piper", "espeak", "google"])
 def engine(request: pytest.FixtureRequest, piper: PiperSpeech) -> Synthesizer:
+    if request.param == "google":  # the real client over REST, against the stand-in
+        return GoogleSpeech(request.getfixturevalue("standin_settings"))
     return piper if request.param == "piper" else EspeakSpeech()
 
 
@@ -108,7 +113,7 @@ def test_overlong_text_is_invalid(engine: Synthesizer) -> None:
 def test_make_speech_picks_the_named_engine() -> None:
     assert isinstance(make_speech("piper"), PiperSpeech)
     assert isinstance(make_speech(" Espeak "), EspeakSpeech)
-    with pytest.raises(ConfigError, match="set ERRAND_SPEECH to piper or espeak"):
+    with pytest.raises(ConfigError, match="set ERRAND_SPEECH to piper, espeak or google"):
         make_speech("festival")
 
 
@@ -137,3 +142,29 @@ def test_missing_espeak_says_how_to_install(
 def test_unknown_espeak_voice() -> None:
     with pytest.raises(ConfigError, match="voice 'xx-nope'"):
         EspeakSpeech(voice="xx-nope").synthesize("hello there")
+
+
+# ---------------------------------------------------------------------------- GoogleSpeech
+
+
+def test_google_captions_follow_the_sentences_in_time(standin_settings: GcpSettings) -> None:
+    speech = GoogleSpeech(standin_settings).synthesize(SUMMARY)
+    assert_spoken(speech, SUMMARY)
+    sentences = split_sentences(SUMMARY)
+    assert [c.text for c in speech.captions] == sentences
+    starts = [c.start_s for c in speech.captions]
+    assert starts[0] == 0.0
+    assert all(a + 1.0 < b for a, b in itertools.pairwise(starts)), starts
+    assert starts[-1] < speech.duration_s - 1.0
+
+
+def test_google_ssml_escapes_the_text() -> None:
+    ssml = to_ssml(split_sentences('Fixed <b> & "quotes". Done!'))
+    assert ssml == (
+        '<speak><mark name="s0"/>Fixed &lt;b&gt; &amp; "quotes". <mark name="s1"/>Done!</speak>'
+    )
+
+
+def test_google_voice_name_is_checked() -> None:
+    with pytest.raises(ConfigError, match="ERRAND_TTS_VOICE"):
+        GoogleSpeech(GcpSettings(tts_voice="joe"))

@@ -1,0 +1,81 @@
+"""Task listing and quota counting on Firestore, kept apart from the store's core.
+
+Listing filters on the indexed fields (owner, status) in the query and on the rest (repository,
+prompt text, the page cursor) in memory, reading in pages until `limit` tasks match. The quota
+count runs inside the create's transaction, so on the real service two racing creates cannot
+both pass the quota; the emulator does not detect transaction conflicts, so the tests can only
+check the count, not the race (tests/contract/test_accounts_store.py runs the race on SQLite)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from datetime import UTC
+from typing import Any
+
+from shared.accounts import EffectiveLimits, day_start, quota_refusal
+from shared.domain import TERMINAL, Task, TaskFilter
+from shared.errors import InvalidInput
+
+_PAGE = 200
+
+
+def listed(
+    collection: Any,
+    read: Callable[[Any], Task],
+    limit: int,
+    where: TaskFilter,
+    owner: str | None,
+) -> list[Task]:
+    found: list[Task] = []
+    passed_cursor = not where.before
+    for task in _newest_first(collection, read, owner, where):
+        if not passed_cursor:
+            passed_cursor = task.id == where.before
+            continue
+        if where.matches(task):
+            found.append(task)
+            if len(found) == limit:
+                break
+    if not passed_cursor:
+        raise InvalidInput(
+            f"before={where.before!r} names no task; pass the id of the last task of the "
+            "previous page"
+        )
+    return found
+
+
+def _newest_first(
+    collection: Any, read: Callable[[Any], Task], owner: str | None, where: TaskFilter
+) -> Iterator[Task]:
+    query = collection
+    if owner is not None:
+        query = query.where("owner", "==", owner)
+    if where.status is not None:
+        query = query.where("status", "==", where.status.value)
+    query = query.order_by("created_at", direction="DESCENDING")
+    last = None
+    while True:
+        page = query.limit(_PAGE) if last is None else query.start_after(last).limit(_PAGE)
+        snapshots = list(page.stream())
+        for snapshot in snapshots:
+            yield read(snapshot)
+        if len(snapshots) < _PAGE:
+            return
+        last = snapshots[-1]
+
+
+def check_quota(
+    transaction: Any,
+    collection: Any,
+    read: Callable[[Any], Task],
+    task: Task,
+    quota: EffectiveLimits,
+) -> None:
+    """Raises QuotaExceeded when `task` would pass its owner's quota (read in `transaction`)."""
+    at = task.created_at.astimezone(UTC)
+    mine = [read(s) for s in transaction.get(collection.where("owner", "==", task.owner))]
+    today = sum(1 for t in mine if t.created_at.astimezone(UTC) >= day_start(at))
+    active = sum(1 for t in mine if t.status not in TERMINAL)
+    refusal = quota_refusal(quota, today, active, at)
+    if refusal is not None:
+        raise refusal

@@ -1,0 +1,149 @@
+"""A whole task on the Google Cloud adapters: `errand emulators` (Firestore, Cloud Tasks, Cloud
+Storage, and the stand-in for KMS, Text-to-Speech and Cloud Run Jobs), then `errand up` and the
+CLI with the environment it printed, exactly as a user runs them. Every stage runs as a Cloud
+Run execution on an empty disk of its own, so the workspace travels between stages only as the
+snapshot in the bucket."""
+
+from __future__ import annotations
+
+import signal
+import subprocess
+import tempfile
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from urllib.parse import urlsplit
+
+import httpx
+import pytest
+
+from shared.demo import make_sample_repo, turns_path
+from shared.emulators import wait_ready
+from tests.e2e.conftest import ERRAND, ROOT, errand_env, release_workspaces
+from tests.e2e.test_server import Server, free_port
+
+pytestmark = pytest.mark.e2e
+
+
+def _stop(proc: subprocess.Popen[str], timeout_s: float = 20) -> int:
+    proc.send_signal(signal.SIGTERM)
+    return proc.wait(timeout=timeout_s)
+
+
+@pytest.fixture
+def cloud(tmp_path: Path) -> Iterator[tuple[Server, dict[str, str]]]:
+    home, port = tmp_path / "home", free_port()
+    base = {"ERRAND_SERVER": f"http://127.0.0.1:{port}", "ERRAND_PORT": str(port)}
+    emulators = subprocess.Popen(
+        [*ERRAND, "emulators"],
+        env=errand_env(home, base),
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    assert emulators.stdout is not None
+    try:
+        exports = wait_ready(emulators.stdout)
+        env = errand_env(home, {**base, **exports})
+        up = subprocess.Popen(
+            [*ERRAND, "up", "--port", str(port)],
+            env=env,
+            cwd=ROOT,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+        )
+        server = Server(home, port, up)
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            try:
+                if httpx.get(server.url + "/api/health", timeout=1).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                time.sleep(0.2)
+        else:
+            up.kill()
+            raise AssertionError(f"errand up did not start:\n{up.communicate()[0]}")
+        yield server, env
+        assert _stop(up) in (0, -signal.SIGTERM)
+    finally:
+        assert _stop(emulators) == 0, "errand emulators did not stop cleanly"
+        release_workspaces(home)
+
+
+def test_a_whole_task_on_the_cloud_adapters(
+    cloud: tuple[Server, dict[str, str]], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    server, env = cloud
+
+    def cli(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [*ERRAND, *args], env=env, capture_output=True, text=True, timeout=240, cwd=ROOT
+        )
+
+    repo = make_sample_repo(tmp_path / "calc")
+    model = f"scripted:{turns_path()}"
+    created = cli(
+        "task",
+        "create",
+        "--repo",
+        str(repo),
+        "--prompt",
+        "Fix add",
+        "--model",
+        model,
+        "--auto-approve",
+        "--json",
+    )
+    assert created.returncode == 0, created.stderr
+    task_id = created.stdout.split('"id": "')[1].split('"')[0]
+    watch = cli("task", "watch", task_id)
+    assert watch.returncode == 0, watch.stdout[-3000:] + watch.stderr
+    stages = [
+        "preparing",
+        "planning",
+        "executing",
+        "verifying",
+        "publishing",
+        "summarizing",
+        "completed",
+    ]
+    missing = [s for s in stages if f"== {s}" not in watch.stdout]
+    assert not missing, watch.stdout[-4000:]
+    positions = [watch.stdout.index(f"== {s}") for s in stages]
+    assert positions == sorted(positions), watch.stdout
+
+    shown = httpx.get(f"{server.url}/api/tasks/{task_id}", headers=server.auth).json()
+    assert shown["status"] == "completed"
+    # the summary was spoken by the Text-to-Speech stand-in and stored in the bucket: its URL
+    # is a V4 signed URL of the storage emulator, fetched without any credentials
+    url = shown["audio"]["url"]
+    assert urlsplit(url).netloc == urlsplit(env["STORAGE_EMULATOR_HOST"]).netloc
+    assert "X-Goog-Signature=" in url
+    audio = httpx.get(url)
+    assert audio.status_code == 200 and len(audio.content) > 10_000
+
+    # the state lives in Firestore, and every stage ran as a Cloud Run execution
+    monkeypatch.setenv("FIRESTORE_EMULATOR_HOST", env["FIRESTORE_EMULATOR_HOST"])
+    from google.cloud import firestore
+
+    client = firestore.Client(project=env["ERRAND_GCP_PROJECT"])
+    stored = client.collection("tasks").document(task_id).get()
+    assert stored.exists and stored.get("status") == "completed"
+    # executions start on an empty disk: plan, execute and verify ran on the snapshot
+    from google.auth.credentials import AnonymousCredentials
+    from google.cloud import storage
+
+    bucket = storage.Client(
+        project="p",
+        credentials=AnonymousCredentials(),  # type: ignore[no-untyped-call]
+        client_options={"api_endpoint": env["STORAGE_EMULATOR_HOST"]},
+    ).bucket(env["ERRAND_GCS_BUCKET"])
+    assert bucket.blob(f"tasks/{task_id}/workspace.tar.gz").exists()
+    executions = list((server.home / "emulators" / "standin" / "executions").glob("*.log"))
+    assert len(executions) >= 6
+    assert all(p.name.startswith("errand-job-") for p in executions)
+    deadline = time.monotonic() + 30  # a cleanup execution may still be ending
+    while list(Path(tempfile.gettempdir()).glob("errand-execution-*")):
+        assert time.monotonic() < deadline, "an execution's disk was not deleted"
+        time.sleep(0.2)
