@@ -1,10 +1,13 @@
 """`errand eval localize`: how often retrieval ranks the files a fix touched near the top.
 
 Each dataset line is `{"repo_path", "problem_statement", "gold_files": [...]}`; `repo_path` may
-be relative to the dataset file. recall@k is the share of an item's gold files among its first k
-ranked files, averaged over items; gold_in_context is the same share among the files whose text
-made it into the context. Context tokens are those of the full context the agent would
-get (repo map and file excerpts) within the budget, counted with the model's tokenizer."""
+be relative to the dataset file. Other keys (public datasets carry `instance_id`, `base_commit`,
+patches and more) are ignored, except `instance_id`, which `--details` echoes.
+
+recall@k is the share of an item's gold files among its first k ranked files, averaged over
+items; gold_in_context is the same share among the files whose text made it into the context.
+Context tokens are those of the full context the agent would get (repo map and file excerpts)
+within the budget, counted with the model's tokenizer."""
 
 from __future__ import annotations
 
@@ -16,7 +19,7 @@ import tempfile
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
-from pydantic import BaseModel, ConfigDict, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from shared.errors import InvalidInput
 
@@ -26,10 +29,12 @@ DEFAULT_TOKENIZER_MODEL = "gpt-4o"
 
 
 class Item(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    # A format others define (SWE-bench and its kin): take what is needed, ignore the rest.
+    model_config = ConfigDict(extra="ignore")
     repo_path: str
     problem_statement: str
-    gold_files: list[str]
+    gold_files: list[str] = Field(min_length=1)
+    instance_id: str = ""
 
 
 def load_dataset(dataset: Path) -> list[Item]:
@@ -45,12 +50,19 @@ def load_dataset(dataset: Path) -> list[Item]:
             items.append(Item.model_validate_json(line))
         except ValidationError as exc:
             raise InvalidInput(
-                f"{dataset}:{number} is not a dataset item ({exc.errors()[0]['msg']}); each line "
-                'must be {"repo_path": str, "problem_statement": str, "gold_files": [str]}'
+                f"{dataset}:{number} is not a dataset item ({_problem(exc)}); each line must be "
+                'a JSON object with at least {"repo_path": str, "problem_statement": str, '
+                '"gold_files": [str, ...]}'
             ) from exc
     if not items:
         raise InvalidInput(f"{dataset} holds no items; add one JSON object per line")
     return items
+
+
+def _problem(exc: ValidationError) -> str:
+    error = exc.errors()[0]
+    where = ".".join(str(p) for p in error["loc"])
+    return f"{where}: {error['msg']}" if where else error["msg"]
 
 
 def run_eval(
@@ -95,6 +107,7 @@ def run_eval(
             in_context += len(shown) / len(item.gold_files)
             details.append(
                 {
+                    **({"instance_id": item.instance_id} if item.instance_id else {}),
                     "repo_path": item.repo_path,
                     "gold_ranks": {g: position.get(g) for g in item.gold_files},
                     "top": order[:3],
