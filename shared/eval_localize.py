@@ -15,7 +15,6 @@ import argparse
 import hashlib
 import json
 import sys
-import tempfile
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
@@ -86,34 +85,33 @@ def run_eval(
     in_context = 0.0  # share of gold files whose text (whole or excerpts) made it into the context
     details = []
     snapshots: dict[Path, Snapshot] = {}
-    with tempfile.TemporaryDirectory(prefix="errand-localize-") as cache:
-        for item in items:
-            repo = (dataset.parent / item.repo_path).resolve()
-            if not repo.is_dir():
-                raise InvalidInput(f"repo_path {item.repo_path!r} is not a directory: {repo}")
-            if repo not in snapshots:
-                # Not a real commit: a stable key for this run's throwaway map cache.
-                key = hashlib.sha1(str(repo).encode()).hexdigest()
-                snapshots[repo] = Snapshot.load(repo, key, Path(cache))
-            built = assemble(snapshots[repo], item.problem_statement, budget_tokens, count)
-            order = [path for path, _ in built.ranked]
-            position = {path: i + 1 for i, path in enumerate(order)}
-            for k in ks:
-                found = sum(1 for g in item.gold_files if position.get(g, k + 1) <= k)
-                hits[k] += found / len(item.gold_files)
-            used = count(built.text)
-            tokens += used
-            shown = [g for g in item.gold_files if f"### {g} (" in built.text]
-            in_context += len(shown) / len(item.gold_files)
-            details.append(
-                {
-                    **({"instance_id": item.instance_id} if item.instance_id else {}),
-                    "repo_path": item.repo_path,
-                    "gold_ranks": {g: position.get(g) for g in item.gold_files},
-                    "top": order[:3],
-                    "context_tokens": used,
-                }
-            )
+    for item in items:
+        repo = (dataset.parent / item.repo_path).resolve()
+        if not repo.is_dir():
+            raise InvalidInput(f"repo_path {item.repo_path!r} is not a directory: {repo}")
+        if repo not in snapshots:
+            # Not a real commit: the map is not cached across runs; the key only names it.
+            key = hashlib.sha1(str(repo).encode()).hexdigest()
+            snapshots[repo] = Snapshot.load(repo, key)
+        built = assemble(snapshots[repo], item.problem_statement, budget_tokens, count)
+        order = [path for path, _ in built.ranked]
+        position = {path: i + 1 for i, path in enumerate(order)}
+        for k in ks:
+            found = sum(1 for g in item.gold_files if position.get(g, k + 1) <= k)
+            hits[k] += found / len(item.gold_files)
+        used = count(built.text)
+        tokens += used
+        shown = [g for g in item.gold_files if f"### {g} (" in built.text]
+        in_context += len(shown) / len(item.gold_files)
+        details.append(
+            {
+                **({"instance_id": item.instance_id} if item.instance_id else {}),
+                "repo_path": item.repo_path,
+                "gold_ranks": {g: position.get(g) for g in item.gold_files},
+                "top": order[:3],
+                "context_tokens": used,
+            }
+        )
     result: dict[str, object] = {f"recall@{k}": round(hits[k] / len(items), 3) for k in ks}
     result["gold_in_context"] = round(in_context / len(items), 3)
     result["mean_context_tokens"] = round(tokens / len(items), 1)

@@ -7,9 +7,9 @@ from __future__ import annotations
 
 import re
 from collections import defaultdict
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 
-from jobs.agent.bm25 import BM25, term_counts, tokenize
+from jobs.agent.bm25 import BM25, Encoded, term_counts, tokenize
 from jobs.agent.graph import ImportGraph, calls_in, imports_of
 from jobs.agent.mentions import Mentions, Resolver, is_test_path
 from jobs.agent.repomap import RepoMap
@@ -35,40 +35,32 @@ DOC_WEIGHT = 0.5  # for files that are not code (changelogs, READMEs, manifests)
 
 class Index:
     """BM25 indexes of one checkout (paths, symbol names, contents), its import graph and symbol
-    definers, built once and queried per task. Immutable after construction; safe to share
-    between threads. `terms` and `imports` (per path) are what `term_counts` and `imports_of`
-    give for the file's text; passed in when a cache holds them, computed otherwise."""
+    definers, built once and queried per task. `fields` (see `index_fields`) and `imports` (per
+    path, as `imports_of` gives them) are passed in when a cache holds them, computed from
+    `contents` otherwise. Not thread-safe: postings are decoded on first use."""
 
     def __init__(
         self,
         repo_map: RepoMap,
         contents: Mapping[str, str],
         *,
-        terms: Mapping[str, Mapping[str, int]] | None = None,
+        fields: Mapping[str, BM25] | None = None,
         imports: Mapping[str, Sequence[str]] | None = None,
     ) -> None:
         self.repo_map = repo_map
         self.contents = contents
         self.paths = repo_map.paths()
-        if terms is None:
-            terms = {f.path: term_counts(contents.get(f.path, "")) for f in repo_map.files}
+        if fields is None:
+            fields = index_fields(repo_map, lambda path: term_counts(contents.get(path, "")))
         if imports is None:
             imports = {
                 f.path: imports_of(contents.get(f.path, ""), f.language) for f in repo_map.files
             }
-        self.fields = {
-            "content": BM25({f.path: terms.get(f.path, {}) for f in repo_map.files}),
-            "path": BM25(
-                {f.path: tokenize(re.sub(r"[/.\-]", " ", f.path)) for f in repo_map.files}
-            ),
-            "symbols": BM25(
-                {f.path: tokenize(" ".join(s.name for s in f.symbols)) for f in repo_map.files}
-            ),
-        }
+        self.fields = fields
         self.code = {f.path for f in repo_map.files if f.language}
         self.definers: dict[str, list[str]] = defaultdict(list)
         for entry in repo_map.files:
-            for name in {s.name for s in entry.symbols}:
+            for name in set(entry.names()):
                 self.definers[name].append(entry.path)
         self.resolver = Resolver(self.paths)
         self.graph = ImportGraph(self.resolver, imports)
@@ -164,6 +156,29 @@ class Index:
                                 share = CALL_BOOST / len(targets)
                                 out[target] = min(MAX_CALL_BOOST, out[target] + share)
         return out
+
+
+def index_fields(
+    repo_map: RepoMap,
+    terms: Callable[[str], Mapping[str, int]],
+    *,
+    base: Mapping[str, Encoded] | None = None,
+    unchanged: Collection[str] = (),
+) -> dict[str, BM25]:
+    """The BM25 fields of the map's files; `terms(path)` gives a file's content term counts.
+    With `base` (a cached index of an earlier read), only the files not in `unchanged` are
+    tokenised; the rest are read from `base` when a query needs them."""
+    keep = unchanged if base else ()
+    todo = [f for f in repo_map.files if f.path not in keep]
+    docs: dict[str, dict[str, Sequence[str] | Mapping[str, int]]] = {
+        "content": {f.path: terms(f.path) for f in todo},
+        "path": {f.path: tokenize(re.sub(r"[/.\-]", " ", f.path)) for f in todo},
+        "symbols": {f.path: tokenize(" ".join(f.names())) for f in todo},
+    }
+    return {
+        field: BM25(found, base=base.get(field) if base else None, keep=keep)
+        for field, found in docs.items()
+    }
 
 
 def rank(task_text: str, repo_map: RepoMap, contents: Mapping[str, str]) -> list[tuple[str, float]]:

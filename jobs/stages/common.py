@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from jobs.agent.context_builder import build_context
+from jobs.agent.context_cache import ContextCache
 from jobs.agent.instructions import RepoInstructions
 from jobs.agent.loop import LoopHooks
 from jobs.agent.retrieval import litellm_token_counter
@@ -56,11 +57,14 @@ def task_context(ctx: StageContext) -> str:
             "during setup; Errand stopped rather than follow it",
         )
     state = load_state(ctx)
+    # Read only: prepare stored the facts of the pristine checkout; files changed since are
+    # read afresh, in memory.
+    cached = ContextCache(paths.context_cache(ctx.deps.settings.home)).get(t.repo, state.base_sha)
     repo_text = build_context(
         ctx.repo_dir,
         state.base_sha,
         t.prompt,
-        paths.repomap_cache(ctx.deps.settings.home),
+        cached,
         CONTEXT_BUDGET_TOKENS,
         token_counter(t.model),
     )

@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
+import time
 import tomllib
 
 from pydantic import ValidationError
 
+from jobs.agent.context_cache import ContextCache
 from jobs.agent.repo_context import list_files
 from jobs.context import StageContext
 from jobs.stages.common import describe_counts
 from jobs.stages.tests_run import DIFF_EXCLUDES, PrepState, run_suite, state_key
-from shared import envcache, safefs, testsuite
+from shared import envcache, paths, safefs, testsuite
 from shared.domain import EventKind, Model, Stage, Status, TestReport
 from shared.errors import StageFailed
 
@@ -43,6 +45,7 @@ def run(ctx: StageContext) -> None:
             "clone_unreadable", f"could not read the cloned commit: {head.output[-500:]}"
         )
     base_sha = head.output.strip().splitlines()[-1]
+    warm_context_cache(ctx, base_sha)
     # read what the trusted side relies on before any repository code runs and can rewrite it
     template, config = pr_template(ctx), repo_config(ctx)
     install(ctx, plan)
@@ -76,6 +79,18 @@ def run(ctx: StageContext) -> None:
         tests=TestReport(
             command=plan.display, baseline=counts, baseline_note=baseline.note, flaky=run.flaky
         ),
+    )
+
+
+def warm_context_cache(ctx: StageContext, commit: str) -> None:
+    """Stores what retrieval needs of the checkout while it is pristine (no repository code has
+    run yet), so that plan and execute read it instead of parsing the whole tree again."""
+    started = time.perf_counter()
+    cache = ContextCache(paths.context_cache(ctx.deps.settings.home))
+    checkout = cache.refresh(ctx.task.repo, commit, ctx.repo_dir)
+    ctx.log(
+        f"repository context: {len(checkout.texts)} files, {checkout.computed} read afresh "
+        f"({time.perf_counter() - started:.1f} s)"
     )
 
 

@@ -8,7 +8,12 @@ import sys
 from pathlib import Path
 from typing import Any
 
-BENCHES = ["tests.bench.bench_task", "tests.bench.bench_sandbox", "tests.bench.bench_prepare"]
+BENCHES = [
+    "tests.bench.bench_task",
+    "tests.bench.bench_sandbox",
+    "tests.bench.bench_prepare",
+    "tests.bench.bench_context",
+]
 
 
 def main(names: list[str]) -> int:
