@@ -15,9 +15,9 @@ from werkzeug.exceptions import MethodNotAllowed
 from werkzeug.exceptions import NotFound as RouteNotFound
 from werkzeug.routing import Map, Rule
 
-from shared import sse
-from shared.domain import StageRequest, is_due, task_public
-from shared.errors import Conflict, ErrandError, InvalidInput, NotFound
+from shared import leasing, sse
+from shared.domain import StageRequest, task_public
+from shared.errors import ErrandError, InvalidInput
 from shared.services import ApprovePlan, CreateTask, TaskService, parse
 from shared.wiring import Deps
 
@@ -34,6 +34,7 @@ ROUTES = Map(
         Rule("/api/tasks/<task_id>/cancel", methods=["POST"], endpoint="cancel"),
         Rule("/api/tasks/<task_id>/events", methods=["GET"], endpoint="events"),
         Rule("/api/dispatch", methods=["POST"], endpoint="dispatch"),
+        Rule("/api/sweep", methods=["POST"], endpoint="sweep"),
     ]
 )
 
@@ -135,30 +136,20 @@ def events(request: flask.Request, deps: Deps, task_id: str) -> flask.Response:
 
 
 def dispatch(request: flask.Request, deps: Deps) -> flask.Response:
-    """The queue's target: start the job for one stage, at most once per delivery name."""
-    req = parse(StageRequest, request.get_data())
-    try:
-        task = deps.store.get_task(req.task_id)
-    except NotFound:
-        return ok({"result": "dropped", "reason": f"task {req.task_id} does not exist"})
-    if not is_due(req, task):
-        return ok({"result": "stale", "status": task.status.value})
-    name = req.delivery_name()
-    if task.claim == name:
-        return ok({"result": "already_started"})
-    try:
-        deps.store.update_task(task.model_copy(update={"claim": name}))
-    except Conflict:
-        return error(409, "conflict", "the task changed while claiming it; retry")
-    try:
-        execution = deps.jobs.run(req)
-    except Exception:
-        # unclaim so that the queue's retry can start it; any failure, not only ours
-        current = deps.store.get_task(req.task_id)
-        if current.claim == name:
-            deps.store.update_task(current.model_copy(update={"claim": ""}))
-        raise
-    return ok({"result": "started", "execution": execution})
+    """The queue's target: start the execution of one stage under the task's lease. A
+    redelivery finds the lease held and does nothing; `busy` asks the queue to retry later."""
+    started = leasing.start_stage(deps, parse(StageRequest, request.get_data()))
+    body = {"result": started.result, "detail": started.detail, "execution": started.execution}
+    return ok(body, 503 if started.retry else 200)
+
+
+def sweep(request: flask.Request, deps: Deps) -> flask.Response:
+    """Redelivers stages whose execution died (called on a schedule in the cloud; the local
+    server sweeps by itself)."""
+    report = leasing.sweep(deps)
+    return ok(
+        {"redelivered": report.redelivered, "failed": report.failed, "released": report.released}
+    )
 
 
 _ENDPOINTS: dict[str, Any] = {
@@ -171,4 +162,5 @@ _ENDPOINTS: dict[str, Any] = {
     "cancel": cancel,
     "events": events,
     "dispatch": dispatch,
+    "sweep": sweep,
 }

@@ -11,6 +11,7 @@ the store after a crash is done in a short-lived forked child too."""
 
 from __future__ import annotations
 
+import ctypes
 import json
 import logging
 import os
@@ -22,6 +23,8 @@ from pathlib import Path
 from shared import paths
 from shared.domain import StageRequest
 from shared.settings import Settings
+
+PR_SET_PDEATHSIG = 1
 
 
 def _child(request: StageRequest, log_path: Path, listener: socket.socket) -> None:
@@ -58,10 +61,10 @@ def _report_crash(request: StageRequest, how: str, log_path: Path) -> None:
         return
     code = 0
     try:
-        from jobs.runner import fail_crashed
+        from jobs.runner import execution_died
         from shared.wiring import Deps
 
-        fail_crashed(Deps(Settings.from_env()), request, how, str(log_path))
+        execution_died(Deps(Settings.from_env()), request, how, str(log_path))
     except BaseException:
         code = 1
     finally:
@@ -94,7 +97,20 @@ def prewarm() -> None:
         raise RuntimeError(f"prewarming started threads {names}; forking would be unsafe")
 
 
+def die_with_parent() -> None:
+    """The pool belongs to the server that started it: when the server dies, even by SIGKILL,
+    the kernel sends the pool SIGTERM (running executions are their own sessions and finish
+    their stages; their leases tell a restarted server they live)."""
+    libc = ctypes.CDLL(None, use_errno=True)
+    if libc.prctl(PR_SET_PDEATHSIG, signal.SIGTERM, 0, 0, 0) != 0:
+        raise OSError(ctypes.get_errno(), "prctl(PR_SET_PDEATHSIG) failed")
+
+
 def serve(socket_path: Path, home: Path) -> None:
+    parent = os.getppid()
+    die_with_parent()
+    if os.getppid() != parent:  # the server died before the death signal was armed
+        return
     prewarm()
     children: dict[int, tuple[StageRequest, Path]] = {}
     if socket_path.exists():
@@ -113,7 +129,7 @@ def serve(socket_path: Path, home: Path) -> None:
 
     signal.signal(signal.SIGTERM, on_term)
     print("ready", flush=True)
-    while not stop:
+    while not stop and os.getppid() == parent:
         _reap(children)
         try:
             conn, _ = listener.accept()

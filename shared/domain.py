@@ -185,7 +185,6 @@ class Task(Model):
     audio: Audio | None = None
     usage: Usage = Field(default_factory=Usage)
     error: TaskError | None = None
-    claim: str = ""
     round: int = 0
     timings: Timings = Field(default_factory=Timings)
     version: int = 0
@@ -223,14 +222,37 @@ class Event(Model):
 
 class StageRequest(Model):
     """The body of one queue delivery: run `stage` for `task_id`. `round` separates deliveries
-    of the same stage (the fix loop) so that dedupe names stay unique per intent."""
+    of the same stage (the fix loop) so that dedupe names stay unique per intent; `attempt`
+    separates redeliveries of a stage whose execution died (the sweeper's), and `holder` is
+    the lease a started execution runs under (set by dispatch, never by the queue)."""
 
     task_id: str
     stage: Stage
-    round: int = 0
+    round: int = Field(default=0, ge=0, le=1000)
+    attempt: int = Field(default=0, ge=0, le=1000)
+    holder: str = Field(default="", max_length=64)
+
+    def stage_key(self) -> str:
+        """The stage of the task this asks for, whatever the attempt."""
+        return f"{self.task_id}-{self.stage.value}-{self.round}"
 
     def delivery_name(self) -> str:
-        return f"{self.task_id}-{self.stage.value}-{self.round}"
+        return self.stage_key() + (f"-a{self.attempt}" if self.attempt else "")
+
+
+class Lease(Model):
+    """Who runs a stage of a task now. Dispatch takes it before starting the execution, the
+    execution renews it while it works and drops it when its stage is over; one that expires
+    (the execution, its machine or the whole server died) is delivered again by the sweeper,
+    `attempts` times at most. One lease per task: stages of a task never overlap."""
+
+    task_id: str
+    request: StageRequest
+    holder: str
+    execution: str = ""  # the Jobs adapter's id for the execution, once it started
+    expires_at: datetime
+    attempts: int = 1  # executions started for request.stage_key()
+    last_error: str = ""  # why the previous execution of this stage ended early
 
 
 def slugify(text: str, max_len: int = 32) -> str:
@@ -246,7 +268,7 @@ def slugify(text: str, max_len: int = 32) -> str:
 
 def task_public(task: Task) -> dict[str, Any]:
     """The task as the API and CLI show it (internal bookkeeping left out)."""
-    return task.model_dump(mode="json", exclude={"version", "claim", "timings"})
+    return task.model_dump(mode="json", exclude={"version", "timings"})
 
 
 def is_due(request: StageRequest, task: Task) -> bool:

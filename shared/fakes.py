@@ -5,22 +5,68 @@ Thread-safe; one process only."""
 from __future__ import annotations
 
 import threading
-from datetime import UTC
+from datetime import UTC, datetime
 from urllib.parse import quote
 
 from pydantic import JsonValue
 
 from shared.adapters.change_feed import ChangeFeed
 from shared.adapters.fs_blobs import check_key
-from shared.domain import Event, EventKind, StageRequest, Task, now
+from shared.domain import Event, EventKind, Lease, StageRequest, Task, now
 from shared.errors import Conflict, InvalidInput, NotFound
 
 
-class MemoryStore:
-    """Implements `shared.ports.Store`, plus `latest_event_id`, `wait_for_events_async` and
-    `close` like SqliteStore."""
+class MemoryLeases:
+    """Implements `shared.ports.Leases` in a dict."""
 
     def __init__(self) -> None:
+        self._lease_lock = threading.Lock()
+        self._leases: dict[str, Lease] = {}
+
+    def get_lease(self, task_id: str) -> Lease | None:
+        with self._lease_lock:
+            lease = self._leases.get(task_id)
+            return None if lease is None else lease.model_copy(deep=True)
+
+    def put_lease(self, lease: Lease, expected_holder: str) -> bool:
+        with self._lease_lock:
+            current = self._leases.get(lease.task_id)
+            if (current.holder if current else "") != expected_holder:
+                return False
+            self._leases[lease.task_id] = lease.model_copy(deep=True)
+            return True
+
+    def renew_lease(self, task_id: str, holder: str, expires_at: datetime) -> bool:
+        with self._lease_lock:
+            current = self._leases.get(task_id)
+            if current is None or current.holder != holder:
+                return False
+            self._leases[task_id] = current.model_copy(update={"expires_at": expires_at})
+            return True
+
+    def drop_lease(self, task_id: str, holder: str) -> bool:
+        with self._lease_lock:
+            current = self._leases.get(task_id)
+            if current is None or current.holder != holder:
+                return False
+            del self._leases[task_id]
+            return True
+
+    def expired_leases(self, at: datetime, limit: int = 100) -> list[Lease]:
+        with self._lease_lock:
+            found = sorted(
+                (lease for lease in self._leases.values() if lease.expires_at < at),
+                key=lambda lease: lease.expires_at,
+            )
+            return [lease.model_copy(deep=True) for lease in found[:limit]]
+
+
+class MemoryStore(MemoryLeases):
+    """Implements `shared.ports.Store` and `Leases`, plus `latest_event_id`,
+    `wait_for_events_async` and `close` like SqliteStore."""
+
+    def __init__(self) -> None:
+        super().__init__()
         self._lock = threading.Lock()
         self._tasks: dict[str, tuple[int, Task]] = {}  # id -> (insertion order, task)
         self._events: list[Event] = []

@@ -30,6 +30,11 @@ def job_log(home: Path, execution_id: str) -> Path:
     return home / "jobs" / f"{execution_id}.log"
 
 
+def execution_record(home: Path, execution_id: str) -> Path:
+    """Which local process runs an execution (pid, start time, boot id)."""
+    return home / "jobs" / f"{execution_id}.pid"
+
+
 def jobs_dir(home: Path) -> Path:
     return home / "jobs"
 

@@ -5,12 +5,13 @@ Signatures use domain types only: no URLs, headers or SDK types."""
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
+from datetime import datetime
 from pathlib import Path
-from typing import Protocol
+from typing import Protocol, runtime_checkable
 
 from pydantic import Field, JsonValue
 
-from shared.domain import Event, EventKind, Model, StageRequest, Task, Usage
+from shared.domain import Event, EventKind, Lease, Model, StageRequest, Task, Usage
 
 # ---------------------------------------------------------------------------- Store
 
@@ -49,6 +50,35 @@ class Store(Protocol):
         ...
 
 
+# ---------------------------------------------------------------------------- Leases
+
+
+@runtime_checkable
+class Leases(Protocol):
+    """One lease per task on the stage that runs for it (see domain.Lease). Every change is a
+    compare-and-set on the holder, so that two dispatchers, a sweeper and the execution itself
+    can race safely. Implemented by the Store adapters, in the same database."""
+
+    def get_lease(self, task_id: str) -> Lease | None: ...
+
+    def put_lease(self, lease: Lease, expected_holder: str) -> bool:
+        """Stores `lease` when the stored lease's holder is `expected_holder` ('' = none is
+        stored); False otherwise."""
+        ...
+
+    def renew_lease(self, task_id: str, holder: str, expires_at: datetime) -> bool:
+        """Moves the expiry of the lease `holder` holds; False when it holds none (any more)."""
+        ...
+
+    def drop_lease(self, task_id: str, holder: str) -> bool:
+        """Deletes the lease when `holder` holds it."""
+        ...
+
+    def expired_leases(self, at: datetime, limit: int = 100) -> list[Lease]:
+        """Leases whose expiry is before `at`, the longest expired first."""
+        ...
+
+
 # ---------------------------------------------------------------------------- Queue
 
 
@@ -70,6 +100,11 @@ class Jobs(Protocol):
 
     def run(self, request: StageRequest) -> str:
         """Starts the execution and returns its id without waiting for it."""
+        ...
+
+    def gone(self, execution: str) -> bool:
+        """True only when the execution surely no longer runs (its process or container is
+        gone); False when it runs or this adapter cannot tell (its lease's expiry decides)."""
         ...
 
 

@@ -43,6 +43,12 @@ class Settings(Model):
     queue_max_attempts: int = 5
     queue_min_backoff_s: float = 0.5
     queue_max_backoff_s: float = 60.0
+    # how many times a stage is started before its task fails (executions that died count)
+    stage_attempts: int = 3
+    # a running stage renews its lease every third of this; a dead one is redelivered after it
+    lease_ttl_s: float = 30.0
+    # how long a started execution has to take its lease over (a Cloud Run Job cold-starts)
+    job_start_s: float = 60.0
     jobs: str = "pool"  # pool | process | container
     job_image: str = "errand-job"
     # host paths a container job needs besides ERRAND_HOME (local repositories it clones)
@@ -75,6 +81,9 @@ class Settings(Model):
                 job_image=e.get("ERRAND_JOB_IMAGE", "errand-job"),
                 job_volumes=tuple(p for p in e.get("ERRAND_JOB_VOLUMES", "").split(":") if p),
                 fix_rounds=_int(e, "ERRAND_FIX_ROUNDS", 2, 0),
+                stage_attempts=_int(e, "ERRAND_STAGE_ATTEMPTS", 3, 1),
+                lease_ttl_s=_float(e, "ERRAND_LEASE_TTL_S", 30),
+                job_start_s=_float(e, "ERRAND_JOB_START_S", 60),
                 scripted_dir=Path(e["ERRAND_SCRIPTED_DIR"])
                 if e.get("ERRAND_SCRIPTED_DIR")
                 else None,

@@ -4,17 +4,22 @@ the same dispatch handler in-process)."""
 
 from __future__ import annotations
 
+import logging
 import os
+import threading
 from collections.abc import Callable
 from pathlib import Path
 
 import httpx
 
 from functions.app import create_app
-from shared import paths
-from shared.domain import Model
+from shared import leasing, paths
+from shared.domain import TERMINAL, Model
+from shared.errors import NotFound
 from shared.settings import Settings
 from shared.wiring import Deps
+
+log = logging.getLogger("errand.stack")
 
 
 def http_delivery(url: str, token: str) -> Callable[[bytes], int]:
@@ -50,21 +55,81 @@ class Stack:
             self.deps.deliver = deliver
 
     started = False
+    _sweeper: Sweeper | None = None
 
     def start(self) -> None:
-        """Idempotent."""
+        """Idempotent. Resumes what a crash interrupted before taking new work: stages whose
+        executions are gone are delivered again, workspaces of ended tasks are released."""
         if self.started:
             return
         _ = self.deps.store  # creates the home and schema before workers race for them
         self.deps.start_jobs()
         self.deps.local_queue.start()
+        self._sweeper = Sweeper(self.deps)
+        self._sweeper.start()
         self.started = True
 
     def stop(self) -> None:
         if self.started:
+            if self._sweeper is not None:
+                self._sweeper.stop()
             self.deps.local_queue.stop()
             self.deps.stop_jobs()
             self.started = False
+
+
+class Sweeper:
+    """Sweeps expired leases on start (scanning every unfinished task once) and then every
+    third of the lease time, on a background thread."""
+
+    def __init__(self, deps: Deps) -> None:
+        self._deps = deps
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="errand-sweeper", daemon=True)
+
+    def start(self) -> None:
+        report = leasing.sweep(self._deps, scan_tasks=True)
+        released = release_orphan_workspaces(self._deps)
+        resumed = [*report.redelivered, *report.resumed]
+        if resumed or report.failed or released:
+            log.warning(
+                "after a restart: resumed %s, failed %s, released the workspaces of %s",
+                resumed or "none",
+                report.failed or "none",
+                released or "none",
+            )
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        if self._thread.is_alive():
+            self._thread.join()
+
+    def _run(self) -> None:
+        every = min(max(self._deps.settings.lease_ttl_s / 3, 0.2), 5.0)
+        while not self._stop.wait(every):
+            try:
+                leasing.sweep(self._deps)
+            except Exception:  # the next round tries again; never let the sweeper die
+                log.exception("sweeping expired leases failed")
+
+
+def release_orphan_workspaces(deps: Deps) -> list[str]:
+    """Workspaces whose task ended (or no longer exists) while nothing was left to release
+    them: a crash between the end of a task and its cleanup."""
+    root = paths.workspace(deps.settings.home, "x").parent
+    released = []
+    for entry in sorted(root.iterdir()) if root.is_dir() else []:
+        if entry.suffix == ".img" or not entry.is_dir():
+            continue
+        try:
+            ended = deps.store.get_task(entry.name).status in TERMINAL
+        except NotFound:
+            ended = True
+        if ended:
+            deps.release_workspace(entry.name)
+            released.append(entry.name)
+    return released
 
 
 class ServerInfo(Model):

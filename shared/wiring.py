@@ -15,6 +15,7 @@ from shared.ports import (
     Blobs,
     Forge,
     Jobs,
+    Leases,
     ModelClient,
     Queue,
     Sandbox,
@@ -48,6 +49,13 @@ class Deps:
 
         paths.ensure_home(self.settings.home)
         return SqliteStore(paths.db(self.settings.home))
+
+    @property
+    def leases(self) -> Leases:
+        store = self.store
+        if not isinstance(store, Leases):
+            raise ConfigError(f"the {type(store).__name__} store keeps no stage leases")
+        return store
 
     @cached_property
     def local_queue(self) -> LocalQueue:
@@ -189,9 +197,9 @@ class Deps:
         fail_undeliverable(self, StageRequest.model_validate_json(body), error)
 
     def _job_crashed(self, request: StageRequest, how: str, log_path: str) -> None:
-        from jobs.runner import fail_crashed
+        from jobs.runner import execution_died
 
-        fail_crashed(self, request, how, log_path)
+        execution_died(self, request, how, log_path)
 
     @cached_property
     def env_cache(self) -> EnvCache:

@@ -133,6 +133,24 @@ class ContainerJobs:
         ).start()
         return execution_id
 
+    def gone(self, execution: str) -> bool:
+        """A container the engine no longer knows (it ended and was removed) is gone."""
+        try:
+            inspected = self._engine_call(
+                [
+                    self._engine,
+                    "inspect",
+                    "--format",
+                    "{{.State.Running}}",
+                    container_name(execution),
+                ]
+            )
+        except JobStartError:
+            return False  # the engine did not answer: cannot tell
+        if inspected.returncode != 0:
+            return "no such" in inspected.stderr.lower()
+        return inspected.stdout.strip() == "false"
+
     def _watch(self, request: StageRequest, execution_id: str, log_path: str) -> None:
         # Not `run --rm`: a container that exits before `wait` attaches would take its exit
         # code with it.

@@ -6,8 +6,11 @@ that can crash independently of the server."""
 
 from __future__ import annotations
 
+import contextlib
 import json
+import os
 import secrets
+import signal
 import socket
 import subprocess
 import sys
@@ -30,6 +33,54 @@ def new_execution_id(request: StageRequest) -> str:
     return f"{request.task_id}-{request.stage.value}-{request.round}-{secrets.token_hex(3)}"
 
 
+def _boot_id() -> str:
+    try:
+        return Path("/proc/sys/kernel/random/boot_id").read_text().strip()
+    except OSError:
+        return ""
+
+
+def _start_time(pid: int) -> str:
+    """The process's start time in clock ticks since boot ('' when it does not exist): with
+    the boot id it names one process, whatever pid reuse happens later."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return ""
+    return stat.rsplit(")", 1)[1].split()[19]
+
+
+def record_process(home: Path, execution_id: str, pid: int) -> None:
+    """Notes which process runs an execution, so that a later server can tell it is gone."""
+    record = f"{pid} {_start_time(pid)} {_boot_id()}"
+    paths.execution_record(home, execution_id).write_text(record)
+
+
+def process_gone(home: Path, execution_id: str) -> bool:
+    """True when the execution's process surely no longer runs on this machine."""
+    try:
+        pid, started, boot = paths.execution_record(home, execution_id).read_text().split()
+    except (OSError, ValueError):
+        return False  # not ours, or not yet recorded: the lease's expiry decides
+    if boot != _boot_id():
+        return True
+    return _start_time(int(pid)) != started
+
+
+POOL_RECORD = "zygote"
+
+
+def _stop_stale_pool(home: Path) -> None:
+    """A pool left by a server that died before the pool noticed (it polls for that) is
+    stopped, so a restart never runs two pools on one home."""
+    record = paths.execution_record(home, POOL_RECORD)
+    if process_gone(home, POOL_RECORD) or not record.exists():
+        return
+    pid = int(record.read_text().split()[0])
+    with contextlib.suppress(ProcessLookupError):
+        os.kill(pid, signal.SIGKILL)
+
+
 class WarmPool:
     """Supervises the zygote process. Contract: run() returns once the execution has started."""
 
@@ -46,6 +97,7 @@ class WarmPool:
             if self._proc is not None and self._proc.poll() is None:
                 return
             paths.jobs_dir(self._home).mkdir(parents=True, exist_ok=True)
+            _stop_stale_pool(self._home)
             log = open(paths.jobs_dir(self._home) / "zygote.log", "ab")  # noqa: SIM115
             self._proc = subprocess.Popen(
                 [sys.executable, "-m", "jobs.zygote", str(self._socket)],
@@ -54,6 +106,7 @@ class WarmPool:
                 env=self._env,
             )
             log.close()
+            record_process(self._home, POOL_RECORD, self._proc.pid)
             assert self._proc.stdout is not None
             deadline = time.monotonic() + self._timeout
             line = self._proc.stdout.readline()
@@ -88,7 +141,11 @@ class WarmPool:
             raise JobStartError(f"could not reach the job pool: {exc}") from exc
         if "pid" not in reply:
             raise JobStartError(f"the job pool refused the job: {reply.get('error', reply)}")
+        record_process(self._home, execution_id, int(reply["pid"]))
         return execution_id
+
+    def gone(self, execution: str) -> bool:
+        return process_gone(self._home, execution)
 
 
 class ProcessJobs:
@@ -114,10 +171,14 @@ class ProcessJobs:
                 env=self._env,
                 start_new_session=True,
             )
+        record_process(self._home, execution_id, proc.pid)
         threading.Thread(
             target=self._watch, args=(proc, request, str(log_path)), daemon=True
         ).start()
         return execution_id
+
+    def gone(self, execution: str) -> bool:
+        return process_gone(self._home, execution)
 
     def _watch(self, proc: subprocess.Popen[bytes], request: StageRequest, log_path: str) -> None:
         code = proc.wait()

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TypeVar
 
-from shared.adapters.sqlite_store import connect, transaction
+from shared.adapters.sqlite_db import connect, transaction
 from shared.domain import Model, StageRequest
 from shared.errors import ConfigError, ErrandError
 

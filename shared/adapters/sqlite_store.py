@@ -6,19 +6,17 @@ from __future__ import annotations
 import json
 import sqlite3
 import threading
-import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 
 from pydantic import JsonValue
 
 from shared.adapters.change_feed import ChangeFeed
+from shared.adapters.sqlite_db import connect, transaction
+from shared.adapters.sqlite_leases import SCHEMA as LEASES_SCHEMA
+from shared.adapters.sqlite_leases import SqliteLeases
 from shared.domain import Event, EventKind, Task, now
-from shared.errors import ConfigError, Conflict, InvalidInput, NotFound
-
-BUSY_TIMEOUT_S = 30.0
+from shared.errors import Conflict, InvalidInput, NotFound
 
 _SCHEMA = (
     """CREATE TABLE IF NOT EXISTS tasks (
@@ -38,50 +36,8 @@ _SCHEMA = (
         created_at TEXT NOT NULL
     )""",
     "CREATE INDEX IF NOT EXISTS events_task ON events (task_id, id)",
+    *LEASES_SCHEMA,
 )
-
-
-def connect(path: Path) -> sqlite3.Connection:
-    """A connection in autocommit mode (transactions are explicit), usable from any thread as
-    long as the caller serialises access, in WAL mode so readers never block the writer."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    conn = sqlite3.connect(
-        path, timeout=BUSY_TIMEOUT_S, isolation_level=None, check_same_thread=False
-    )
-    conn.execute(f"PRAGMA busy_timeout = {int(BUSY_TIMEOUT_S * 1000)}")
-    # Switching to WAL needs a moment of exclusive access; several processes opening a new
-    # file at once can see SQLITE_BUSY here without the busy handler being consulted.
-    deadline = time.monotonic() + BUSY_TIMEOUT_S
-    while True:
-        try:
-            mode = conn.execute("PRAGMA journal_mode = WAL").fetchone()[0]
-            break
-        except sqlite3.OperationalError as exc:
-            if "locked" not in str(exc) or time.monotonic() > deadline:
-                conn.close()
-                raise
-            time.sleep(0.01)
-    if str(mode).lower() != "wal":
-        conn.close()
-        raise ConfigError(
-            f"SQLite could not use write-ahead logging for {path} (journal mode {mode!r}); "
-            "put ERRAND_HOME on a local filesystem"
-        )
-    return conn
-
-
-@contextmanager
-def transaction(conn: sqlite3.Connection, lock: threading.Lock) -> Iterator[sqlite3.Connection]:
-    """BEGIN IMMEDIATE: takes the write lock up front, so a read-then-write inside cannot be
-    overtaken by another process."""
-    with lock:
-        conn.execute("BEGIN IMMEDIATE")
-        try:
-            yield conn
-        except BaseException:
-            conn.execute("ROLLBACK")
-            raise
-        conn.execute("COMMIT")
 
 
 def _stamp(moment: datetime) -> str:
@@ -89,9 +45,9 @@ def _stamp(moment: datetime) -> str:
     return moment.astimezone(UTC).isoformat(timespec="microseconds")
 
 
-class SqliteStore:
-    """Implements `shared.ports.Store`. Thread-safe (one connection behind a lock) and
-    process-safe (SQLite locking). `wait_for_events` and `wait_for_events_async` share one
+class SqliteStore(SqliteLeases):
+    """Implements `shared.ports.Store` and `Leases`. Thread-safe (one connection behind a lock)
+    and process-safe (SQLite locking). `wait_for_events` and `wait_for_events_async` share one
     poller thread per store that checks `PRAGMA data_version` every `poll_interval_s` while
     anyone waits; writes made through this instance wake waiters at once."""
 
@@ -104,6 +60,7 @@ class SqliteStore:
         with transaction(self._conn, self._lock) as conn:
             for statement in _SCHEMA:
                 conn.execute(statement)
+        super().__init__(self._conn, self._lock)
         self._poll_conn: sqlite3.Connection | None = None  # owned by the poller thread
         self._data_version: int | None = None
         self._feed = ChangeFeed(self.latest_event_id(), self._poll, poll_interval_s)

@@ -49,33 +49,51 @@ def children_of(pid: int) -> list[int]:
     return processes(lambda stat, _: int(stat.rsplit(")", 1)[1].split()[1]) == pid)
 
 
+def session_leaders(pids: list[int]) -> list[int]:
+    leaders = []
+    for pid in pids:
+        try:
+            stat = Path(f"/proc/{pid}/stat").read_text()
+        except OSError:
+            continue
+        if int(stat.rsplit(")", 1)[1].split()[3]) == pid:
+            leaders.append(pid)
+    return leaders
+
+
 def _sleepers() -> list[int]:
     return processes(lambda _, cmd: cmd.split(b"\0")[:2] == [b"sleep", b"120"])
 
 
-def test_a_killed_stage_execution_fails_its_task(tmp_path: Path, stack: Stack) -> None:
+def test_a_stage_whose_executions_keep_dying_fails_after_its_attempts(
+    tmp_path: Path, stack: Stack
+) -> None:
+    """Each killed execution is delivered again (a new process); once the stage has been
+    started ERRAND_STAGE_ATTEMPTS times the task fails, saying how the last one died."""
     repo = make_repo(tmp_path / "slow", {"AGENTS.md": "Test command: `sleep 60`\n", "a.txt": "a\n"})
     client = LocalClient(stack)
     task = client.create(CreateTask(repo=str(repo), prompt="anything", model="openai/gpt-4o-mini"))
     pool = stack.deps.jobs
     zygote = pool._proc  # type: ignore[attr-defined]
     assert zygote is not None
-    deadline = time.monotonic() + 60
-    victims: list[int] = []
-    while time.monotonic() < deadline and not victims:
-        if client.get(task["id"])["status"] == "preparing":
-            victims = children_of(zygote.pid)
-        time.sleep(0.1)
-    assert victims, "the prepare execution never started"
-    for pid in victims:
-        os.kill(pid, signal.SIGKILL)
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline and client.get(task["id"])["status"] == "preparing":
-        time.sleep(0.2)
+    killed: set[int] = set()
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline and client.get(task["id"])["status"] in (
+        "queued",
+        "preparing",
+    ):
+        # stage executions lead their own session; the pool's crash reporters do not
+        for pid in set(session_leaders(children_of(zygote.pid))) - killed:
+            os.kill(pid, signal.SIGKILL)
+            killed.add(pid)
+        time.sleep(0.05)
     final = client.get(task["id"])
-    assert final["status"] == "failed"
-    assert final["error"]["code"] == "job_crashed"
+    attempts = stack.settings.stage_attempts
+    assert final["status"] == "failed", final
+    assert final["error"]["code"] == "stage_retries_exhausted"
+    assert f"started {attempts} times" in final["error"]["message"]
     assert "killed by signal SIGKILL" in final["error"]["message"]
+    assert len(killed) >= attempts
 
 
 def test_cancel_stops_a_running_stage_and_its_sandbox_at_once(tmp_path: Path, stack: Stack) -> None:

@@ -20,9 +20,14 @@ class RecordingJobs:
     def __init__(self) -> None:
         self.started: list[StageRequest] = []
 
+        self.dead: set[str] = set()
+
     def run(self, request: StageRequest) -> str:
         self.started.append(request)
         return f"exec-{len(self.started)}"
+
+    def gone(self, execution: str) -> bool:
+        return execution in self.dead
 
 
 @pytest.fixture
