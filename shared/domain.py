@@ -88,6 +88,10 @@ class PlanStep(Model):
 class Plan(Model):
     summary: str = Field(min_length=1, max_length=20_000)
     steps: list[PlanStep] = Field(min_length=1, max_length=50)
+    # For a repository without tests: a command the model proposes to check the change (run in
+    # the sandbox without network by verify, and always shown as the model's, never as the
+    # repository's own tests). Ignored when the repository has a test suite.
+    check_command: str = Field(default="", max_length=2_000)
 
 
 class TestCounts(Model):
@@ -110,6 +114,10 @@ class TestReport(Model):
     disappeared: list[str] = Field(default_factory=list)
     baseline_note: str = ""
     after_note: str = ""
+    suite_found: bool = True  # False: the repository has no tests; nothing of its own verifies
+    check_command: str = ""  # the model-proposed check run instead (see Plan.check_command)
+    check_exit_code: int | None = None  # None: no check ran
+    check_note: str = ""  # e.g. timed out
 
 
 class Conformance(Model):

@@ -97,7 +97,7 @@ def detect(
 ) -> TestPlan | None:
     """`files`: contents of the RELEVANT_FILES that exist (others are ignored), keyed by path;
     `paths`: every file path in the repository (relative, '/'-separated). None when the
-    repository has no tests Errand can find (fail the task with NO_TESTS_MESSAGE).
+    repository has no tests Errand can find (see NO_TESTS_MESSAGE and install_without_tests).
     Raises InvalidInput when pyproject.toml or package.json cannot be parsed."""
     listing = [p for p in paths if not _IGNORED_DIRS.intersection(PurePosixPath(p).parts[:-1])]
     named_test, named_install = agents_commands(files.get("AGENTS.md", ""))
@@ -123,6 +123,24 @@ def detect(
     else:
         return None
     return plan.model_copy(update={"install": [named_install]}) if named_install else plan
+
+
+def install_without_tests(files: Mapping[str, str], paths: Iterable[str]) -> list[str]:
+    """For a repository detect() found no tests in: the commands that still install its
+    dependencies (so that a check the model proposes can import the code), or [] when it
+    declares none. AGENTS.md's install command wins."""
+    _, named_install = agents_commands(files.get("AGENTS.md", ""))
+    if named_install:
+        return [named_install]
+    listing = [p for p in paths if not _IGNORED_DIRS.intersection(PurePosixPath(p).parts[:-1])]
+    present = set(listing)
+    python = present & {"setup.py", "pyproject.toml", *REQUIREMENTS}
+    if python:
+        return _python_install(files, listing)
+    if "package.json" in files:
+        locked = "package-lock.json" in present or "npm-shrinkwrap.json" in present
+        return [f"npm ci {_NPM_FLAGS}" if locked else f"npm install {_NPM_FLAGS}"]
+    return []
 
 
 def agents_commands(agents_md: str) -> tuple[str, str]:

@@ -41,6 +41,11 @@ def describe_counts(c: TestCounts | None) -> str:
     return f"{c.passed} passed, {c.failed} failed, {c.errors} errors, {c.skipped} skipped"
 
 
+NO_SUITE_CONTEXT = (
+    "(none: the repository has no tests, so nothing of its own will verify the change; the "
+    "plan may propose a `check_command` that checks it without network, which verify runs and "
+    "reports as your proposal)"
+)
 CONTEXT_BUDGET_TOKENS = 12_000
 INSTRUCTIONS_BUDGET_CHARS = 8_000
 
@@ -72,7 +77,7 @@ def task_context(ctx: StageContext) -> str:
         "task_context",
         prompt=t.prompt,
         branch=t.base_branch or "(default)",
-        test_command=t.tests.command or "(none)",
+        test_command=t.tests.command or (NO_SUITE_CONTEXT if not t.tests.suite_found else "(none)"),
         baseline=describe_counts(t.tests.baseline),
         instructions=RepoInstructions.discover(ctx.repo_dir).for_task(
             budget_chars=INSTRUCTIONS_BUDGET_CHARS
