@@ -247,7 +247,8 @@ def _no_delivery(body: bytes) -> int:
 
 
 def prewarm() -> None:
-    """Imports what stages need so that forked job executions start warm."""
+    """Imports what stages need, and makes one local model call, so that forked job executions
+    start warm. Call only in a process that forks afterwards and holds no threads yet."""
     from shared.adapters import (  # noqa: F401
         bwrap_sandbox,
         fs_blobs,
@@ -257,6 +258,8 @@ def prewarm() -> None:
         speech,
         sqlite_store,
     )
-    from shared.adapters.litellm_model import import_litellm
+    from shared.adapters.litellm_warm import warm_completion
 
-    import_litellm()
+    # Not only the import: the first completion loads provider code and the HTTP stack (~1 s),
+    # which every forked stage would otherwise pay before its first request left.
+    warm_completion()
