@@ -58,6 +58,7 @@ REQUIREMENTS = (
 _TEST_EXTRAS = ("test", "tests", "testing", "dev")
 _IGNORED_DIRS = {"node_modules", ".venv", "venv", ".git", "site-packages", ".tox", "build", "dist"}
 _PIP = f"{VENV_DIR}/bin/python -m pip install --disable-pip-version-check --no-input"
+_UV_ENV = "UV_CACHE_DIR=/workspace/.cache/uv UV_PYTHON_DOWNLOADS=never UV_NO_PROGRESS=1"
 _NPM_FLAGS = "--no-audit --no-fund"
 _LABEL = re.compile(
     r"^\s*(?:[-*+]\s+)?(?:\*\*|__)?(test|install)\s+command\s*(?:\*\*|__)?\s*:\s*(?:\*\*|__)?"
@@ -208,8 +209,23 @@ def _python_install(files: Mapping[str, str], paths: Iterable[str]) -> list[str]
         # Editable, so that tests import the code being changed, not a copy in site-packages.
         targets.append("-e " + (shlex.quote(f".[{extra}]") if extra else "."))
     targets.append("pytest")
-    venv = f"test -x {VENV_DIR}/bin/python || python3 -m venv {VENV_DIR}"
-    return [venv, f"{_PIP} {' '.join(targets)}"]
+    return _venv_install(" ".join(targets))
+
+
+def _venv_install(targets: str) -> list[str]:
+    """A venv, then `targets` (pip syntax) installed into it: through uv where the sandbox has
+    it (many times faster), through pip otherwise. uv's cache sits in the workspace, on the
+    venv's filesystem, so that it links files instead of copying them."""
+    uv = f"command -v uv >/dev/null 2>&1 && export {_UV_ENV}"
+    venv = (
+        f"test -x {VENV_DIR}/bin/python || {{ if {uv}; then uv venv -q --seed --python python3 "
+        f"{VENV_DIR}; else python3 -m venv {VENV_DIR}; fi; }}"
+    )
+    install = (
+        f"if {uv}; then uv pip install -q --python {VENV_DIR}/bin/python {targets}; "
+        f"else {_PIP} {targets}; fi"
+    )
+    return [venv, install]
 
 
 def _pytest_plan(install: list[str], junit_path: str, args: str, display: str) -> TestPlan:

@@ -16,7 +16,7 @@ def test_install_without_tests_still_installs_what_the_repository_declares() -> 
     assert testsuite.detect({}, ["main.py", "README.md"]) is None
     assert testsuite.install_without_tests({}, ["main.py", "README.md"]) == []
     install = testsuite.install_without_tests({}, ["requirements.txt", "main.py"])
-    assert install[-1].endswith("-r requirements.txt pytest")
+    assert "uv pip install" in install[-1] and "-r requirements.txt pytest; else" in install[-1]
     assert testsuite.install_without_tests({"package.json": "{}"}, ["package.json"]) == [
         "npm install --no-audit --no-fund"
     ]
