@@ -100,4 +100,10 @@ def format_plan(plan: Plan) -> str:
         lines.append(f"{i}. {step.title}{files}")
         if step.details:
             lines.append(f"   {step.details}")
+    if plan.check_command:
+        lines += [
+            "",
+            "Check proposed by the model (run only if the repository has no tests): "
+            f"`{plan.check_command}`",
+        ]
     return "\n".join(lines)

@@ -19,6 +19,12 @@ def print_task(task: TaskJson, as_json: bool) -> int:
         tests = task.get("tests") or {}
         if tests.get("after"):
             print(f"  tests: before {tests['baseline']} after {tests['after']}")
+        elif tests.get("suite_found") is False:
+            print("  tests: none in the repository — nothing of its own verified the change")
+            if tests.get("check_command"):
+                code = tests.get("check_exit_code")
+                outcome = "not run" if code is None else f"exit code {code}"
+                print(f"  check proposed by the model: `{tests['check_command']}` ({outcome})")
         if task.get("audio"):
             print(f"  audio: {task['audio']['path']}")
         if task.get("error"):
