@@ -10,6 +10,9 @@ from shared.wiring import Deps
 
 def create_app(deps: Deps) -> flask.Flask:
     app = flask.Flask("errand")
+    # no redirects: werkzeug would send `//api//tasks` to a URL with an empty host name
+    app.url_map.merge_slashes = False
+    app.url_map.strict_slashes = False
 
     @app.route("/", defaults={"path": ""}, methods=["GET", "POST", "PUT", "DELETE", "PATCH"])
     @app.route("/<path:path>", methods=["GET", "POST", "PUT", "DELETE", "PATCH"])

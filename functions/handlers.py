@@ -11,32 +11,26 @@ from collections.abc import Iterator
 from typing import Any
 
 import flask
-from werkzeug.exceptions import MethodNotAllowed
-from werkzeug.exceptions import NotFound as RouteNotFound
-from werkzeug.routing import Map, Rule
 
+from functions.openapi import document_json
+from functions.routes import NoRoute, Route, RouteTable, parse_fields, reply
+from functions.schemas import (
+    DispatchResult,
+    EventsHeaders,
+    EventsQuery,
+    Health,
+    ListQuery,
+    SweepResult,
+    TaskListView,
+    TaskView,
+)
 from shared import leasing, sse
 from shared.domain import StageRequest, task_public
-from shared.errors import ErrandError, InvalidInput
+from shared.errors import ErrandError
 from shared.services import ApprovePlan, CreateTask, TaskService, parse
 from shared.wiring import Deps
 
 log = logging.getLogger("errand.api")
-
-ROUTES = Map(
-    [
-        Rule("/api/health", methods=["GET"], endpoint="health"),
-        Rule("/api/tasks", methods=["POST"], endpoint="create"),
-        Rule("/api/tasks", methods=["GET"], endpoint="list"),
-        Rule("/api/tasks/<task_id>", methods=["GET"], endpoint="show"),
-        Rule("/api/tasks/<task_id>/plan/approve", methods=["POST"], endpoint="approve_plan"),
-        Rule("/api/tasks/<task_id>/diff/approve", methods=["POST"], endpoint="approve_diff"),
-        Rule("/api/tasks/<task_id>/cancel", methods=["POST"], endpoint="cancel"),
-        Rule("/api/tasks/<task_id>/events", methods=["GET"], endpoint="events"),
-        Rule("/api/dispatch", methods=["POST"], endpoint="dispatch"),
-        Rule("/api/sweep", methods=["POST"], endpoint="sweep"),
-    ]
-)
 
 
 def error(status: int, code: str, message: str) -> flask.Response:
@@ -53,16 +47,19 @@ def ok(body: Any, status: int = 200) -> flask.Response:
 
 def handle(request: flask.Request, deps: Deps) -> flask.Response:
     try:
-        endpoint, args = ROUTES.bind("", path_info=request.path).match(request.path, request.method)
-    except RouteNotFound:
-        return error(404, "not_found", f"no route {request.method} {request.path}")
-    except MethodNotAllowed:
-        return error(
-            405, "method_not_allowed", f"{request.method} is not allowed on {request.path}"
-        )
+        route, args = TABLE.match(request.method, request.path)
+    except NoRoute as exc:
+        code = "not_found" if exc.status == 404 else "method_not_allowed"
+        return error(exc.status, code, exc.message)
     try:
-        response: flask.Response = _ENDPOINTS[str(endpoint)](request, deps, **args)
-        return response
+        kwargs = dict(args)
+        if route.body is not None:
+            kwargs["body"] = parse(route.body, request.get_data())
+        if route.query is not None:
+            kwargs["query"] = parse_fields(route.query, request.args.to_dict(), "query parameter")
+        if route.headers is not None:
+            kwargs["headers"] = parse_fields(route.headers, dict(request.headers.items()), "header")
+        return reply(route, route.handler(request, deps, **kwargs))
     except ErrandError as exc:
         return error(exc.http_status, exc.code, exc.message)
     except Exception:
@@ -76,57 +73,66 @@ def _service(deps: Deps) -> TaskService:
     return TaskService(deps.store, deps.queue, deps.settings.model)
 
 
-def health(request: flask.Request, deps: Deps) -> flask.Response:
-    return ok({"status": "ok"})
+def health(request: flask.Request, deps: Deps) -> Health:
+    return Health(status="ok")
 
 
-def create(request: flask.Request, deps: Deps) -> flask.Response:
-    req = parse(CreateTask, request.get_data())
-    return ok(task_public(_service(deps).create(req)), 201)
+def openapi(request: flask.Request, deps: Deps) -> flask.Response:
+    return flask.Response(document_json(TABLE), mimetype="application/json")
 
 
-def list_tasks(request: flask.Request, deps: Deps) -> flask.Response:
-    try:
-        limit = min(500, max(1, int(request.args.get("limit", "50"))))
-    except ValueError:
-        raise InvalidInput("limit must be a whole number between 1 and 500") from None
-    tasks = _service(deps).list(limit).tasks
-    return ok({"tasks": [task_public(t) for t in tasks]})
+def create(request: flask.Request, deps: Deps, body: CreateTask) -> dict[str, Any]:
+    return task_public(_service(deps).create(body))
 
 
-def show(request: flask.Request, deps: Deps, task_id: str) -> flask.Response:
-    return ok(task_public(_service(deps).get(task_id)))
+def list_tasks(request: flask.Request, deps: Deps, query: ListQuery) -> dict[str, Any]:
+    tasks = _service(deps).list(query.limit).tasks
+    return {"tasks": [task_public(t) for t in tasks]}
 
 
-def approve_plan(request: flask.Request, deps: Deps, task_id: str) -> flask.Response:
-    req = parse(ApprovePlan, request.get_data())
-    return ok(task_public(_service(deps).approve_plan(task_id, req)))
+def show(request: flask.Request, deps: Deps, task_id: str) -> dict[str, Any]:
+    return task_public(_service(deps).get(task_id))
 
 
-def approve_diff(request: flask.Request, deps: Deps, task_id: str) -> flask.Response:
-    return ok(task_public(_service(deps).approve_diff(task_id)))
+def approve_plan(
+    request: flask.Request, deps: Deps, task_id: str, body: ApprovePlan
+) -> dict[str, Any]:
+    return task_public(_service(deps).approve_plan(task_id, body))
 
 
-def cancel(request: flask.Request, deps: Deps, task_id: str) -> flask.Response:
-    return ok(task_public(_service(deps).cancel(task_id)))
+def approve_diff(request: flask.Request, deps: Deps, task_id: str) -> dict[str, Any]:
+    return task_public(_service(deps).approve_diff(task_id))
 
 
-def events(request: flask.Request, deps: Deps, task_id: str) -> flask.Response:
+def cancel(request: flask.Request, deps: Deps, task_id: str) -> dict[str, Any]:
+    return task_public(_service(deps).cancel(task_id))
+
+
+def events(
+    request: flask.Request,
+    deps: Deps,
+    task_id: str,
+    query: EventsQuery,
+    headers: EventsHeaders,
+) -> flask.Response:
     """Blocking SSE for the functions deployment (one stream per request thread there); the
     local server serves this route asynchronously instead (shared/server.py)."""
     deps.store.get_task(task_id)
-    cursor = sse.parse_cursor(request.headers.get("Last-Event-ID"), request.args.get("after"))
+    cursor = query.after if headers.last_event_id is None else headers.last_event_id
 
     def stream() -> Iterator[bytes]:
         nonlocal cursor
         yield sse.preamble()
         while True:
             seen = deps.store.latest_event_id()
-            for event in deps.store.read_events(task_id, cursor):
+            batch = deps.store.read_events(task_id, cursor, sse.BATCH)
+            for event in batch:
                 cursor = event.id
                 yield sse.frame(event)
                 if sse.ends_stream(event):
                     return
+            if len(batch) < sse.BATCH and sse.finished(deps.store.get_task(task_id)):
+                return
             if not deps.store.wait_for_events(seen, sse.HEARTBEAT_S):
                 yield sse.heartbeat()
 
@@ -135,32 +141,103 @@ def events(request: flask.Request, deps: Deps, task_id: str) -> flask.Response:
     )
 
 
-def dispatch(request: flask.Request, deps: Deps) -> flask.Response:
+def dispatch(request: flask.Request, deps: Deps, body: StageRequest) -> flask.Response:
     """The queue's target: start the execution of one stage under the task's lease. A
-    redelivery finds the lease held and does nothing; `busy` asks the queue to retry later."""
-    started = leasing.start_stage(deps, parse(StageRequest, request.get_data()))
-    body = {"result": started.result, "detail": started.detail, "execution": started.execution}
-    return ok(body, 503 if started.retry else 200)
+    redelivery finds the lease held and does nothing; 503 asks the queue to retry later."""
+    started = leasing.start_stage(deps, body)
+    result = DispatchResult(
+        result=started.result, reason=started.detail, execution=started.execution
+    )
+    return ok(result.model_dump(), 503 if started.retry else 200)
 
 
 def sweep(request: flask.Request, deps: Deps) -> flask.Response:
-    """Redelivers stages whose execution died (called on a schedule in the cloud; the local
-    server sweeps by itself)."""
+    """Redelivers stages whose execution died (on a schedule in the cloud; the local server
+    sweeps by itself)."""
     report = leasing.sweep(deps)
     return ok(
-        {"redelivered": report.redelivered, "failed": report.failed, "released": report.released}
+        SweepResult(
+            redelivered=report.redelivered, failed=report.failed, released=report.released
+        ).model_dump()
     )
 
 
-_ENDPOINTS: dict[str, Any] = {
-    "health": health,
-    "create": create,
-    "list": list_tasks,
-    "show": show,
-    "approve_plan": approve_plan,
-    "approve_diff": approve_diff,
-    "cancel": cancel,
-    "events": events,
-    "dispatch": dispatch,
-    "sweep": sweep,
-}
+# The API. To add a route: write its handler above and add one Route here (see
+# functions/routes.py for the fields); routing and /api/openapi.json follow from this table.
+TABLE = RouteTable(
+    [
+        Route("GET", "/api/health", health, "Liveness", response=Health, public=True),
+        Route("GET", "/api/openapi.json", openapi, "This API's OpenAPI description", public=True),
+        Route(
+            "POST",
+            "/api/tasks",
+            create,
+            "Create a task",
+            body=CreateTask,
+            response=TaskView,
+            status=201,
+            errors=(400,),
+        ),
+        Route(
+            "GET",
+            "/api/tasks",
+            list_tasks,
+            "List tasks, newest first",
+            query=ListQuery,
+            response=TaskListView,
+            errors=(400,),
+        ),
+        Route("GET", "/api/tasks/<task_id>", show, "One task", response=TaskView, errors=(404,)),
+        Route(
+            "POST",
+            "/api/tasks/<task_id>/plan/approve",
+            approve_plan,
+            "Approve the plan, as proposed or edited",
+            body=ApprovePlan,
+            response=TaskView,
+            errors=(400, 404, 409),
+        ),
+        Route(
+            "POST",
+            "/api/tasks/<task_id>/diff/approve",
+            approve_diff,
+            "Approve the diff: publish it",
+            response=TaskView,
+            errors=(404, 409),
+        ),
+        Route(
+            "POST",
+            "/api/tasks/<task_id>/cancel",
+            cancel,
+            "Cancel a running task",
+            response=TaskView,
+            errors=(404, 409),
+        ),
+        Route(
+            "GET",
+            "/api/tasks/<task_id>/events",
+            events,
+            "The task's events as Server-Sent Events; ends after the terminal status",
+            query=EventsQuery,
+            headers=EventsHeaders,
+            stream=True,
+            errors=(400, 404),
+        ),
+        Route(
+            "POST",
+            "/api/dispatch",
+            dispatch,
+            "Queue target: start one stage's job",
+            body=StageRequest,
+            response=DispatchResult,
+            errors=(400, 503),
+        ),
+        Route(
+            "POST",
+            "/api/sweep",
+            sweep,
+            "Deliver again the stages whose execution died (a scheduled call)",
+            response=SweepResult,
+        ),
+    ]
+)

@@ -9,7 +9,7 @@ from pathlib import Path
 
 from pydantic import JsonValue
 
-from shared import paths
+from shared import failpoints, paths
 from shared.domain import EventKind, Stage, StageRequest, Status, Task, Timings, Usage
 from shared.ports import CommandResult
 from shared.services import transition
@@ -87,13 +87,30 @@ class StageContext:
         total = self.task.usage.plus(self.usage)
         self.emit(EventKind.COST, total.model_dump())
 
+    def failpoint(self, name: str) -> None:
+        """Dies here when the fault-injection tests switched `name` on (shared/failpoints.py)."""
+        settings = self.deps.settings
+        failpoints.hit(
+            settings.failpoints, paths.failpoint_markers(settings.home), self.task.id, name
+        )
+
     def advance(self, target: Status, stage: Stage, **changes: object) -> Task:
-        """Moves the task on and enqueues the stage that works in the new status."""
+        """Moves the task on and enqueues the stage that works in the new status (a crash in
+        between is repaired by the sweeper: the stage's lease is still held)."""
         self.move(target, **changes)
+        self.failpoint(f"{self.request.stage.value}.before_enqueue")
         self.deps.queue.enqueue(
             StageRequest(task_id=self.task.id, stage=stage, round=self.task.round)
         )
         return self.task
+
+    def quiet_sandbox(self, command: str, timeout_s: float = 120) -> CommandResult:
+        """A bookkeeping command in the repository (file tools, checkpoints): not logged."""
+        result = self.deps.sandbox().run(
+            self.workspace, command, cwd="/workspace/repo", timeout_s=timeout_s
+        )
+        self.deps.timings.sandbox_s += result.duration_s
+        return result
 
     def sandbox(
         self, command: str, *, network: bool = False, timeout_s: float, cwd: str = "/workspace/repo"

@@ -5,11 +5,16 @@ from __future__ import annotations
 import secrets
 from datetime import UTC, datetime
 from enum import StrEnum
-from typing import Any, ClassVar
+from typing import Annotated, Any, ClassVar
 
-from pydantic import BaseModel, ConfigDict, Field, JsonValue
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, JsonValue, model_validator
 
-MAX_PROMPT_CHARS = 100_000
+from shared import limits
+
+Text = Annotated[str, AfterValidator(limits.text)]
+FilePath = Annotated[
+    str, Field(min_length=1, max_length=limits.MAX_PATH_CHARS), AfterValidator(limits.path)
+]
 
 
 class Model(BaseModel):
@@ -80,18 +85,32 @@ def can_transition(current: Status, target: Status) -> bool:
 
 
 class PlanStep(Model):
-    title: str = Field(min_length=1, max_length=500)
-    details: str = Field(default="", max_length=20_000)
-    files: list[str] = Field(default_factory=list)
+    title: Text = Field(min_length=1, max_length=limits.MAX_TITLE_CHARS)
+    details: Text = Field(default="", max_length=limits.MAX_DETAILS_CHARS)
+    files: list[FilePath] = Field(default_factory=list, max_length=limits.MAX_FILES_PER_STEP)
 
 
 class Plan(Model):
-    summary: str = Field(min_length=1, max_length=20_000)
-    steps: list[PlanStep] = Field(min_length=1, max_length=50)
+    summary: Text = Field(min_length=1, max_length=limits.MAX_DETAILS_CHARS)
+    steps: list[PlanStep] = Field(min_length=1, max_length=limits.MAX_STEPS)
     # For a repository without tests: a command the model proposes to check the change (run in
     # the sandbox without network by verify, and always shown as the model's, never as the
     # repository's own tests). Ignored when the repository has a test suite.
-    check_command: str = Field(default="", max_length=2_000)
+    check_command: Text = Field(default="", max_length=limits.MAX_TITLE_CHARS * 4)
+
+    @model_validator(mode="after")
+    def _bounded(self) -> Plan:
+        size = (
+            len(self.summary)
+            + len(self.check_command)
+            + sum(len(s.title) + len(s.details) + sum(len(f) for f in s.files) for s in self.steps)
+        )
+        if size > limits.MAX_PLAN_CHARS:
+            raise ValueError(
+                f"the plan has {size:,} characters, more than the {limits.MAX_PLAN_CHARS:,} "
+                "allowed: keep steps short and put long material in the repository"
+            )
+        return self
 
 
 class TestCounts(Model):
@@ -274,9 +293,13 @@ def slugify(text: str, max_len: int = 32) -> str:
     return slug or "task"
 
 
+# Task fields that are internal bookkeeping: never shown by the API or the CLI.
+TASK_INTERNAL_FIELDS = frozenset({"version", "timings"})
+
+
 def task_public(task: Task) -> dict[str, Any]:
     """The task as the API and CLI show it (internal bookkeeping left out)."""
-    return task.model_dump(mode="json", exclude={"version", "timings"})
+    return task.model_dump(mode="json", exclude=set(TASK_INTERNAL_FIELDS))
 
 
 def is_due(request: StageRequest, task: Task) -> bool:

@@ -35,6 +35,10 @@ def execution_record(home: Path, execution_id: str) -> Path:
     return home / "jobs" / f"{execution_id}.pid"
 
 
+def failpoint_markers(home: Path) -> Path:
+    return home / "failpoints"
+
+
 def jobs_dir(home: Path) -> Path:
     return home / "jobs"
 

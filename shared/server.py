@@ -19,8 +19,10 @@ from typing import Any, Protocol, cast, runtime_checkable
 from a2wsgi import WSGIMiddleware
 
 from functions.app import create_app
+from functions.handlers import TABLE
 from shared import sse
-from shared.errors import ConfigError, InvalidInput, NotFound
+from shared.domain import TERMINAL
+from shared.errors import ConfigError, ErrandError, InvalidInput, NotFound
 from shared.wiring import Deps
 
 Scope = MutableMapping[str, Any]
@@ -33,6 +35,7 @@ class AsyncChangeFeed(Protocol):
     async def wait_for_events_async(self, after: int, timeout_s: float) -> bool: ...
 
 
+PUBLIC_PATHS = TABLE.public_paths()
 EVENTS_PATH = re.compile(r"^/api/tasks/(?P<task_id>[A-Za-z0-9_\-]+)/events$")
 
 
@@ -95,7 +98,7 @@ class LocalServer:
         ctype = headers.get("content-type", "")
         if scope["method"] == "POST" and not ctype.startswith("application/json"):
             return "POST requests must have Content-Type: application/json"
-        if scope["path"] != "/api/health" and not self._authorized(headers, scope):
+        if scope["path"] not in PUBLIC_PATHS and not self._authorized(headers, scope):
             return (
                 "missing or wrong token: send 'Authorization: Bearer <token>' with the token "
                 "from server.json in ERRAND_HOME (the errand CLI does this)"
@@ -104,7 +107,9 @@ class LocalServer:
 
     def _authorized(self, headers: dict[str, str], scope: Scope) -> bool:
         given = headers.get("authorization", "").removeprefix("Bearer ").strip()
-        if not given:  # <audio src> cannot send headers: blobs also take ?token=
+        # <audio src> cannot send headers: blobs (only) also take ?token=; a token in an API
+        # URL would end up in logs and browser history
+        if not given and scope["path"].startswith("/blobs/"):
             query = scope.get("query_string", b"").decode()
             given = dict(p.split("=", 1) for p in query.split("&") if "=" in p).get("token", "")
         return hmac.compare_digest(given.encode(), self._token.encode())
@@ -123,7 +128,8 @@ class LocalServer:
         try:
             data = await asyncio.to_thread(self.deps.blobs.get, key)
         except (NotFound, InvalidInput):
-            await _json(send, 404, {"error": {"code": "not_found", "message": f"no blob {key}"}})
+            shown = key if len(key) <= 200 else key[:200] + "…"
+            await _json(send, 404, {"error": {"code": "not_found", "message": f"no blob {shown}"}})
             return
         ctype = mimetypes.guess_type(key)[0] or "application/octet-stream"
         headers = [(b"content-type", ctype.encode()), (b"content-length", str(len(data)).encode())]
@@ -132,20 +138,22 @@ class LocalServer:
 
     async def _events(self, scope: Scope, receive: Receive, send: Send, task_id: str) -> None:
         store = self.deps.store
-        try:
-            await asyncio.to_thread(store.get_task, task_id)
-        except NotFound as exc:
-            await _json(send, 404, {"error": {"code": exc.code, "message": exc.message}})
-            return
         headers = dict(scope.get("headers") or [])
         query = dict(
             part.split("=", 1)
-            for part in scope.get("query_string", b"").decode().split("&")
+            for part in scope.get("query_string", b"").decode("latin-1").split("&")
             if "=" in part
         )
-        cursor = sse.parse_cursor(
-            headers.get(b"last-event-id", b"").decode() or None, query.get("after")
-        )
+        try:
+            await asyncio.to_thread(store.get_task, task_id)
+            cursor = sse.parse_cursor(
+                headers.get(b"last-event-id", b"").decode("latin-1"), query.get("after")
+            )
+        except ErrandError as exc:
+            await _json(
+                send, exc.http_status, {"error": {"code": exc.code, "message": exc.message}}
+            )
+            return
         await send(
             {
                 "type": "http.response.start",
@@ -169,7 +177,7 @@ class LocalServer:
             await send({"type": "http.response.body", "body": sse.preamble(), "more_body": True})
             while not disconnected.is_set():
                 seen = store.latest_event_id()
-                events = await asyncio.to_thread(store.read_events, task_id, cursor)
+                events = await asyncio.to_thread(store.read_events, task_id, cursor, sse.BATCH)
                 done = False
                 for event in events:
                     cursor = event.id
@@ -181,8 +189,15 @@ class LocalServer:
                         break
                 if done:
                     break
-                woke = await self._feed.wait_for_events_async(seen, sse.HEARTBEAT_S)
-                if not woke:
+                wait_s = sse.HEARTBEAT_S
+                if len(events) < sse.BATCH:  # caught up: will anything more come?
+                    task = await asyncio.to_thread(store.get_task, task_id)
+                    if sse.finished(task):
+                        break  # nothing after the cursor, and nothing more will come
+                    if task.status in TERMINAL:
+                        wait_s = sse.SETTLE_S  # its final status event is on its way
+                woke = await self._feed.wait_for_events_async(seen, wait_s)
+                if not woke and wait_s == sse.HEARTBEAT_S:
                     await send(
                         {"type": "http.response.body", "body": sse.heartbeat(), "more_body": True}
                     )
@@ -198,7 +213,10 @@ async def _json(send: Send, status: int, body: object) -> None:
         {
             "type": "http.response.start",
             "status": status,
-            "headers": [(b"content-type", b"application/json")],
+            "headers": [
+                (b"content-type", b"application/json"),
+                (b"content-length", str(len(data)).encode()),
+            ],
         }
     )
     await send({"type": "http.response.body", "body": data})

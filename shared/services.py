@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from typing import TypeVar
+from typing import Any, TypeVar
 
 from pydantic import Field, JsonValue, ValidationError
 
+from shared import limits
 from shared.domain import (
-    MAX_PROMPT_CHARS,
     TERMINAL,
     EventKind,
     Model,
@@ -26,11 +26,17 @@ from shared.ports import Queue, Store
 M = TypeVar("M", bound=Model)
 
 
+def _documented_max(chars: int) -> Any:
+    # Documented in the JSON schema, enforced by validate_create (with a clearer message, and
+    # also for the CLI, which builds this model in-process)
+    return Field(default="", json_schema_extra={"maxLength": chars})
+
+
 class CreateTask(Model):
-    repo: str = ""
-    prompt: str = ""
-    branch: str = ""
-    model: str = ""
+    repo: str = _documented_max(limits.MAX_REPO_CHARS)
+    prompt: str = _documented_max(limits.MAX_PROMPT_CHARS)
+    branch: str = _documented_max(limits.MAX_BRANCH_CHARS)
+    model: str = _documented_max(limits.MAX_MODEL_CHARS)
     auto_approve: bool = False
 
 
@@ -42,9 +48,10 @@ class TaskList(Model):
     tasks: list[Task] = Field(default_factory=list)
 
 
-def validate_create(req: CreateTask, default_model: str) -> tuple[str, str, str]:
-    """Returns (repo, prompt, model) or raises InvalidInput saying what to change."""
-    repo = req.repo.strip()
+def validate_create(req: CreateTask, default_model: str) -> tuple[str, str, str, str]:
+    """Returns (repo, prompt, model, branch) or raises InvalidInput saying what to change. The
+    repository comes back without credentials: they are never stored or shown."""
+    repo = limits.check_repo(req.repo.strip())
     prompt = req.prompt.strip()
     if not repo:
         raise InvalidInput("repo is empty: pass a local git repository path or a git URL")
@@ -52,18 +59,25 @@ def validate_create(req: CreateTask, default_model: str) -> tuple[str, str, str]
         raise InvalidInput(
             "prompt is empty: describe the change you want, e.g. 'fix the bug in add'"
         )
-    if len(prompt) > MAX_PROMPT_CHARS:
+    if len(prompt) > limits.MAX_PROMPT_CHARS:
         raise InvalidInput(
-            f"prompt is {len(prompt):,} characters, more than the {MAX_PROMPT_CHARS:,} allowed: "
-            "shorten it, or put the long material in a file in the repository and refer to it"
+            f"prompt is {len(prompt):,} characters, more than the {limits.MAX_PROMPT_CHARS:,} "
+            "allowed: shorten it, or put the long material in a file in the repository and "
+            "refer to it"
         )
+    problem = limits.control_problem(prompt)
+    if problem:
+        raise InvalidInput(f"prompt {problem}: remove it (tabs and newlines are fine)")
+    branch = req.branch.strip()
+    if branch:
+        limits.check_branch(branch)
     model = (req.model or default_model).strip()
     if not model:
         raise InvalidInput(
             "no model chosen: pass --model (e.g. openai/gpt-4o-mini) or set ERRAND_MODEL on the "
             "server; `errand demo` shows the flow with the scripted model"
         )
-    return repo, prompt, model
+    return repo, prompt, limits.check_model_name(model), branch
 
 
 class TaskService:
@@ -73,11 +87,11 @@ class TaskService:
         self._default_model = default_model
 
     def create(self, req: CreateTask) -> Task:
-        repo, prompt, model = validate_create(req, self._default_model)
+        repo, prompt, model, branch = validate_create(req, self._default_model)
         task = self._store.create_task(
             Task(
                 repo=repo,
-                base_branch=req.branch.strip(),
+                base_branch=branch,
                 prompt=prompt,
                 model=model,
                 auto_approve=req.auto_approve,
@@ -142,14 +156,19 @@ class TaskService:
 
 
 def parse(model: type[M], body: bytes | str) -> M:
-    """Parses a request body into `model`, turning validation errors into InvalidInput."""
+    """Parses a JSON request body into `model` in strict mode (`"yes"` is not a boolean, `"5"`
+    not a number), turning validation errors into InvalidInput."""
     try:
-        return model.model_validate_json(body or b"{}")
+        return model.model_validate_json(body or b"{}", strict=True)
     except ValidationError as exc:
-        details = "; ".join(
-            f"{'.'.join(str(p) for p in e['loc']) or 'body'}: {e['msg']}" for e in exc.errors()
-        )
-        raise InvalidInput(f"invalid request body ({details})") from None
+        raise InvalidInput(f"invalid request body ({describe(exc)})") from None
+
+
+def describe(exc: ValidationError) -> str:
+    """Each problem as `field.path: what is wrong`, without echoing the (maybe huge) input."""
+    return "; ".join(
+        f"{'.'.join(str(p) for p in e['loc']) or 'body'}: {e['msg']}" for e in exc.errors()[:10]
+    )
 
 
 def transition(store: Store, task: Task, target: Status, **changes: object) -> Task:

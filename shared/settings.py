@@ -49,6 +49,8 @@ class Settings(Model):
     lease_ttl_s: float = 30.0
     # how long a started execution has to take its lease over (a Cloud Run Job cold-starts)
     job_start_s: float = 60.0
+    # fault injection for the tests (shared/failpoints.py); empty in normal use
+    failpoints: frozenset[str] = frozenset()
     jobs: str = "pool"  # pool | process | container
     job_image: str = "errand-job"
     # host paths a container job needs besides ERRAND_HOME (local repositories it clones)
@@ -84,6 +86,7 @@ class Settings(Model):
                 stage_attempts=_int(e, "ERRAND_STAGE_ATTEMPTS", 3, 1),
                 lease_ttl_s=_float(e, "ERRAND_LEASE_TTL_S", 30),
                 job_start_s=_float(e, "ERRAND_JOB_START_S", 60),
+                failpoints=_failpoints(e.get("ERRAND_FAILPOINTS", "")),
                 scripted_dir=Path(e["ERRAND_SCRIPTED_DIR"])
                 if e.get("ERRAND_SCRIPTED_DIR")
                 else None,
@@ -108,6 +111,19 @@ class Settings(Model):
             )
         except ValueError as exc:
             raise ConfigError(f"invalid Errand setting in the environment: {exc}") from None
+
+
+def _failpoints(raw: str) -> frozenset[str]:
+    from shared.failpoints import NAMES
+
+    names = frozenset(n.strip() for n in raw.split(",") if n.strip())
+    unknown = sorted(names - NAMES)
+    if unknown:
+        raise ValueError(
+            f"ERRAND_FAILPOINTS names unknown failpoints {', '.join(unknown)}; "
+            f"known: {', '.join(sorted(NAMES))}"
+        )
+    return names
 
 
 def _price(raw: str) -> tuple[float, float] | None:

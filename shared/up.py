@@ -9,6 +9,7 @@ import secrets
 import uvicorn
 
 from shared import paths
+from shared.http_guard import GuardedH11Protocol, RequestGuard
 from shared.server import LocalServer
 from shared.settings import Settings
 from shared.stack import ServerInfo, Stack, write_server_file
@@ -25,11 +26,14 @@ def serve(settings: Settings, port: int) -> int:
         stack.stop()
 
     config = uvicorn.Config(
-        LocalServer(stack.deps, token, on_shutdown=shutdown),
+        RequestGuard(LocalServer(stack.deps, token, on_shutdown=shutdown)),
         host="127.0.0.1",
         port=port,
         log_level="warning",
         timeout_graceful_shutdown=3,
+        http=GuardedH11Protocol,  # slow or unfinished request headers are cut off
+        timeout_keep_alive=5,
+        h11_max_incomplete_event_size=32 * 1024,  # request line + headers
     )
     server = uvicorn.Server(config)
     stack.start()

@@ -41,6 +41,8 @@ class LoopHooks:
     on_usage: Callable[[Usage, float], None]
     on_tool: Callable[[str, str, str], None]
     status: Callable[[], Status]
+    # after each complete step (the model's reply and every tool result): a checkpoint
+    on_step: Callable[[list[Message], int, Usage], None] | None = None
 
 
 @dataclass
@@ -76,6 +78,7 @@ class AgentLoop:
                 if applied is not None:
                     messages.append(Message(role="user", content=applied))
                     malformed = 0
+                    self._stepped(messages)
                     continue
                 malformed += 1
                 if malformed >= MAX_MALFORMED:
@@ -110,12 +113,17 @@ class AgentLoop:
                         f"the model repeated the same action {LOOP_REPEATS} times in a row "
                         f"({call.name} {call.arguments[:200]}); stopped to save budget",
                     )
+            self._stepped(messages)
             if malformed >= MAX_MALFORMED:
                 raise StageFailed(
                     "model_malformed_tool_calls",
                     f"the model sent {malformed} malformed tool calls in a row; the last error "
                     f"was: {messages[-1].content[:300]} — try a stronger model",
                 )
+
+    def _stepped(self, messages: list[Message]) -> None:
+        if self.hooks.on_step is not None:
+            self.hooks.on_step(messages, self.steps, self.usage)
 
     def _call(self, call: ToolCall) -> tuple[str, bool]:
         handler = self.handlers.get(call.name)

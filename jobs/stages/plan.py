@@ -80,6 +80,7 @@ def run(ctx: StageContext) -> None:
         plan = Plan.model_validate(done.result)
     else:  # pragma: no cover - run() only returns by raising
         raise StageFailed("no_plan", "the model stopped without submitting a plan")
+    ctx.failpoint("plan.after_model")
     ctx.emit(EventKind.PLAN_READY, {"plan": plan.model_dump(mode="json")})
     if ctx.task.auto_approve:
         ctx.advance(Status.EXECUTING, Stage.EXECUTE, plan=plan)

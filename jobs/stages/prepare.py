@@ -31,6 +31,7 @@ def run(ctx: StageContext) -> None:
     ctx.log(f"cloning {ctx.task.repo}")
     branch = ctx.deps.forge.clone(ctx.task.repo, ctx.task.base_branch, ctx.repo_dir)
     ctx.save(base_branch=branch)
+    ctx.failpoint("prepare.after_clone")
 
     files: dict[str, str] = {}
     for name in DETECT_FILES:
@@ -51,13 +52,16 @@ def run(ctx: StageContext) -> None:
     if plan is None:
         ctx.log(f"{check.NO_SUITE_NOTE} ({testsuite.NO_TESTS_MESSAGE})")
         install(ctx, testsuite.install_without_tests(files, listing))
+        ctx.failpoint("prepare.after_install")
         check.save_state(ctx, base_sha, snapshot_tree(ctx), template, config.network_during_execute)
         ctx.advance(Status.PLANNING, Stage.PLAN, tests=TestReport(suite_found=False))
         return
     install(ctx, plan.install)
+    ctx.failpoint("prepare.after_install")
 
     run = run_suite(ctx, plan)
     baseline = run.result
+    ctx.failpoint("prepare.after_baseline")
     if baseline.timed_out:
         raise StageFailed(
             "tests_timed_out",

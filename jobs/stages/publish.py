@@ -32,6 +32,7 @@ def run(ctx: StageContext) -> None:
     # the exact bytes verify took out (non-UTF-8 files survive), not the display text
     patch = ctx.deps.blobs.get(diff_key(task.id)).decode("utf-8", errors="surrogateescape")
     cr = ctx.deps.forge.publish(task.repo, task.base_branch, branch, patch, message, title, body)
+    ctx.failpoint("publish.after_push")
     ctx.emit(EventKind.PR_CREATED, {"branch": cr.branch, "url": cr.url, "commit": cr.commit})
     ctx.log(f"pushed {cr.branch} ({cr.commit[:12]})")
     ctx.advance(Status.SUMMARIZING, Stage.SUMMARIZE, branch=cr.branch, pr_url=cr.url)

@@ -71,6 +71,7 @@ def run(ctx: StageContext) -> None:
     started = time.monotonic()
     speech = ctx.deps.speech.synthesize(text)
     ctx.deps.timings.speech_s += time.monotonic() - started
+    ctx.failpoint("summarize.after_speech")
     key = f"tasks/{task.id}/summary.{speech.extension}"
     ctx.deps.blobs.put(key, speech.data, speech.mime_type)
     ctx.deps.blobs.put(f"tasks/{task.id}/summary.txt", text.encode(), "text/plain")

@@ -32,6 +32,7 @@ def run(ctx: StageContext) -> None:
     conf = verdict.conformance(task.plan, files) if task.plan else Conformance()
     if state.test_plan is None or state.baseline is None:
         tests, output = check.run_check(ctx)
+        ctx.failpoint("verify.after_tests")
         listed: list[JsonValue] = list(files)
         ctx.emit(EventKind.DIFF_READY, {"bytes": len(diff.encode()), "files": listed})
         ctx.log(check.describe(tests))
@@ -40,6 +41,7 @@ def run(ctx: StageContext) -> None:
         reasons = [problem] if problem else []
     else:
         run_after = run_suite(ctx, state.test_plan)
+        ctx.failpoint("verify.after_tests")
         after = run_after.result
         v = verdict.classify(state.baseline, after, [*state.baseline_flaky, *run_after.flaky])
         tests = task.tests.model_copy(

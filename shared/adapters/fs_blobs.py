@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import errno
 import os
 import secrets
 from pathlib import Path
@@ -11,6 +12,7 @@ from urllib.parse import quote
 from shared.errors import InvalidInput, NotFound
 
 MAX_KEY_CHARS = 1024
+MAX_SEGMENT_BYTES = 255  # a file name on every filesystem we run on
 
 
 def check_key(key: str) -> str:
@@ -29,6 +31,8 @@ def check_key(key: str) -> str:
         problem = "it is an absolute path"
     elif any(part in ("", ".", "..") for part in key.split("/")):
         problem = "it has an empty, '.' or '..' path segment"
+    elif any(len(part.encode("utf-8", "replace")) > MAX_SEGMENT_BYTES for part in key.split("/")):
+        problem = f"a path segment is longer than {MAX_SEGMENT_BYTES} bytes"
     if problem:
         raise InvalidInput(
             f"invalid blob key {key!r}: {problem}; use a relative key such as "
@@ -75,6 +79,10 @@ class FsBlobs:
             return path.read_bytes()
         except (FileNotFoundError, IsADirectoryError, NotADirectoryError) as exc:
             raise NotFound(f"no blob {key!r} under {self._root}") from exc
+        except OSError as exc:
+            if exc.errno != errno.ENAMETOOLONG:
+                raise
+            raise NotFound(f"no blob {key!r}: its path is too long for the filesystem") from exc
 
     def url(self, key: str) -> str:
         return f"{self._base_url}/blobs/{quote(check_key(key), safe='/')}"

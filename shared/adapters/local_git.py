@@ -180,7 +180,12 @@ class LocalGitForge:
         with tempfile.TemporaryDirectory(prefix="errand-publish-", dir=self._tmp_dir) as tmp:
             gitdir = str(Path(tmp) / "repo.git")
             self._run(source, *_CLONE, "--bare", "--branch", base, "--", source.arg, gitdir)
-            commit = self._commit(source, Path(tmp), gitdir, base, patch, message)
+            base_commit, tree = self._tree(source, Path(tmp), gitdir, base, patch)
+            done = self._published(source, gitdir, refs.heads.get(branch, ""), base_commit, tree)
+            if done:  # a redelivered publish: the same change is already there
+                return ChangeRequest(branch=branch, url=f"{source.display}#{branch}", commit=done)
+            commit_tree = ["commit-tree", tree, "-p", base_commit, "-F", "-"]
+            commit = self._run(source, *commit_tree, git_dir=gitdir, input_text=message)
             lease = f"--force-with-lease=refs/heads/{branch}:{refs.heads.get(branch, '')}"
             target = f"{commit}:refs/heads/{branch}"
             pushed = self._call(["push", "--quiet", lease, "origin", target], git_dir=gitdir)
@@ -191,11 +196,11 @@ class LocalGitForge:
                 )
         return ChangeRequest(branch=branch, url=f"{source.display}#{branch}", commit=commit)
 
-    def _commit(
-        self, source: _Source, work: Path, gitdir: str, base: str, patch: str, message: str
-    ) -> str:
+    def _tree(
+        self, source: _Source, work: Path, gitdir: str, base: str, patch: str
+    ) -> tuple[str, str]:
         """Applies the patch to a private index (no working tree: nothing is checked out, so
-        no filter or hook can run) and returns the new commit's id."""
+        no filter or hook can run); returns the base commit and the new tree."""
         index = {"GIT_INDEX_FILE": str(work / "index")}
         base_commit = self._run(source, "rev-parse", f"{base}^{{commit}}", git_dir=gitdir)
         base_tree = self._run(source, "rev-parse", f"{base_commit}^{{tree}}", git_dir=gitdir)
@@ -209,8 +214,20 @@ class LocalGitForge:
         tree = self._run(source, "write-tree", git_dir=gitdir, extra_env=index)
         if tree == base_tree:
             raise InvalidInput("the change produced no diff — nothing to publish")
-        commit_tree = ["commit-tree", tree, "-p", base_commit, "-F", "-"]
-        return self._run(source, *commit_tree, git_dir=gitdir, input_text=message)
+        return base_commit, tree
+
+    def _published(
+        self, source: _Source, gitdir: str, tip: str, base_commit: str, tree: str
+    ) -> str:
+        """The branch's tip when it already is this change (one commit with this tree on this
+        base), else ''. Publishing twice must not make a second commit or a second push."""
+        if not tip:
+            return ""
+        fetched = self._call(["fetch", "--quiet", "origin", tip], git_dir=gitdir)
+        if fetched.returncode != 0:
+            return ""
+        shown = self._call(["show", "-s", "--format=%T %P", tip], git_dir=gitdir)
+        return tip if shown.stdout.split() == [tree, base_commit] else ""
 
     # ------------------------------------------------------------------ helpers
 

@@ -18,6 +18,8 @@ from shared.adapters.sqlite_leases import SqliteLeases
 from shared.domain import Event, EventKind, Task, now
 from shared.errors import Conflict, InvalidInput, NotFound
 
+_MAX_ROWID = 2**63 - 1
+
 _SCHEMA = (
     """CREATE TABLE IF NOT EXISTS tasks (
         id TEXT PRIMARY KEY,
@@ -142,8 +144,10 @@ class SqliteStore(SqliteLeases):
 
     def read_events(self, task_id: str | None, after: int = 0, limit: int = 500) -> list[Event]:
         _check_limit(limit)
+        if after >= _MAX_ROWID:  # no id can follow it (and SQLite cannot bind a larger int)
+            return []
         query = "SELECT id, task_id, kind, data, created_at FROM events WHERE id > ?"
-        params: tuple[object, ...] = (after,)
+        params: tuple[object, ...] = (max(after, -1),)
         if task_id is not None:
             query += " AND task_id = ?"
             params += (task_id,)

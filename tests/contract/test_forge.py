@@ -265,6 +265,20 @@ def test_publish_twice_updates_the_branch(forge: Forge, origin: Path, tmp_path: 
     assert git(origin, "show", "errand/x:a.txt") == "second\n"
 
 
+def test_publishing_the_same_change_again_is_a_no_op(
+    forge: Forge, origin: Path, tmp_path: Path
+) -> None:
+    """A redelivered publish (its first execution died after pushing) makes no second commit
+    and moves nothing."""
+    patch = _change_in(forge, origin, tmp_path)
+    first = forge.publish(str(origin), "", "errand/x", patch, "feat: one", "", "")
+    reflog_before = git(origin, "reflog", "show", "--format=%H", "refs/heads/errand/x")
+    again = forge.publish(str(origin), "", "errand/x", patch, "feat: one", "", "")
+    assert again == first
+    assert git(origin, "rev-list", "--count", "main..errand/x").strip() == "1"
+    assert git(origin, "reflog", "show", "--format=%H", "refs/heads/errand/x") == reflog_before
+
+
 def test_publish_rejects_empty_malformed_and_stale_patches(
     forge: Forge, origin: Path, tmp_path: Path
 ) -> None:
