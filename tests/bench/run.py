@@ -13,6 +13,7 @@ BENCHES = [
     "tests.bench.bench_sandbox",
     "tests.bench.bench_prepare",
     "tests.bench.bench_context",
+    "tests.bench.bench_peer",
 ]
 
 
