@@ -104,5 +104,8 @@ def _restart_logging_pool() -> None:
         max_workers=pools.MAX_THREADS, max_pending_tasks=LOGGING_EXECUTOR_MAX_PENDING_TASKS
     )
     for module in list(sys.modules.values()):
-        if getattr(module, "executor", None) is old:
-            module.executor = new  # type: ignore[attr-defined]  # rebinding litellm's global
+        # The module's own namespace only: getattr() would run lazy-import hooks (litellm has
+        # them) for every module in the process.
+        namespace = getattr(module, "__dict__", {})
+        if namespace.get("executor") is old:
+            namespace["executor"] = new
