@@ -14,18 +14,44 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 
 from shared.adapters.litellm_model import LitellmModel, import_litellm
-from shared.ports import Message
+from shared.ports import Message, ToolSpec
 
 _ANSWER = {
     "id": "errand-warmup",
     "object": "chat.completion",
     "created": 0,
     "model": "errand-warmup",
+    # A tool call, as stages get: litellm's tool-call code path is loaded on first use too.
     "choices": [
-        {"index": 0, "message": {"role": "assistant", "content": "ok"}, "finish_reason": "stop"}
+        {
+            "index": 0,
+            "message": {
+                "role": "assistant",
+                "content": None,
+                "tool_calls": [
+                    {
+                        "id": "call_warm",
+                        "type": "function",
+                        "function": {"name": "finish", "arguments": '{"summary": "ok"}'},
+                    }
+                ],
+            },
+            "finish_reason": "tool_calls",
+        }
     ],
     "usage": {"prompt_tokens": 1, "completion_tokens": 1, "total_tokens": 2},
 }
+
+
+_FINISH = ToolSpec(
+    name="finish",
+    description="Warm-up tool.",
+    parameters={
+        "type": "object",
+        "properties": {"summary": {"type": "string"}},
+        "required": ["summary"],
+    },
+)
 
 
 def warm_completion() -> None:
@@ -33,9 +59,8 @@ def warm_completion() -> None:
     (it forks the responder, and the process must hold no threads when it does)."""
     import_litellm()
     with _responder() as base_url:
-        LitellmModel("openai/errand-warmup", api_base=base_url, retries=0, timeout_s=30).complete(
-            [Message(role="user", content="warm up")], []
-        )
+        model = LitellmModel("openai/errand-warmup", api_base=base_url, retries=0, timeout_s=30)
+        model.complete([Message(role="user", content="warm up")], [_FINISH])
     _restart_logging_pool()
 
 

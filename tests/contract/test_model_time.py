@@ -40,13 +40,14 @@ assert threading.active_count() == 1, threading.enumerate()
 loaded = set(sys.modules)
 from shared.adapters.litellm_model import LitellmModel
 from shared.ports import Message
+from jobs.agent.tools import BASH, FINISH
 pid = os.fork()
 if pid == 0:  # like a job forked from the warm pool
     model = LitellmModel("openai/fake", api_base=sys.argv[1], api_key="k")
-    done = model.complete([Message(role="user", content="hi")], [])
+    done = model.complete([Message(role="user", content="hi")], [BASH, FINISH])  # as stages do
     prefixes = ("litellm", "openai", "httpx")
     new = sorted(m for m in set(sys.modules) - loaded if m.startswith(prefixes))
-    print("NEW", new, "CONTENT", done.message.content, flush=True)
+    print("NEW", new, "CALLS", [c.name for c in done.message.tool_calls], flush=True)
     model.complete([Message(role="user", content="again")], [])  # the logging pool works
     os._exit(0)
 _, status = os.waitpid(pid, 0)
@@ -55,7 +56,7 @@ sys.exit(os.waitstatus_to_exitcode(status))
 
 
 def test_a_warmed_process_forks_without_threads_and_loads_nothing_on_the_first_call() -> None:
-    with FakeOpenAI(router=lambda r: Reply(content="ok")) as llm:
+    with FakeOpenAI(router=lambda r: Reply(tool_calls=[("bash", {"command": "ls"})])) as llm:
         proc = subprocess.run(
             [sys.executable, "-c", WARMED, llm.base_url],
             cwd=ROOT,
@@ -66,5 +67,5 @@ def test_a_warmed_process_forks_without_threads_and_loads_nothing_on_the_first_c
         )
         served = len(llm.requests)
     assert proc.returncode == 0, proc.stderr[-3000:]
-    assert "NEW [] CONTENT ok" in proc.stdout, proc.stdout
+    assert "NEW [] CALLS ['bash']" in proc.stdout, proc.stdout
     assert served == 2  # the warm-up call went to its own responder, not here
