@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from functools import cached_property
@@ -10,7 +11,7 @@ from typing import TYPE_CHECKING
 
 from shared import paths
 from shared.domain import StageRequest, Timings
-from shared.errors import BudgetExceeded, ConfigError
+from shared.errors import BudgetExceeded, ConfigError, ErrandError
 from shared.ports import (
     Blobs,
     Forge,
@@ -261,5 +262,13 @@ def prewarm() -> None:
     from shared.adapters.litellm_warm import warm_completion
 
     # Not only the import: the first completion loads provider code and the HTTP stack (~1 s),
-    # which every forked stage would otherwise pay before its first request left.
-    warm_completion()
+    # which every forked stage would otherwise pay before its first request left. A failed
+    # warm-up costs only that time, so it is reported (the pool's log) rather than fatal.
+    try:
+        warm_completion()
+    except (ErrandError, OSError) as exc:
+        # stderr: the pool's stdout carries its "ready" handshake
+        print(
+            f"warning: the model warm-up failed ({exc}); stages pay it on their first call",
+            file=sys.stderr,
+        )
