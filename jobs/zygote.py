@@ -173,3 +173,8 @@ def _reap(children: dict[int, tuple[StageRequest, Path]]) -> None:
 if __name__ == "__main__":
     settings = Settings.from_env()
     serve(Path(sys.argv[1]), settings.home)
+    # skip finalizing the hundreds of prewarmed modules: it takes seconds, and a pool told to
+    # stop (its server died) must be gone at once
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(0)

@@ -57,17 +57,23 @@ class Stack:
     started = False
     _sweeper: Sweeper | None = None
 
-    def start(self) -> None:
+    def start(self, deliveries: bool = True) -> None:
         """Idempotent. Resumes what a crash interrupted before taking new work: stages whose
-        executions are gone are delivered again, workspaces of ended tasks are released."""
+        executions are gone are delivered again, workspaces of ended tasks are released.
+        `deliveries=False` leaves the queue worker to `start_deliveries()` (a server starts
+        it once it listens, since deliveries go to its own dispatch route)."""
         if self.started:
             return
         _ = self.deps.store  # creates the home and schema before workers race for them
         self.deps.start_jobs()
-        self.deps.local_queue.start()
         self._sweeper = Sweeper(self.deps)
         self._sweeper.start()
+        if deliveries:
+            self.start_deliveries()
         self.started = True
+
+    def start_deliveries(self) -> None:
+        self.deps.local_queue.start()
 
     def stop(self) -> None:
         if self.started:

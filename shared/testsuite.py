@@ -15,7 +15,9 @@ AGENTS.md may name the commands; a named command wins over detection. The gramma
 
 A named test command gets a JUnit report when it runs pytest (`pytest ...` or
 `python -m pytest ...`); any other command is judged by its exit code alone, the whole suite
-counting as one test whose id is the command.
+counting as one test whose id is the command. Go modules with tests run `go test -json ./...` and
+cargo packages `cargo test`; their output is the report (see test_reports), read by the reader
+the plan's `report_format` names.
 """
 
 from __future__ import annotations
@@ -25,14 +27,16 @@ import re
 import shlex
 import tomllib
 from collections.abc import Iterable, Mapping
-from enum import StrEnum
 from pathlib import PurePosixPath
 from typing import Any, ClassVar
-from xml.etree import ElementTree
-from xml.parsers import expat
 
 from shared.domain import Model, TestCounts
 from shared.errors import InvalidInput
+from shared.junit import parse_junit as parse_junit
+from shared.test_reports import FAILING as FAILING
+from shared.test_reports import Outcome as Outcome
+from shared.test_reports import SuiteResult as SuiteResult
+from shared.test_reports import parse_go_json, parse_libtest
 
 REPO_DIR = "/workspace/repo"
 VENV_DIR = "/workspace/env/venv"
@@ -50,6 +54,8 @@ RELEVANT_FILES = (
     "pytest.ini",
     "tox.ini",
     "package.json",
+    "go.mod",
+    "Cargo.toml",
 )
 REQUIREMENTS = (
     *("requirements.txt", "requirements-dev.txt", "requirements_dev.txt", "dev-requirements.txt"),
@@ -83,9 +89,10 @@ class TestPlan(Model):
 
     install: list[str]
     test: str
-    junit_path: str | None
-    runner: str  # pytest | node-test | vitest | jest | npm | command
+    junit_path: str | None  # where the report is written, whatever its format
+    runner: str  # pytest | node-test | vitest | jest | npm | go | cargo | command
     display: str
+    report_format: str = "junit"  # junit | go-json | libtest
 
 
 def relevant_paths(paths: Iterable[str]) -> list[str]:
@@ -104,7 +111,7 @@ def detect(
     named_test, named_install = agents_commands(files.get("AGENTS.md", ""))
     python = _python_plan(files, listing, junit_path)
     node = _node_plan(files, listing, junit_path)
-    detected = python or node
+    detected = python or node or _go_or_cargo_plan(files, listing, junit_path)
     if named_test:
         pytest_args = None if _SHELL_OPERATORS.search(named_test) else _PYTEST.match(named_test)
         if pytest_args:
@@ -294,6 +301,35 @@ def _node_plan(files: Mapping[str, str], paths: list[str], junit_path: str) -> T
     )
 
 
+def _go_or_cargo_plan(
+    files: Mapping[str, str], paths: list[str], junit_path: str
+) -> TestPlan | None:
+    """go test -json and cargo test write their results to the report file; cargo's text is
+    shown in the log as well, go's JSON events are not (its build errors are)."""
+    report = shlex.quote(junit_path)
+    if "go.mod" in files and any(p.endswith("_test.go") for p in paths):
+        return TestPlan(
+            install=["go mod download"],
+            test=_fresh_report(junit_path) + f"go test -json ./... > {report}",
+            junit_path=junit_path,
+            runner="go",
+            display="go test ./...",
+            report_format="go-json",
+        )
+    if "Cargo.toml" in files:
+        return TestPlan(
+            install=["cargo fetch"],
+            test=_fresh_report(junit_path)
+            + f"cargo test --no-fail-fast > {report} 2>&1; status=$?; cat {report}; "
+            + "exit $status",
+            junit_path=junit_path,
+            runner="cargo",
+            display="cargo test",
+            report_format="libtest",
+        )
+    return None
+
+
 def _fresh_report(junit_path: str) -> str:
     # A report left by an earlier run must never be read as this run's.
     parent = str(PurePosixPath(junit_path).parent)
@@ -310,73 +346,13 @@ def _toml(text: str) -> dict[str, Any]:
 # ---------------------------------------------------------------------------- results
 
 
-class Outcome(StrEnum):
-    PASSED = "passed"
-    FAILED = "failed"
-    ERROR = "error"
-    SKIPPED = "skipped"
-
-
-FAILING = frozenset({Outcome.FAILED, Outcome.ERROR})
-_GENERIC_CLASSNAMES = {"", "test"}  # node --test puts "test" on every case
-
-
-class SuiteResult(Model):
-    passed: int = 0
-    failed: int = 0
-    errors: int = 0
-    skipped: int = 0
-    outcomes: dict[str, Outcome]
-    note: str = ""
-    timed_out: bool = False
-
-    @classmethod
-    def of(
-        cls, outcomes: dict[str, Outcome], note: str = "", timed_out: bool = False
-    ) -> SuiteResult:
-        values = list(outcomes.values())
-        return cls(
-            passed=values.count(Outcome.PASSED),
-            failed=values.count(Outcome.FAILED),
-            errors=values.count(Outcome.ERROR),
-            skipped=values.count(Outcome.SKIPPED),
-            outcomes=outcomes,
-            note=note,
-            timed_out=timed_out,
-        )
+READERS = {"junit": parse_junit, "go-json": parse_go_json, "libtest": parse_libtest}
 
 
 def counts(result: SuiteResult) -> TestCounts:
     return TestCounts(
         passed=result.passed, failed=result.failed, errors=result.errors, skipped=result.skipped
     )
-
-
-def parse_junit(xml_text: str) -> SuiteResult:
-    """Per-test outcomes from a JUnit XML report (pytest, node --test, vitest, jest-junit).
-    A test's id is `<classname>::<name>`, or `<suite> > <suite>::<name>` when the classname
-    says nothing; ids that repeat get ` (2)`, ` (3)`... Raises InvalidInput for text that is not
-    a JUnit report, and for any document with a DTD (entity expansion attacks)."""
-    _refuse_dtd(xml_text)
-    root = ElementTree.fromstring(xml_text)
-    if root.tag not in ("testsuites", "testsuite"):
-        raise InvalidInput(f"test report is not JUnit XML: its root element is <{root.tag}>")
-    outcomes: dict[str, Outcome] = {}
-    pending = [(root, [_norm(root.get("name"))] if root.tag == "testsuite" else [])]
-    while pending:
-        element, suites = pending.pop()
-        for child in reversed(element):
-            if child.tag == "testsuite":
-                pending.append((child, [*suites, _norm(child.get("name"))]))
-        for child in element:
-            if child.tag == "testcase":
-                test_id = _case_id(child, suites)
-                unique, n = test_id, 1
-                while unique in outcomes:
-                    n += 1
-                    unique = f"{test_id} ({n})"
-                outcomes[unique] = _case_outcome(child)
-    return SuiteResult.of(outcomes)
 
 
 def result_from_exit(
@@ -409,7 +385,7 @@ def suite_result(
     if not junit_xml or not junit_xml.strip():
         note = f"no JUnit report was written (exit code {exit_code})"
         return SuiteResult.of({plan.display: Outcome.ERROR}, note)
-    parsed = parse_junit(junit_xml)
+    parsed = READERS.get(plan.report_format, parse_junit)(junit_xml)
     if exit_code != 0 and not (parsed.failed or parsed.errors):
         outcomes = {**parsed.outcomes, plan.display: Outcome.ERROR}
         note = f"exited with code {exit_code} although no test failed"
@@ -433,38 +409,3 @@ def compare(baseline: SuiteResult, after: SuiteResult) -> tuple[list[str], list[
 def disappeared(baseline: SuiteResult, after: SuiteResult) -> list[str]:
     """Tests of the baseline missing after the change (deleted, renamed, or never reached)."""
     return sorted(set(baseline.outcomes) - set(after.outcomes))
-
-
-def _refuse_dtd(xml_text: str) -> None:
-    def refuse(*_: object) -> None:
-        raise InvalidInput("test report declares a DTD, which JUnit reports never need; refused")
-
-    parser = expat.ParserCreate()
-    parser.StartDoctypeDeclHandler = refuse
-    parser.EntityDeclHandler = refuse
-    try:
-        parser.Parse(xml_text, True)
-    except expat.ExpatError as exc:
-        raise InvalidInput(f"test report is not valid XML: {exc}") from exc
-
-
-def _norm(text: str | None) -> str:
-    return " ".join((text or "").split())
-
-
-def _case_id(case: ElementTree.Element, suites: list[str]) -> str:
-    name = _norm(case.get("name")) or "(unnamed)"
-    classname = _norm(case.get("classname"))
-    prefix = classname if classname not in _GENERIC_CLASSNAMES else " > ".join(filter(None, suites))
-    return f"{prefix}::{name}" if prefix else name
-
-
-def _case_outcome(case: ElementTree.Element) -> Outcome:
-    tags = {child.tag for child in case}
-    if "failure" in tags:
-        return Outcome.FAILED
-    if "error" in tags:
-        return Outcome.ERROR
-    if "skipped" in tags:
-        return Outcome.SKIPPED
-    return Outcome.PASSED

@@ -5,11 +5,13 @@ from __future__ import annotations
 import logging
 import os
 import secrets
+import threading
+import time
 
 import uvicorn
 
 from shared import paths
-from shared.http_guard import GuardedH11Protocol, RequestGuard
+from shared.http_guard import MAX_HEADER_BYTES, GuardedH11Protocol, RequestGuard
 from shared.server import LocalServer
 from shared.settings import Settings
 from shared.stack import ServerInfo, Stack, write_server_file
@@ -33,10 +35,13 @@ def serve(settings: Settings, port: int) -> int:
         timeout_graceful_shutdown=3,
         http=GuardedH11Protocol,  # slow or unfinished request headers are cut off
         timeout_keep_alive=5,
-        h11_max_incomplete_event_size=32 * 1024,  # request line + headers
+        h11_max_incomplete_event_size=MAX_HEADER_BYTES,  # request line + headers
     )
     server = uvicorn.Server(config)
-    stack.start()
+    stack.start(deliveries=False)
+    threading.Thread(
+        target=_deliver_once_listening, args=(server, stack), name="errand-start", daemon=True
+    ).start()
     write_server_file(settings.home, ServerInfo(url=url, pid=os.getpid(), token=token))
     print(f"Errand is serving on {url} (home {settings.home})", flush=True)
     try:
@@ -44,3 +49,11 @@ def serve(settings: Settings, port: int) -> int:
     finally:
         shutdown()  # when startup failed (port taken) there was no lifespan shutdown
     return 0
+
+
+def _deliver_once_listening(server: uvicorn.Server, stack: Stack) -> None:
+    """The queue delivers to this server's dispatch route: start it once the port is open."""
+    while not server.started and not server.should_exit:
+        time.sleep(0.02)
+    if server.started:
+        stack.start_deliveries()

@@ -1,5 +1,5 @@
-"""SEARCH/REPLACE edits, in Aider's block format: parse blocks out of model text, and apply one
-search and replace to a file's content. Pure: strings in, strings out, no IO.
+"""SEARCH/REPLACE edits, in Aider's block format: apply one search and replace to a file's
+content (edit_parse reads the blocks out of a model's answer). Pure: strings in, strings out.
 
 Matching is exact first; failing that, line by line ignoring indentation and trailing spaces,
 with the replacement re-indented the way the matched lines are. A search that matches more than
@@ -9,20 +9,17 @@ closest lines of the file, so the model can correct itself."""
 from __future__ import annotations
 
 import difflib
+import posixpath
 import re
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from shared.errors import InvalidInput
 
 SEARCH = "<<<<<<< SEARCH"
 DIVIDER = "======="
 REPLACE = ">>>>>>> REPLACE"
-# Models miscount the marker characters; Aider accepts 5 to 9 of them, and so do we.
-_SEARCH_RE = re.compile(r"^\s*<{5,9} ?SEARCH\s*$")
-_DIVIDER_RE = re.compile(r"^\s*={5,9}\s*$")
-_REPLACE_RE = re.compile(r"^\s*>{5,9} ?REPLACE\s*$")
-_FENCE_RE = re.compile(r"^\s*(```|~~~)")
+_FENCE_OPEN_RE = re.compile(r"^\s*(`{3,}|~{3,})[^`]*$")
 _WORD_RE = re.compile(r"\w+")
 MIN_SIMILARITY = 0.5  # below this, "closest match" would mislead more than help
 _CANDIDATES = 12  # windows compared character by character when looking for the closest match
@@ -49,9 +46,14 @@ class EditError(InvalidInput):
 
 @dataclass(frozen=True)
 class EditBlock:
+    """One SEARCH/REPLACE block of a model's answer (see edit_parse); `number` is its place
+    among the answer's blocks and `line` the line of its SEARCH marker, both 1-based."""
+
     path: str
     search: str
     replace: str
+    number: int = field(default=0, compare=False)
+    line: int = field(default=0, compare=False)
 
 
 @dataclass(frozen=True)
@@ -159,68 +161,39 @@ def closest_match(lines: Sequence[str], target: Sequence[str]) -> Closest | None
     return best
 
 
-# ---------------------------------------------------------------------------- parse
-
-
-def parse_blocks(text: str) -> list[EditBlock]:
-    """Every SEARCH/REPLACE block in `text`, in order. Each block's file is named on the line
-    before it (a code fence between them is fine); a block without one edits the previous
-    block's file. Raises EditError for a block that is not closed or names no file."""
-    lines = [line.removesuffix("\r") for line in text.split("\n")]
-    blocks: list[EditBlock] = []
-    i = 0
-    while i < len(lines):
-        if not _SEARCH_RE.match(lines[i]):
-            i += 1
-            continue
-        start = i + 1
-        path = _filename_before(lines, i) or (blocks[-1].path if blocks else "")
-        if not path:
-            raise EditError(
-                f"the SEARCH block at line {start} names no file: put the file's path on the "
-                "line just before it"
-            )
-        search, i = _section(lines, i + 1, _DIVIDER_RE, DIVIDER, start)
-        replace, i = _section(lines, i + 1, _REPLACE_RE, REPLACE, start)
-        blocks.append(EditBlock(path, search, replace))
-        i += 1
-    return blocks
-
-
-def _section(
-    lines: list[str], i: int, end: re.Pattern[str], marker: str, start: int
-) -> tuple[str, int]:
-    """The text from line i up to the `end` marker, and the marker's index."""
-    taken = []
-    while i < len(lines) and not end.match(lines[i]):
-        if any(r.match(lines[i]) for r in (_SEARCH_RE, _DIVIDER_RE, _REPLACE_RE)):
-            raise EditError(
-                f"the SEARCH/REPLACE block starting at line {start} has {lines[i].strip()!r} at "
-                f"line {i + 1} where {marker!r} was expected; write each block as {SEARCH}, the "
-                f"lines to find, {DIVIDER}, the new lines, {REPLACE}"
-            )
-        taken.append(lines[i])
-        i += 1
-    if i == len(lines):
-        raise EditError(
-            f"the SEARCH/REPLACE block starting at line {start} is missing its {marker!r} line"
-        )
-    return ("\n".join(taken) + "\n" if taken else ""), i
-
-
-def _filename_before(lines: list[str], i: int) -> str:
-    for j in range(i - 1, max(i - 4, -1), -1):
-        line = lines[j].strip()
-        if not line or _FENCE_RE.match(line):
-            continue
-        if _REPLACE_RE.match(line):
-            return ""
-        name = line.strip("`*#").strip().removesuffix(":").strip("`*").strip()
-        return name if name and not any(c.isspace() for c in name) else ""
-    return ""
-
-
 # ---------------------------------------------------------------------------- apply
+
+
+def apply_block(content: str, block: EditBlock) -> Applied:
+    """Applies a parsed block. When its search text is not found as written, and the model
+    wrapped a section in a code fence or repeated the file's name on its first line (as Aider
+    tolerates), the block is tried again without that wrapping."""
+    try:
+        return apply_edit(content, block.search, block.replace)
+    except EditError as as_written:
+        search, replace = unwrap(block.search, block.path), unwrap(block.replace, block.path)
+        if search == block.search or not search.strip():
+            raise
+        try:
+            return apply_edit(content, search, replace)
+        except EditError:
+            raise as_written from None  # the error about what the model wrote, not our guess
+
+
+def unwrap(section: str, path: str) -> str:
+    """`section` without a first line that only names `path`, and without a code fence that
+    wraps all of it."""
+    lines = section.split("\n")[:-1] if section.endswith("\n") else section.split("\n")
+    name = lines[0].strip().strip("`*#:").strip() if lines else ""
+    if name and name in (path, posixpath.basename(path)):
+        lines = lines[1:]
+    if len(lines) >= 2:
+        opener = _FENCE_OPEN_RE.match(lines[0])
+        closer = lines[-1].strip()
+        fence = opener.group(1) if opener else ""
+        if fence and set(closer) == {fence[0]} and len(closer) >= len(fence):
+            lines = lines[1:-1]
+    return "".join(line + "\n" for line in lines)
 
 
 def apply_edit(content: str, search: str, replace: str) -> Applied:

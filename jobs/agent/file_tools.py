@@ -11,12 +11,14 @@ from __future__ import annotations
 import posixpath
 import re
 from collections.abc import Callable
+from dataclasses import replace
 from pathlib import Path
 
 from pydantic import JsonValue
 
 from jobs.agent import udiff
-from jobs.agent.edits import EditBlock, EditError, apply_edit, numbered, parse_blocks, split_lines
+from jobs.agent.edit_parse import Parsed, parse_answer, resolve
+from jobs.agent.edits import apply_block, apply_edit, numbered, split_lines
 from jobs.agent.output import head_tail
 from jobs.agent.safe_write import SANDBOX_REPO, FileState, WorkspaceFiles
 from shared.errors import InvalidInput
@@ -128,6 +130,7 @@ class FileTools:
         chunk_bytes: int = 96_000,
     ) -> None:
         self.files = WorkspaceFiles(run, workspace, chunk_bytes=chunk_bytes)
+        self._run = run
         self._view_lines, self._view_chars, self._line_chars = view_lines, view_chars, line_chars
 
     @property
@@ -213,12 +216,13 @@ class FileTools:
 
     def apply_text(self, text: str) -> str | None:
         """Applies the SEARCH/REPLACE blocks or the unified diff in a model's plain answer (one
-        that called no tool). None when it holds neither; otherwise what happened, all or
-        nothing, as a tool would say it."""
+        that called no tool). None when it holds neither; otherwise what happened, as a tool
+        would say it. Blocks apply one by one: a malformed or failing block is reported and the
+        good ones are kept; a diff applies all or nothing."""
         try:
-            blocks = parse_blocks(text)
-            if blocks:
-                return self._blocks(blocks)
+            parsed = parse_answer(text)
+            if parsed.blocks or parsed.problems:
+                return self._blocks(parsed)
             if _DIFF_RE.search(text.replace("\r\n", "\n")):
                 return self._patch(udiff.parse_patch(text))
         except InvalidInput as exc:
@@ -227,28 +231,55 @@ class FileTools:
             return f"error: {exc}"
         return None
 
-    def _blocks(self, blocks: list[EditBlock]) -> str:
+    def _blocks(self, parsed: Parsed) -> str:
         originals: dict[str, str | None] = {}
         contents: dict[str, str] = {}
-        for number, block in enumerate(blocks, 1):
-            path = repo_path(block.path)
-            if path not in contents:
-                originals[path] = _text_or_none(self.files.read(path))
-                contents[path] = originals[path] or ""
+        failed = {p.number: p.message for p in parsed.problems}
+        listing: list[str] | None = None
+        for block in parsed.blocks:
             try:
-                contents[path] = apply_edit(contents[path], block.search, block.replace).content
-            except EditError as exc:
-                raise EditError(
-                    f"block {number} ({path}): {exc.message} Nothing was changed.",
-                    closest=exc.closest,
-                    line=exc.line,
-                    matches=exc.matches,
-                ) from exc
+                path = repo_path(block.path)
+                state = None if path in contents else self.files.read(path)
+                if state is not None and state.kind == "missing" and block.search.strip():
+                    # an edit of a file that is not there: the model may have given its base
+                    # name or misspelt it, which Aider resolves against the repository's files
+                    listing = self._listing() if listing is None else listing
+                    known = repo_path(resolve(path, listing, new_file=False))
+                    if known != path:
+                        block, path = replace(block, path=known), known
+                        state = None if path in contents else self.files.read(path)
+                if state is not None:
+                    originals[path] = _text_or_none(state)
+                    contents[path] = originals[path] or ""
+                contents[path] = apply_block(contents[path], block).content
+            except InvalidInput as exc:
+                failed[block.number] = f"block {block.number} ({block.path}): {exc.message}"
+            except ValueError as exc:
+                failed[block.number] = f"block {block.number} ({block.path}): {exc}"
         changes = {p: c.encode() for p, c in contents.items() if c != originals[p]}
-        if not changes:
+        if changes:
+            self.files.write(changes, new=[p for p in changes if originals[p] is None])
+        report = [f"{'created' if originals[p] is None else 'edited'} {p}" for p in changes]
+        report += [f"error: {failed[n]}" for n in sorted(failed)]
+        if failed:
+            report.append(
+                f"The other {len(parsed.blocks) - len(failed) + len(parsed.problems)} block(s) "
+                "were applied: do not send them again, send only corrected versions of the "
+                "failed ones."
+                if changes
+                else "Nothing was changed."
+            )
+        elif not changes:
             return "error: the SEARCH/REPLACE blocks change nothing"
-        self.files.write(changes, new=[p for p in changes if originals[p] is None])
-        return "\n".join(f"{'created' if originals[p] is None else 'edited'} {p}" for p in changes)
+        return "\n".join(report)
+
+    def _listing(self) -> list[str]:
+        """The repository's files (tracked or not, ignored ones left out where git can tell)."""
+        result = self._run(
+            "{ git ls-files -co --exclude-standard 2>/dev/null || "
+            "find . -type f ! -path './.git/*' | sed 's|^\\./||'; } | head -n 100000"
+        )
+        return [line for line in result.output.splitlines() if line.strip()]
 
     def _patch(self, patches: list[udiff.FilePatch]) -> str:
         for patch in patches:

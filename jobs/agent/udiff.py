@@ -1,190 +1,73 @@
-"""Unified diffs as models write them: parse, then apply with fuzz. Pure: no IO.
+"""Unified diffs as models write them: parse, then apply. Pure: no IO.
 
-Models get line numbers wrong, drop the space in front of empty context lines, strip trailing
-spaces and shift indentation. So a hunk is placed by its content (nearest its stated line),
-first exactly, then ignoring whitespace, then with up to two context lines at either edge left
-out; a hunk that cannot be placed is an error naming the file, the hunk and the closest lines."""
+A patch is first applied exactly as `git apply` would (git_apply), so whatever git accepts gives
+git's bytes. Only when git would refuse it, and fuzz is on (the default, for model-written
+patches), is it applied leniently: models get line numbers and counts wrong, drop the space in
+front of empty context lines, strip trailing spaces and shift indentation. Then a hunk is placed
+by its content (nearest its stated line), exactly, then ignoring whitespace, then with up to two
+context lines at either edge of the hunk left out -- never where the left-out lines would be at
+the start or the end of the file, where a mismatch means the hunk is not for this file as it is.
+Creating a file that exists, a new-file hunk (`@@ -0,0`) over a file with content and a deletion
+that leaves lines are refused in both modes. A hunk that cannot be placed is an error naming the
+file, the hunk and the closest lines."""
 
 from __future__ import annotations
 
-import re
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import replace
 
+from jobs.agent import git_apply
 from jobs.agent.edits import body, closest_match, newline_of, numbered, reindent, split_lines
-from shared.errors import InvalidInput
+from jobs.agent.git_apply import ExactPatch
+from jobs.agent.git_apply import PatchError as PatchError
+from jobs.agent.udiff_parse import FilePatch as FilePatch
+from jobs.agent.udiff_parse import Hunk, Patched
+from jobs.agent.udiff_parse import parse_patch as parse_patch
 
-_HUNK_RE = re.compile(r"^@@ -(\d+)(?:,(\d+))? \+(\d+)(?:,(\d+))? @@")
 _FUZZ = ((1, 0), (0, 1), (1, 1), (2, 0), (0, 2), (2, 1), (1, 2), (2, 2))  # context lines dropped
-
-
-class PatchError(InvalidInput):
-    """A patch that cannot be parsed or applied. `path` and `hunk` (1-based, 0 = the file as a
-    whole) say where; `closest` and `line` show the most similar lines of the file."""
-
-    code = "patch_failed"
-
-    def __init__(
-        self, message: str, *, path: str = "", hunk: int = 0, closest: str = "", line: int = 0
-    ) -> None:
-        super().__init__(message)
-        self.path, self.hunk, self.closest, self.line = path, hunk, closest, line
-
-
-@dataclass
-class Hunk:
-    header: str
-    old_start: int | None  # 1-based, as written; None when the header has no numbers
-    lines: list[tuple[str, str]] = field(default_factory=list)  # (" " | "-" | "+", text)
-    new_no_eol: bool = False  # "\ No newline at end of file" after the new side's last line
-
-    def side(self, tags: str) -> list[str]:
-        return [text for tag, text in self.lines if tag in tags]
-
-
-@dataclass
-class FilePatch:
-    old_path: str | None  # None: /dev/null, the file is created
-    new_path: str | None  # None: /dev/null, the file is deleted
-    hunks: list[Hunk] = field(default_factory=list)
-    binary: bool = False
-
-    @property
-    def path(self) -> str:
-        return self.new_path or self.old_path or ""
-
-
-@dataclass
-class Patched:
-    files: dict[str, str | None]  # every path the patch touches: new content, None = deleted
-    notes: list[str]  # how hunks were placed when not exactly where the patch said
-
-
-# ---------------------------------------------------------------------------- parse
-
-
-def parse_patch(text: str) -> list[FilePatch]:
-    """The file patches in `text`, which may hold prose and code fences around the diff."""
-    lines = [line.removesuffix("\r") for line in text.split("\n")]
-    if lines[-1] == "":
-        lines.pop()  # what follows the final newline is not a line
-    patches: list[FilePatch] = []
-    git: FilePatch | None = None  # a `diff --git` section still waiting for its ---/+++ lines
-    i = 0
-    while i < len(lines):
-        line = lines[i]
-        if line.startswith("diff --git "):
-            a, _, b = line[len("diff --git ") :].partition(" ")
-            git = FilePatch(_strip_prefix(_path(a), "a/"), _strip_prefix(_path(b), "b/"))
-            patches.append(git)
-        elif _is_file_header(lines, i):
-            old, new = _path(lines[i][4:]), _path(lines[i + 1][4:])
-            if (old is None or old.startswith("a/")) and (new is None or new.startswith("b/")):
-                old, new = _strip_prefix(old, "a/"), _strip_prefix(new, "b/")
-            if git is not None and not git.hunks:
-                git.old_path, git.new_path = old, new
-            else:
-                patches.append(FilePatch(old, new))
-            git = None
-            i += 1
-        elif line.startswith("@@"):
-            if not patches:
-                raise PatchError(
-                    f"the hunk at line {i + 1} of the patch comes before any file header; start "
-                    "each file with '--- a/PATH' and '+++ b/PATH' lines"
-                )
-            hunk, i = _parse_hunk(lines, i)
-            patches[-1].hunks.append(hunk)
-            continue
-        elif git is not None:
-            _git_header(git, line)
-        i += 1
-    if not patches:
-        raise PatchError(
-            "no unified diff found: write '--- a/PATH', '+++ b/PATH', then '@@ ... @@' hunks "
-            "whose lines start with ' ' (context), '-' (removed) or '+' (added)"
-        )
-    return patches
-
-
-def _git_header(patch: FilePatch, line: str) -> None:
-    if line.startswith("new file mode"):
-        patch.old_path = None
-    elif line.startswith("deleted file mode"):
-        patch.new_path = None
-    elif line.startswith("rename from "):
-        patch.old_path = line[len("rename from ") :]
-    elif line.startswith("rename to "):
-        patch.new_path = line[len("rename to ") :]
-    elif line.startswith(("Binary files ", "GIT binary patch")):
-        patch.binary = True
-
-
-def _is_file_header(lines: list[str], i: int) -> bool:
-    return lines[i].startswith("--- ") and i + 1 < len(lines) and lines[i + 1].startswith("+++ ")
-
-
-def _path(raw: str) -> str | None:
-    path = raw.split("\t")[0].strip()
-    if len(path) > 1 and path[0] == path[-1] == '"':
-        path = path[1:-1]
-    return None if path == "/dev/null" else path
-
-
-def _strip_prefix(path: str | None, prefix: str) -> str | None:
-    return path.removeprefix(prefix) if path is not None else None
-
-
-def _parse_hunk(lines: list[str], i: int) -> tuple[Hunk, int]:
-    """The hunk whose header is lines[i], and the index of the line after it."""
-    header = lines[i]
-    match = _HUNK_RE.match(header)
-    hunk = Hunk(header, int(match.group(1)) if match else None)
-    old_left = int(match.group(2) or 1) if match else 0
-    new_left = int(match.group(4) or 1) if match else 0
-    bare_blanks = 0  # trailing empty lines, which may be context or just the end of the diff
-    i += 1
-    while i < len(lines):
-        line = lines[i]
-        if line.startswith(("@@", "diff --git ")):
-            break
-        # "--- x" then "+++ y" is the next file, unless the counts say this hunk goes on and
-        # no hunk header follows (it is then a removed "-- x" and an added "++ y").
-        in_range = old_left > 0 or new_left > 0
-        if _is_file_header(lines, i) and (
-            not in_range or (i + 2 < len(lines) and lines[i + 2].startswith("@@"))
-        ):
-            break
-        if line.startswith("\\"):
-            if hunk.lines and hunk.lines[-1][0] in " +":
-                hunk.new_no_eol = True
-            i += 1
-            continue
-        if line and line[0] not in " -+":
-            break  # prose after the diff
-        tag, text = (line[0], line[1:]) if line else (" ", "")
-        bare_blanks = bare_blanks + 1 if not line else 0
-        hunk.lines.append((tag, text))
-        hunk.new_no_eol = hunk.new_no_eol and tag == "-"  # the marker is for an earlier line
-        old_left -= tag in " -"
-        new_left -= tag in " +"
-        i += 1
-    while bare_blanks and (match is None or old_left < 0):
-        hunk.lines.pop()
-        bare_blanks, old_left = bare_blanks - 1, old_left + 1
-    return hunk, i
 
 
 # ---------------------------------------------------------------------------- apply
 
 
-def apply_patch(files: Mapping[str, str | None], patch: str) -> dict[str, str | None]:
+def apply_patch(
+    files: Mapping[str, str | None], patch: str, *, fuzz: bool = True
+) -> dict[str, str | None]:
     """The new content of every file `patch` touches (None: deleted). `files` holds the current
-    content of those files; a path that is missing or None does not exist."""
+    content of those files; a path that is missing or None does not exist. Without fuzz, this
+    is `git apply`, file names included."""
+    if not fuzz:
+        return git_apply.apply(files, git_apply.parse(patch))[0]
     return apply_patches(files, parse_patch(patch)).files
 
 
-def apply_patches(files: Mapping[str, str | None], patches: list[FilePatch]) -> Patched:
+def apply_patches(
+    files: Mapping[str, str | None], patches: list[FilePatch], *, fuzz: bool = True
+) -> Patched:
+    """Applies parsed patches to `files` (see apply_patch), all or nothing: as git would if it
+    can, else (with fuzz) leniently."""
+    exact: list[ExactPatch] = []
+    for patch in patches:
+        if patch.exact is not None:
+            exact.append(
+                replace(
+                    patch.exact,
+                    old_path=patch.old_path if patch.exact.old_path is not None else None,
+                    new_path=patch.new_path if patch.exact.new_path is not None else None,
+                )
+            )
+    if len(exact) == len(patches):
+        try:
+            return Patched(*git_apply.apply(files, exact, float_bare=fuzz))
+        except PatchError:
+            if not fuzz:
+                raise
+    elif not fuzz:
+        raise PatchError(next(p.exact_error for p in patches if p.exact is None))
+    return _apply_leniently(files, patches)
+
+
+def _apply_leniently(files: Mapping[str, str | None], patches: list[FilePatch]) -> Patched:
     state = dict(files)
     touched: list[str] = []
     notes: list[str] = []
@@ -194,7 +77,7 @@ def apply_patches(files: Mapping[str, str | None], patches: list[FilePatch]) -> 
             raise PatchError(f"{path}: binary patches are not supported", path=path)
         old = state.get(patch.old_path) if patch.old_path is not None else None
         if patch.old_path is None:
-            if state.get(path):
+            if state.get(path) is not None:
                 raise PatchError(
                     f"{path} already exists, so the patch cannot create it: write a diff "
                     f"against its current content ('--- a/{path}') instead",
@@ -209,6 +92,12 @@ def apply_patches(files: Mapping[str, str | None], patches: list[FilePatch]) -> 
         if not patch.hunks and patch.old_path is not None and patch.new_path == patch.old_path:
             raise PatchError(f"the patch for {path} has no hunks ('@@' lines)", path=path)
         new = _apply_file(patch, old, notes)
+        if patch.new_path is None and new:
+            raise PatchError(
+                f"the patch deletes {path} but its hunks leave {len(split_lines(new))} of its "
+                "lines: remove every line of the file ('-' lines for all of it)",
+                path=path,
+            )
         if patch.old_path is not None and patch.old_path != patch.new_path:
             state[patch.old_path] = None  # deleted or renamed away
             touched.append(patch.old_path)
@@ -231,6 +120,14 @@ def _apply_file(patch: FilePatch, content: str, notes: list[str]) -> str:
         if not hunk.lines:
             raise PatchError(f"{where} is empty", path=patch.path, hunk=number)
         adds_only = not hunk.side(" -")
+        if adds_only and hunk.old_start == 0 and lines and patch.old_path is not None:
+            raise PatchError(
+                f"{where} adds lines at the start of an empty file ('@@ -0,0'), but "
+                f"{patch.path} has {len(lines)} lines: give the line to insert after and a few "
+                "unchanged lines around it as context",
+                path=patch.path,
+                hunk=number,
+            )
         if adds_only and hunk.old_start is None and lines:
             raise PatchError(
                 f"{where} only adds lines and has no line numbers, so there is no telling where "
@@ -292,6 +189,10 @@ def _place(
             (stripped, [w.strip() for w in old], ", ignoring whitespace"),
         ):
             found = _occurrences(haystack, wanted)
+            if drop[0]:  # left-out context must not be where the file starts...
+                found = [s for s in found if s - drop[0] > 0]
+            if drop[1]:  # ...or ends: the hunk would not be for this file as it is
+                found = [s for s in found if s + len(old) + drop[1] < len(haystack)]
             if not found or (fuzz and len(found) > 1):  # less context must still be unique
                 continue
             after = [s for s in found if s >= floor]  # before it: hunks out of order

@@ -51,13 +51,15 @@ def load_state(ctx: StageContext) -> PrepState:
 
 def run_suite(ctx: StageContext, plan: TestPlan) -> SuiteRun:
     """Runs the suite; when something fails, runs it once more so that a test which fails and
-    then passes is reported as flaky rather than as broken or fixed."""
+    then passes is reported as flaky rather than as broken or fixed. Tests the report itself
+    shows failing and then passing (a rerun plugin's) are flaky too."""
     first, output = _run_once(ctx, plan)
     if first.timed_out or not verdict.has_failures(first):
-        return SuiteRun(result=first, output=output)
+        return SuiteRun(result=first, flaky=first.flaky, output=output)
     ctx.log("some tests failed; running the suite again to tell flaky tests apart")
     rerun, _ = _run_once(ctx, plan)
-    return SuiteRun(result=first, flaky=verdict.flaky_between(first, rerun), output=output)
+    flaky = sorted({*first.flaky, *verdict.flaky_between(first, rerun)})
+    return SuiteRun(result=first, flaky=flaky, output=output)
 
 
 def _run_once(ctx: StageContext, plan: TestPlan) -> tuple[SuiteResult, str]:

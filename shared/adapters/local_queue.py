@@ -8,6 +8,7 @@ worker on the same file delivers it again (at least once)."""
 from __future__ import annotations
 
 import logging
+import os
 import random
 import secrets
 import sqlite3
@@ -45,6 +46,28 @@ _SCHEMA = (
 )
 _OPEN = "state IN ('pending', 'inflight')"
 _PURGE_EVERY_S = 60.0
+
+
+def _process_start(pid: int) -> str:
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[19]
+    except (OSError, IndexError):
+        return ""
+
+
+def _owner() -> str:
+    """Claims name the claiming process (pid and start time), so that a restarted server can
+    tell the claims of a dead process from those of a live one sharing the file."""
+    pid = os.getpid()
+    return f"{pid}-{_process_start(pid)}"
+
+
+def _owner_alive(lease: str) -> bool:
+    owner = lease.split(":", 1)[0]
+    pid, _, started = owner.partition("-")
+    if not pid.isdigit() or not started:
+        return False
+    return _process_start(int(pid)) == started
 
 
 class DeadLetter(Model):
@@ -136,10 +159,13 @@ class LocalQueue:
         return inserted == 1
 
     def start(self) -> None:
-        """Starts delivering in background threads; a no-op when already started."""
+        """Starts delivering in background threads; a no-op when already started. Deliveries
+        in flight in a process that is gone (a crash) are made due again first, rather than
+        when their lease runs out."""
         with self._wake:
             if self._scheduler is not None:
                 return
+            self._guarded(self._recover)
             self._stopping = False
             self._pool = ThreadPoolExecutor(self._concurrency, thread_name_prefix="errand-queue")
             self._scheduler = threading.Thread(
@@ -247,7 +273,7 @@ class LocalQueue:
             ).fetchone()
         if due is None or due > at:
             return None if due is None else float(due) - at
-        lease = secrets.token_hex(8)
+        lease = f"{_owner()}:{secrets.token_hex(8)}"
         abandoned = ""  # why the claimed row died instead, if it did
         with transaction(self._conn, self._lock) as conn:
             row = conn.execute(
@@ -320,6 +346,22 @@ class LocalQueue:
             self._on_dead(body, error)
         except Exception:
             log.exception("local queue: on_dead for %s raised; the delivery stays dead", name)
+
+    def _recover(self) -> None:
+        at = time.time()
+        with transaction(self._conn, self._lock) as conn:
+            rows = conn.execute(
+                "SELECT name, lease FROM queue_items WHERE state = 'inflight'"
+            ).fetchall()
+            orphans = [name for name, lease in rows if not _owner_alive(lease)]
+            for name in orphans:
+                conn.execute(
+                    "UPDATE queue_items SET state = 'pending', next_at = ?, lease = '',"
+                    " last_error = 'its worker process died' WHERE name = ?",
+                    (at, name),
+                )
+        if orphans:
+            log.warning("local queue: %d deliveries of a dead worker are due again", len(orphans))
 
     def _purge(self) -> None:
         with transaction(self._conn, self._lock) as conn:

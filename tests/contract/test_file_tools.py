@@ -297,3 +297,45 @@ def test_repo_path_normalises(raw: str, expected: str) -> None:
 def test_repo_path_refuses_paths_outside(raw: str) -> None:
     with pytest.raises(InvalidInput, match="outside the repository"):
         repo_path(raw)
+
+
+def test_apply_text_keeps_good_blocks_and_reports_the_bad_ones(
+    tools: FileTools, workspace: Path
+) -> None:
+    calc = workspace / "repo" / "src" / "calc.py"
+    answer = (
+        "src/calc.py\n<source>python\n<<<<<<< SEARCH\n    return a - b\n=======\n"
+        "    return a + b\n=======\n</source>\n\n"  # a wrapper line and a second divider
+        "src/calc.py\n<<<<<<< SEARCH\ndef add(a, b):\n>>>>>>> REPLACE\n\n"  # no divider
+        "notes.txt\n```\n<<<<<<< SEARCH\n=======\nfixed add\n>>>>>>> REPLACE\n```\n"
+        "src/calc.py\n<<<<<<< SEARCH\nnot in the file\n=======\nx\n>>>>>>> REPLACE\n"
+    )
+    report = (tools.apply_text(answer) or "").splitlines()
+    assert report[:3] == [
+        "edited src/calc.py",
+        "created notes.txt",
+        "error: block 2 (src/calc.py), starting at line 11, has '>>>>>>> REPLACE' at line 13 "
+        "but no '=======' line between the lines to find and the new lines. It was not applied; "
+        "send it again in this shape:",
+    ]
+    assert any(line.startswith("error: block 4 (src/calc.py): the search text") for line in report)
+    assert report[-1].startswith("The other 2 block(s) were applied: do not send them again")
+    assert calc.read_text() == "def add(a, b):\n    return a + b\n"
+    assert (workspace / "repo" / "notes.txt").read_text() == "fixed add\n"
+
+
+def test_apply_text_resolves_a_base_name_or_a_misspelt_name_to_the_repository_file(
+    tools: FileTools, workspace: Path
+) -> None:
+    (workspace / "repo" / "docs").mkdir()
+    (workspace / "repo" / "docs" / "guide.md").write_text("# Guide\n")
+    answer = (
+        "calc.py\n<<<<<<< SEARCH\n    return a - b\n=======\n    return a + b\n>>>>>>> REPLACE\n"
+        "docs/guid.md\n<<<<<<< SEARCH\n# Guide\n=======\n# The guide\n>>>>>>> REPLACE\n"
+        "new/calc.py\n<<<<<<< SEARCH\n=======\nx = 1\n>>>>>>> REPLACE\n"  # new: taken as named
+    )
+    assert (
+        tools.apply_text(answer) == "edited src/calc.py\nedited docs/guide.md\ncreated new/calc.py"
+    )
+    assert (workspace / "repo" / "src" / "calc.py").read_text().endswith("return a + b\n")
+    assert (workspace / "repo" / "docs" / "guide.md").read_text() == "# The guide\n"

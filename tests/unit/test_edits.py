@@ -7,18 +7,16 @@ import time
 import pytest
 
 from jobs.agent.edits import (
-    DIVIDER,
-    REPLACE,
-    SEARCH,
     EditBlock,
     EditError,
+    apply_block,
     apply_edit,
     closest_match,
     newline_of,
     numbered,
-    parse_blocks,
     reindent,
     split_lines,
+    unwrap,
 )
 from shared.errors import InvalidInput
 
@@ -264,58 +262,80 @@ def test_split_lines_newline_of_and_numbered() -> None:
     assert numbered(["x\n", "y"], 9) == " 9 | x\n10 | y\n"
 
 
-# ---------------------------------------------------------------------------- parse
+# ---------------------------------------------------------------------------- Aider's apply cases
+# Ported from Aider's tests/basic/test_editblock.py (replace_most_similar_chunk).
 
 
-def block(path: str, search: str, replace: str) -> str:
-    return f"{path}\n```python\n{SEARCH}\n{search}{DIVIDER}\n{replace}{REPLACE}\n```\n"
+def test_aider_missing_varied_leading_whitespace() -> None:
+    whole = "\n    line1\n    line2\n        line3\n    line4\n"
+    applied = apply_edit(whole, "line2\n    line3\n", "new_line2\n    new_line3\n")
+    assert applied.content == "\n    line1\n    new_line2\n        new_line3\n    line4\n"
 
 
-def test_parse_one_block_with_its_file_name_above_the_fence() -> None:
-    text = "I will rename it.\n\n" + block("src/app.py", "a = 1\n", "b = 1\n") + "Done."
-    assert parse_blocks(text) == [EditBlock("src/app.py", "a = 1\n", "b = 1\n")]
-
-
-def test_parse_several_blocks_and_files() -> None:
-    text = (
-        block("a.py", "x\n", "y\n")
-        + "and\n"
-        + block("`b/c.py`", "1\n2\n", "")
-        + f"{SEARCH}\nmore\n{DIVIDER}\nmore!\n{REPLACE}\n"
+def test_aider_missing_leading_whitespace() -> None:
+    applied = apply_edit(
+        "    line1\n    line2\n    line3\n", "line1\nline2\n", "new_line1\nnew_line2\n"
     )
-    assert parse_blocks(text) == [
-        EditBlock("a.py", "x\n", "y\n"),
-        EditBlock("b/c.py", "1\n2\n", ""),
-        EditBlock("b/c.py", "more\n", "more!\n"),  # no name: the previous block's file
-    ]
+    assert applied.content == "    new_line1\n    new_line2\n    line3\n"
 
 
-def test_parse_tolerates_marker_lengths_crlf_and_an_empty_search() -> None:
-    text = "new.txt\r\n<<<<<<<< SEARCH\r\n=========\r\nhello\r\n>>>>>>> REPLACE\r\n"
-    assert parse_blocks(text) == [EditBlock("new.txt", "", "hello\n")]
+def test_aider_just_some_missing_leading_whitespace() -> None:
+    applied = apply_edit(
+        "    line1\n    line2\n    line3\n", " line1\n line2\n", " new_line1\n     new_line2\n"
+    )
+    assert applied.content == "    new_line1\n        new_line2\n    line3\n"
 
 
-def test_parse_keeps_indentation_and_blank_lines_inside_blocks() -> None:
-    text = block("m.py", "    if x:\n\n        y()\n", "    pass\n")
-    assert parse_blocks(text)[0].search == "    if x:\n\n        y()\n"
+def test_aider_missing_leading_whitespace_including_a_blank_line() -> None:
+    applied = apply_edit(
+        "    line1\n    line2\n    line3\n", "\n  line1\n  line2\n", "  new_line1\n  new_line2\n"
+    )
+    assert applied.content == "    new_line1\n    new_line2\n    line3\n"
 
 
-def test_text_without_blocks_parses_to_nothing() -> None:
-    assert parse_blocks("Just an explanation, no edits.\n=======\n") == []
+def test_aider_multiple_matches_are_refused_where_aider_takes_the_first() -> None:
+    # A deliberate difference: Aider replaces the first occurrence; editing the wrong one
+    # silently is worse than asking the model for one more line of context.
+    for whole, part in (
+        ("line1\nline2\nline1\nline3\n", "line1\n"),
+        ("    line1\n    line2\n    line1\n    line3\n", "line1\n"),
+    ):
+        with pytest.raises(EditError) as caught:
+            apply_edit(whole, part, "new_line\n")
+        assert caught.value.matches == (1, 3)
 
 
-def test_unclosed_block_is_an_error_naming_the_line() -> None:
-    with pytest.raises(EditError, match=r"line 2 is missing its '>>>>>>> REPLACE' line"):
-        parse_blocks(f"a.py\n{SEARCH}\nx\n{DIVIDER}\ny\n")
-    with pytest.raises(EditError, match="missing its '======='"):
-        parse_blocks(f"a.py\n{SEARCH}\nx\n")
+def test_aider_full_edit_and_new_file() -> None:
+    assert apply_edit("one\ntwo\nthree\n", "two\n", "new\n").content == "one\nnew\nthree\n"
+    assert apply_edit("", "", "creating a new file\n").content == "creating a new file\n"
 
 
-def test_marker_in_the_wrong_place_is_an_error() -> None:
-    with pytest.raises(EditError, match=r"'>>>>>>> REPLACE' at line 4 where '=======' was"):
-        parse_blocks(f"a.py\n{SEARCH}\nx\n{REPLACE}\n")
+# ---------------------------------------------------------------------------- wrapped sections
 
 
-def test_block_without_a_file_name_is_an_error() -> None:
-    with pytest.raises(EditError, match="names no file"):
-        parse_blocks(f"Here is my change:\n{SEARCH}\nx\n{DIVIDER}\ny\n{REPLACE}\n")
+def test_unwrap_drops_a_fence_around_a_section_and_a_first_line_naming_the_file() -> None:
+    # Aider's strip_quoted_wrapping cases
+    wrapped = (
+        "filename.ext\n```\nWe just want this content\nNot the filename and triple quotes\n```"
+    )
+    assert unwrap(wrapped, "filename.ext") == (
+        "We just want this content\nNot the filename and triple quotes\n"
+    )
+    assert unwrap("```\nkeep\n```\n", "x.py") == "keep\n"
+    assert unwrap("plain\ntext\n", "x.py") == "plain\ntext\n"
+    assert unwrap("filename.ext\n", "filename.ext") == ""
+    assert unwrap("Line that ends with filename.ext\nA second line", "filename.ext") == (
+        "Line that ends with filename.ext\nA second line\n"
+    )
+    assert unwrap("~~~~python\nx\n~~~~\n", "a/b.py") == "x\n"
+    assert unwrap("````\nx\n```\n", "b.py") == "````\nx\n```\n"  # closer too short
+
+
+def test_apply_block_tries_a_wrapped_search_unwrapped_only_when_it_does_not_match() -> None:
+    block = EditBlock("app.py", "```python\nx = 1\n```\n", "```python\nx = 2\n```\n")
+    assert apply_block("x = 1\n", block).content == "x = 2\n"
+    readme = "Install:\n```\npip install a\n```\n"  # fences that are the file's own
+    own = EditBlock("README.md", "```\npip install a\n```\n", "```\npip install b\n```\n")
+    assert apply_block(readme, own).content == "Install:\n```\npip install b\n```\n"
+    with pytest.raises(EditError, match="not in the file"):
+        apply_block("y = 1\n", EditBlock("app.py", "```\nzzz\n```\n", "q\n"))

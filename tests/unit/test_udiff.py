@@ -132,14 +132,41 @@ def test_a_wrong_context_line_at_the_edge_is_fuzzed() -> None:
 
 
 def test_fuzz_never_picks_one_of_several_places() -> None:
-    content = "a\nx\nb\n\nc\nx\nd\n"
-    # Only "x" remains once the two wrong context lines are dropped: "x" is at lines 2 and 6.
-    patch = "--- a/t\n+++ b/t\n@@ -1,3 +1,3 @@\n q\n-x\n+X\n r\n"
+    content = "0\na\nx\nb\n\nc\nx\nd\ne\n"
+    # Only "x" remains once the two wrong context lines are dropped: "x" is at lines 3 and 7.
+    patch = "--- a/t\n+++ b/t\n@@ -2,3 +2,3 @@\n q\n-x\n+X\n r\n"
     with pytest.raises(PatchError, match="hunk 1"):
         apply_patch({"t": content}, patch)
     assert apply_patch({"t": content.replace("c\nx", "c\ny")}, patch)["t"] == (
-        "a\nX\nb\n\nc\ny\nd\n"
+        "0\na\nX\nb\n\nc\ny\nd\ne\n"
     )
+
+
+def test_fuzz_never_drops_context_at_the_start_or_the_end_of_the_file() -> None:
+    # The hunks of the reference cases that git refuses and fuzz used to apply.
+    past_end = "--- a/f\n+++ b/f\n@@ -2,3 +2,3 @@\n b\n-c\n+C\n d\n"
+    with pytest.raises(PatchError, match="hunk 1"):
+        apply_patch({"f": "a\nb\nc\n"}, past_end)
+    wrong_last = "--- a/f\n+++ b/f\n@@ -2,3 +2,3 @@\n b\n-c\n+C\n z\n"
+    with pytest.raises(PatchError, match="hunk 1"):
+        apply_patch({"f": "a\nb\nc\nd\n"}, wrong_last)
+    before_start = "--- a/f\n+++ b/f\n@@ -1,3 +1,3 @@\n z\n-a\n+A\n b\n"
+    with pytest.raises(PatchError, match="hunk 1"):
+        apply_patch({"f": "a\nb\nc\n"}, before_start)
+    new_file_hunk = "--- a/f\n+++ b/f\n@@ -0,0 +1,2 @@\n+x\n+y\n"
+    with pytest.raises(PatchError, match=r"'@@ -0,0'\), but f has 3 lines"):
+        apply_patch({"f": "a\nb\nc\n"}, new_file_hunk)
+    assert apply_patch({}, new_file_hunk) == {"f": "x\ny\n"}  # git creates it, and so do we
+    assert apply_patch({"f": ""}, new_file_hunk) == {"f": "x\ny\n"}
+    # Away from the edges a wrong context line is still left out.
+    mid = "--- a/f\n+++ b/f\n@@ -2,3 +2,3 @@\n b\n-c\n+C\n z\n"
+    assert apply_patch({"f": "a\nb\nc\nd\ne\n"}, mid) == {"f": "a\nb\nC\nd\ne\n"}
+
+
+def test_a_deletion_that_leaves_lines_is_refused() -> None:
+    patch = "--- a/f\n+++ /dev/null\n@@ -1,2 +0,0 @@\n-a\n-b\n"
+    with pytest.raises(PatchError, match="its hunks leave 1 of its lines"):
+        apply_patch({"f": "a\nb\nc\n"}, patch)
 
 
 def test_unplaceable_hunk_names_file_hunk_and_closest_lines() -> None:
@@ -200,7 +227,9 @@ def test_creating_an_existing_file_or_patching_a_missing_one_is_refused() -> Non
     create = "--- /dev/null\n+++ b/calc.py\n@@ -0,0 +1 @@\n+x\n"
     with pytest.raises(PatchError, match=r"calc\.py already exists"):
         apply_patch({"calc.py": CALC}, create)
-    assert apply_patch({"calc.py": ""}, create) == {"calc.py": "x\n"}
+    with pytest.raises(PatchError, match=r"calc\.py already exists"):  # as git: even empty
+        apply_patch({"calc.py": ""}, create)
+    assert apply_patch({}, create) == {"calc.py": "x\n"}
     with pytest.raises(PatchError, match=r"missing\.py does not exist"):
         apply_patch({}, "--- a/missing.py\n+++ b/missing.py\n@@ -1 +1 @@\n-a\n+b\n")
 
@@ -230,6 +259,9 @@ def test_no_newline_at_end_of_file_markers() -> None:
     drop_newline = "--- a/t\n+++ b/t\n@@ -1,2 +1,2 @@\n a\n-b\n+c\n\\ No newline at end of file\n"
     assert apply_patch({"t": "a\nb\n"}, drop_newline)["t"] == "a\nc"
     append = "--- a/t\n+++ b/t\n@@ -2 +2,2 @@\n b\n\\ No newline at end of file\n+c\n"
+    # The marker after a context line takes its newline on both sides: git 2.39 writes "bc".
+    assert apply_patch({"t": "a\nb"}, append)["t"] == "a\nbc\n"
+    append = "--- a/t\n+++ b/t\n@@ -2 +2,2 @@\n-b\n\\ No newline at end of file\n+b\n+c\n"
     assert apply_patch({"t": "a\nb"}, append)["t"] == "a\nb\nc\n"
     # A hunk away from the end leaves a missing final newline missing.
     middle = "--- a/t\n+++ b/t\n@@ -1 +1 @@\n-a\n+A\n"
@@ -284,3 +316,57 @@ def test_paths_keep_a_real_directory_named_a_when_not_git_style() -> None:
         "--- x.py\t2024-01-01 00:00:00\n+++ x.py\t2024-01-02\n@@ -1 +1 @@\n-1\n+2\n"
     )
     assert patch.path == "x.py"
+
+
+# ---------------------------------------------------------------------------- without fuzz: git
+
+
+def test_without_fuzz_the_rules_are_gits() -> None:
+    ten = "".join(f"line {i}\n" for i in range(1, 11))
+
+    def strict(patch: str, content: str = ten) -> str | None:
+        return apply_patch({"n": content}, "--- a/n\n+++ b/n\n" + patch, fuzz=False)["n"]
+
+    # Offsets are fine: the hunk is searched outwards from its line.
+    assert strict("@@ -2,3 +2,3 @@\n line 5\n-line 6\n+six\n line 7\n") == ten.replace(
+        "line 6\n", "six\n"
+    )
+    # A hunk at line 1 must be at the start, one without trailing context at the end.
+    for hunk in (
+        "@@ -1,3 +1,3 @@\n line 5\n-line 6\n+six\n line 7\n",
+        "@@ -4,2 +4,2 @@\n line 4\n-line 5\n+five\n",
+        "@@ -1,3 +1,3 @@\n line 1\n-line 2\n+two\n",  # its count is wrong too
+    ):
+        with pytest.raises(PatchError):
+            strict(hunk)
+    # Counts are exact: fewer lines than counted is a corrupt patch; lines past them are not
+    # part of the hunk (which then has no trailing context, so must be at the end).
+    with pytest.raises(PatchError, match="corrupt patch at line 8"):
+        strict("@@ -1,4 +1,4 @@\n line 1\n-line 2\n+two\n line 3\n")
+    with pytest.raises(PatchError, match="does not apply"):
+        strict("@@ -1,2 +1,2 @@\n line 1\n-line 2\n+two\n line 3\n")
+    # Whitespace must match; the patch text must end with a newline.
+    with pytest.raises(PatchError):
+        strict("@@ -4,3 +4,3 @@\n line 4 \n-line 5\n+five\n line 6\n")
+    with pytest.raises(PatchError, match="corrupt patch at line 7"):  # git's numbers too
+        strict("@@ -4,3 +4,3 @@\n line 4\n-line 5\n+five\n line 6")
+    # git's quirks are kept: a bare insertion goes to the end of the file...
+    assert strict("@@ -3,0 +4,2 @@\n+x\n+y\n") == ten + "x\ny\n"
+    # ...which with fuzz (as with git apply --unidiff-zero) goes after the line it names.
+    bare = "--- a/n\n+++ b/n\n@@ -3,0 +4,2 @@\n+x\n+y\n"
+    assert apply_patch({"n": ten}, bare)["n"] == ten.replace("line 3\n", "line 3\nx\ny\n")
+    # A context line marked "no newline" matches a line that has one, as a prefix.
+    marked = "@@ -1,2 +1,2 @@\n-a\n+A\n b\n\\ No newline at end of file\n"
+    assert strict(marked, "a\nb\nc\n") == "A\nbc\n"
+
+
+def test_without_fuzz_file_names_are_read_as_git_reads_them() -> None:
+    # git strips the first directory of each name (-p1), whatever it is.
+    patch = "--- x/src/a.py\n+++ y/src/a.py\n@@ -1 +1 @@\n-1\n+2\n"
+    assert apply_patch({"src/a.py": "1\n"}, patch, fuzz=False) == {"src/a.py": "2\n"}
+    with pytest.raises(PatchError, match="no such file"):
+        apply_patch({"a/x.py": "1\n"}, "--- a/x.py\n+++ a/x.py\n@@ -1 +1 @@\n-1\n+2\n", fuzz=False)
+    # With fuzz, a name that is a real path is kept (see the test above on a directory named a).
+    assert apply_patch({"a/x.py": "1\n"}, "--- a/x.py\n+++ a/x.py\n@@ -1 +1 @@\n-1\n+2\n") == {
+        "a/x.py": "2\n"
+    }
