@@ -79,8 +79,9 @@ def _describe(status: int) -> str:
 
 
 def prewarm() -> None:
-    """Everything a stage would otherwise load on its first use: modules, litellm, the
-    tokenizer and the tree-sitter grammars. It must not start threads (fork follows)."""
+    """Everything a stage would otherwise load on its first use: modules, litellm and its first
+    completion's provider code, the tokenizer and the tree-sitter grammars. It must not leave
+    threads behind (fork follows)."""
     import threading
 
     from jobs import runner  # noqa: F401  (imports every stage)

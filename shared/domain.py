@@ -124,11 +124,17 @@ class PlanStep(Model):
 class Plan(Model):
     summary: Text = Field(min_length=1, max_length=limits.MAX_DETAILS_CHARS)
     steps: list[PlanStep] = Field(min_length=1, max_length=limits.MAX_STEPS)
+    # For a repository without tests: a command the model proposes to check the change (run in
+    # the sandbox without network by verify, and always shown as the model's, never as the
+    # repository's own tests). Ignored when the repository has a test suite.
+    check_command: Text = Field(default="", max_length=limits.MAX_TITLE_CHARS * 4)
 
     @model_validator(mode="after")
     def _bounded(self) -> Plan:
-        size = len(self.summary) + sum(
-            len(s.title) + len(s.details) + sum(len(f) for f in s.files) for s in self.steps
+        size = (
+            len(self.summary)
+            + len(self.check_command)
+            + sum(len(s.title) + len(s.details) + sum(len(f) for f in s.files) for s in self.steps)
         )
         if size > limits.MAX_PLAN_CHARS:
             raise ValueError(
@@ -158,6 +164,10 @@ class TestReport(Model):
     disappeared: list[str] = Field(default_factory=list)
     baseline_note: str = ""
     after_note: str = ""
+    suite_found: bool = True  # False: the repository has no tests; nothing of its own verifies
+    check_command: str = ""  # the model-proposed check run instead (see Plan.check_command)
+    check_exit_code: int | None = None  # None: no check ran
+    check_note: str = ""  # e.g. timed out
 
 
 class Conformance(Model):

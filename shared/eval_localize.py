@@ -1,10 +1,13 @@
 """`errand eval localize`: how often retrieval ranks the files a fix touched near the top.
 
 Each dataset line is `{"repo_path", "problem_statement", "gold_files": [...]}`; `repo_path` may
-be relative to the dataset file. recall@k is the share of an item's gold files among its first k
-ranked files, averaged over items; gold_in_context is the same share among the files whose text
-made it into the context. Context tokens are those of the full context the agent would
-get (repo map and file excerpts) within the budget, counted with the model's tokenizer."""
+be relative to the dataset file. Other keys (public datasets carry `instance_id`, `base_commit`,
+patches and more) are ignored, except `instance_id`, which `--details` echoes.
+
+recall@k is the share of an item's gold files among its first k ranked files, averaged over
+items; gold_in_context is the same share among the files whose text made it into the context.
+Context tokens are those of the full context the agent would get (repo map and file excerpts)
+within the budget, counted with the model's tokenizer."""
 
 from __future__ import annotations
 
@@ -12,11 +15,10 @@ import argparse
 import hashlib
 import json
 import sys
-import tempfile
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
-from pydantic import BaseModel, ConfigDict, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from shared.errors import InvalidInput
 
@@ -26,10 +28,12 @@ DEFAULT_TOKENIZER_MODEL = "gpt-4o"
 
 
 class Item(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    # A format others define (SWE-bench and its kin): take what is needed, ignore the rest.
+    model_config = ConfigDict(extra="ignore")
     repo_path: str
     problem_statement: str
-    gold_files: list[str]
+    gold_files: list[str] = Field(min_length=1)
+    instance_id: str = ""
 
 
 def load_dataset(dataset: Path) -> list[Item]:
@@ -45,12 +49,19 @@ def load_dataset(dataset: Path) -> list[Item]:
             items.append(Item.model_validate_json(line))
         except ValidationError as exc:
             raise InvalidInput(
-                f"{dataset}:{number} is not a dataset item ({exc.errors()[0]['msg']}); each line "
-                'must be {"repo_path": str, "problem_statement": str, "gold_files": [str]}'
+                f"{dataset}:{number} is not a dataset item ({_problem(exc)}); each line must be "
+                'a JSON object with at least {"repo_path": str, "problem_statement": str, '
+                '"gold_files": [str, ...]}'
             ) from exc
     if not items:
         raise InvalidInput(f"{dataset} holds no items; add one JSON object per line")
     return items
+
+
+def _problem(exc: ValidationError) -> str:
+    error = exc.errors()[0]
+    where = ".".join(str(p) for p in error["loc"])
+    return f"{where}: {error['msg']}" if where else error["msg"]
 
 
 def run_eval(
@@ -74,33 +85,33 @@ def run_eval(
     in_context = 0.0  # share of gold files whose text (whole or excerpts) made it into the context
     details = []
     snapshots: dict[Path, Snapshot] = {}
-    with tempfile.TemporaryDirectory(prefix="errand-localize-") as cache:
-        for item in items:
-            repo = (dataset.parent / item.repo_path).resolve()
-            if not repo.is_dir():
-                raise InvalidInput(f"repo_path {item.repo_path!r} is not a directory: {repo}")
-            if repo not in snapshots:
-                # Not a real commit: a stable key for this run's throwaway map cache.
-                key = hashlib.sha1(str(repo).encode()).hexdigest()
-                snapshots[repo] = Snapshot.load(repo, key, Path(cache))
-            built = assemble(snapshots[repo], item.problem_statement, budget_tokens, count)
-            order = [path for path, _ in built.ranked]
-            position = {path: i + 1 for i, path in enumerate(order)}
-            for k in ks:
-                found = sum(1 for g in item.gold_files if position.get(g, k + 1) <= k)
-                hits[k] += found / len(item.gold_files)
-            used = count(built.text)
-            tokens += used
-            shown = [g for g in item.gold_files if f"### {g} (" in built.text]
-            in_context += len(shown) / len(item.gold_files)
-            details.append(
-                {
-                    "repo_path": item.repo_path,
-                    "gold_ranks": {g: position.get(g) for g in item.gold_files},
-                    "top": order[:3],
-                    "context_tokens": used,
-                }
-            )
+    for item in items:
+        repo = (dataset.parent / item.repo_path).resolve()
+        if not repo.is_dir():
+            raise InvalidInput(f"repo_path {item.repo_path!r} is not a directory: {repo}")
+        if repo not in snapshots:
+            # Not a real commit: the map is not cached across runs; the key only names it.
+            key = hashlib.sha1(str(repo).encode()).hexdigest()
+            snapshots[repo] = Snapshot.load(repo, key)
+        built = assemble(snapshots[repo], item.problem_statement, budget_tokens, count)
+        order = [path for path, _ in built.ranked]
+        position = {path: i + 1 for i, path in enumerate(order)}
+        for k in ks:
+            found = sum(1 for g in item.gold_files if position.get(g, k + 1) <= k)
+            hits[k] += found / len(item.gold_files)
+        used = count(built.text)
+        tokens += used
+        shown = [g for g in item.gold_files if f"### {g} (" in built.text]
+        in_context += len(shown) / len(item.gold_files)
+        details.append(
+            {
+                **({"instance_id": item.instance_id} if item.instance_id else {}),
+                "repo_path": item.repo_path,
+                "gold_ranks": {g: position.get(g) for g in item.gold_files},
+                "top": order[:3],
+                "context_tokens": used,
+            }
+        )
     result: dict[str, object] = {f"recall@{k}": round(hits[k] / len(items), 3) for k in ks}
     result["gold_in_context"] = round(in_context / len(items), 3)
     result["mean_context_tokens"] = round(tokens / len(items), 1)

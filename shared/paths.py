@@ -62,8 +62,10 @@ def server_file(home: Path) -> Path:
     return home / "server.json"
 
 
-def repomap_cache(home: Path) -> Path:
-    return home / "cache" / "repomap"
+def context_cache(home: Path) -> Path:
+    """Facts retrieval keeps per repository and commit (jobs.agent.context_cache); written by
+    the trusted side only, never mounted into a sandbox."""
+    return home / "cache" / "context"
 
 
 def env_cache(home: Path) -> Path:

@@ -64,6 +64,7 @@ REQUIREMENTS = (
 _TEST_EXTRAS = ("test", "tests", "testing", "dev")
 _IGNORED_DIRS = {"node_modules", ".venv", "venv", ".git", "site-packages", ".tox", "build", "dist"}
 _PIP = f"{VENV_DIR}/bin/python -m pip install --disable-pip-version-check --no-input"
+_UV_ENV = "UV_CACHE_DIR=/workspace/.cache/uv UV_PYTHON_DOWNLOADS=never UV_NO_PROGRESS=1"
 _NPM_FLAGS = "--no-audit --no-fund"
 _LABEL = re.compile(
     r"^\s*(?:[-*+]\s+)?(?:\*\*|__)?(test|install)\s+command\s*(?:\*\*|__)?\s*:\s*(?:\*\*|__)?"
@@ -104,7 +105,7 @@ def detect(
 ) -> TestPlan | None:
     """`files`: contents of the RELEVANT_FILES that exist (others are ignored), keyed by path;
     `paths`: every file path in the repository (relative, '/'-separated). None when the
-    repository has no tests Errand can find (fail the task with NO_TESTS_MESSAGE).
+    repository has no tests Errand can find (see NO_TESTS_MESSAGE and install_without_tests).
     Raises InvalidInput when pyproject.toml or package.json cannot be parsed."""
     listing = [p for p in paths if not _IGNORED_DIRS.intersection(PurePosixPath(p).parts[:-1])]
     named_test, named_install = agents_commands(files.get("AGENTS.md", ""))
@@ -130,6 +131,24 @@ def detect(
     else:
         return None
     return plan.model_copy(update={"install": [named_install]}) if named_install else plan
+
+
+def install_without_tests(files: Mapping[str, str], paths: Iterable[str]) -> list[str]:
+    """For a repository detect() found no tests in: the commands that still install its
+    dependencies (so that a check the model proposes can import the code), or [] when it
+    declares none. AGENTS.md's install command wins."""
+    _, named_install = agents_commands(files.get("AGENTS.md", ""))
+    if named_install:
+        return [named_install]
+    listing = [p for p in paths if not _IGNORED_DIRS.intersection(PurePosixPath(p).parts[:-1])]
+    present = set(listing)
+    python = present & {"setup.py", "pyproject.toml", *REQUIREMENTS}
+    if python:
+        return _python_install(files, listing)
+    if "package.json" in files:
+        locked = "package-lock.json" in present or "npm-shrinkwrap.json" in present
+        return [f"npm ci {_NPM_FLAGS}" if locked else f"npm install {_NPM_FLAGS}"]
+    return []
 
 
 def agents_commands(agents_md: str) -> tuple[str, str]:
@@ -197,8 +216,23 @@ def _python_install(files: Mapping[str, str], paths: Iterable[str]) -> list[str]
         # Editable, so that tests import the code being changed, not a copy in site-packages.
         targets.append("-e " + (shlex.quote(f".[{extra}]") if extra else "."))
     targets.append("pytest")
-    venv = f"test -x {VENV_DIR}/bin/python || python3 -m venv {VENV_DIR}"
-    return [venv, f"{_PIP} {' '.join(targets)}"]
+    return _venv_install(" ".join(targets))
+
+
+def _venv_install(targets: str) -> list[str]:
+    """A venv, then `targets` (pip syntax) installed into it: through uv where the sandbox has
+    it (many times faster), through pip otherwise. uv's cache sits in the workspace, on the
+    venv's filesystem, so that it links files instead of copying them."""
+    uv = f"command -v uv >/dev/null 2>&1 && export {_UV_ENV}"
+    venv = (
+        f"test -x {VENV_DIR}/bin/python || {{ if {uv}; then uv venv -q --seed --python python3 "
+        f"{VENV_DIR}; else python3 -m venv {VENV_DIR}; fi; }}"
+    )
+    install = (
+        f"if {uv}; then uv pip install -q --python {VENV_DIR}/bin/python {targets}; "
+        f"else {_PIP} {targets}; fi"
+    )
+    return [venv, install]
 
 
 def _pytest_plan(install: list[str], junit_path: str, args: str, display: str) -> TestPlan:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from functools import cached_property
@@ -10,7 +11,7 @@ from typing import TYPE_CHECKING
 
 from shared import paths
 from shared.domain import StageRequest, Task, Timings
-from shared.errors import BudgetExceeded, ConfigError
+from shared.errors import BudgetExceeded, ConfigError, ErrandError
 from shared.ports import (
     Blobs,
     Forge,
@@ -343,7 +344,8 @@ def _no_delivery(body: bytes) -> int:
 
 
 def prewarm() -> None:
-    """Imports what stages need so that forked job executions start warm."""
+    """Imports what stages need, and makes one local model call, so that forked job executions
+    start warm. Call only in a process that forks afterwards and holds no threads yet."""
     from shared.adapters import (  # noqa: F401
         bwrap_sandbox,
         forge_router,
@@ -354,6 +356,16 @@ def prewarm() -> None:
         speech,
         sqlite_store,
     )
-    from shared.adapters.litellm_model import import_litellm
+    from shared.adapters.litellm_warm import warm_completion
 
-    import_litellm()
+    # Not only the import: the first completion loads provider code and the HTTP stack (~1 s),
+    # which every forked stage would otherwise pay before its first request left. A failed
+    # warm-up costs only that time, so it is reported (the pool's log) rather than fatal.
+    try:
+        warm_completion()
+    except (ErrandError, OSError) as exc:
+        # stderr: the pool's stdout carries its "ready" handshake
+        print(
+            f"warning: the model warm-up failed ({exc}); stages pay it on their first call",
+            file=sys.stderr,
+        )

@@ -6,9 +6,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
+from jobs.agent.context_cache import TreeFacts
+from jobs.agent.context_cache import load as load_checkout
 from jobs.agent.instructions import RepoInstructions
-from jobs.agent.repomap import CountTokens, RepoMap, fit_blocks, read_source
-from jobs.agent.retrieval import Index, pack
+from jobs.agent.ranking import Index
+from jobs.agent.repomap import CountTokens, RepoMap, fit_blocks
+from jobs.agent.retrieval import pack
 
 MAP_SHARE = 0.25  # of the budget, for the repo map; the rest goes to file contents
 DIRECTORY_INSTRUCTIONS_CHARS = 1500  # per nested AGENTS.md
@@ -31,18 +34,23 @@ class Snapshot:
     index: Index
 
     @classmethod
-    def load(cls, repo_dir: Path, commit: str, cache_dir: Path) -> Snapshot:
-        repo_map = RepoMap.build(repo_dir, commit, cache_dir)
+    def load(cls, repo_dir: Path, commit: str, cached: TreeFacts | None = None) -> Snapshot:
+        """Reads the checkout, taking each file's facts from `cached` (see `context_cache`)
+        where its content is known there. `commit` is the sha the trusted side checked out."""
+        checkout = load_checkout(repo_dir, commit, cached)
+        repo_map = checkout.repo_map()
         contents: dict[str, str] = {}
         total = 0
-        # Source files first: past the cap, the rest are ranked by path and symbols alone.
+        # Source files first: past the cap, the rest are ranked without their text in the prompt.
         for entry in sorted(repo_map.files, key=lambda f: not f.language):
-            text = read_source(repo_dir, entry.path)
-            if text is not None and total + len(text) <= MAX_INDEXED_CHARS:
+            text = checkout.texts[entry.path]
+            if total + len(text) <= MAX_INDEXED_CHARS:
                 contents[entry.path] = text
                 total += len(text)
         instructions = RepoInstructions.discover(repo_dir, repo_map.paths())
-        return cls(repo_dir, repo_map, contents, instructions, Index(repo_map, contents))
+        fields = checkout.fields(repo_map)
+        index = Index(repo_map, contents, fields=fields, imports=checkout.imports())
+        return cls(repo_dir, repo_map, contents, instructions, index)
 
 
 @dataclass(frozen=True)
@@ -98,12 +106,13 @@ def build_context(
     repo_dir: Path,
     commit: str,
     task_text: str,
-    cache_dir: Path,
+    cached: TreeFacts | None,
     budget_tokens: int,
     count_tokens: CountTokens,
 ) -> str:
     """Repo map, nested AGENTS.md for the likely files, and ranked file excerpts, within
     `budget_tokens` as counted by `count_tokens`. `commit` is the sha the trusted side checked
-    out (the map cache key); the tree is only read, never executed."""
-    snapshot = Snapshot.load(repo_dir, commit, cache_dir)
+    out; `cached` the facts the context cache holds for it (None: computed here). The tree is
+    only read, never executed."""
+    snapshot = Snapshot.load(repo_dir, commit, cached)
     return assemble(snapshot, task_text, budget_tokens, count_tokens).text

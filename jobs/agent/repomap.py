@@ -1,5 +1,5 @@
 """A map of a repository: its text files and their top-level symbols (classes, functions,
-methods, with line spans), from tree-sitter grammars, cached per commit.
+methods, with line spans), from tree-sitter grammars (kept between tasks by `context_cache`).
 
 Files are read from the trusted side with `shared.safefs` (symlinks are never followed);
 binaries, files over MAX_FILE_BYTES and vendored or generated directories are left out."""
@@ -10,17 +10,15 @@ import functools
 import importlib
 import os
 import re
-import tempfile
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 
-from pydantic import BaseModel, ConfigDict, ValidationError
+from pydantic import BaseModel, ConfigDict
 from tree_sitter import Language, Node, Parser
 
 from shared import safefs
 from shared.errors import InvalidInput
 
-FORMAT_VERSION = 1
 MAX_FILE_BYTES = 1_000_000
 MAX_FILES = 20_000
 SKIP_DIRS = frozenset(
@@ -35,7 +33,6 @@ SKIP_SUFFIXES = (
     ".ogg", ".sqlite", ".db", ".bin", ".lock", ".min.js", ".min.css", ".map",
 )  # fmt: skip
 SKIP_NAMES = frozenset({"package-lock.json", "pnpm-lock.yaml", "npm-shrinkwrap.json"})
-_COMMIT = re.compile(r"[0-9a-f]{7,64}")
 
 # extension -> language name; the grammar is loaded on first use
 LANGUAGES = {
@@ -56,47 +53,88 @@ class Symbol(BaseModel):
     parent: str = ""
 
 
-class FileEntry(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-    path: str
-    language: str = ""
-    symbols: tuple[Symbol, ...] = ()
+class FileEntry:
+    """A file of the map. Its symbols may be given encoded (`encode_symbols`) and are decoded
+    on first use: a warm map of a large repository must not build tens of thousands of objects
+    for the few files a prompt shows."""
+
+    __slots__ = ("_decoded", "_encoded", "language", "path")
+
+    def __init__(
+        self,
+        path: str,
+        language: str = "",
+        symbols: Sequence[Symbol] = (),
+        *,
+        encoded: str | None = None,
+    ) -> None:
+        self.path, self.language = path, language
+        self._decoded: tuple[Symbol, ...] | None = None if encoded is not None else tuple(symbols)
+        self._encoded = encoded or ""
+
+    @property
+    def symbols(self) -> tuple[Symbol, ...]:
+        if self._decoded is None:
+            self._decoded = decode_symbols(self._encoded)
+        return self._decoded
+
+    def names(self) -> list[str]:
+        """The symbols' names, without decoding the rest."""
+        if self._decoded is not None:
+            return [s.name for s in self._decoded]
+        return [row.split("\t", 2)[1] for row in self._encoded.split("\n") if row]
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, FileEntry):
+            return NotImplemented
+        return (self.path, self.language, self.symbols) == (
+            other.path,
+            other.language,
+            other.symbols,
+        )
+
+    __hash__ = None  # type: ignore[assignment]  # mutable cache inside: not hashable
+
+    def __repr__(self) -> str:
+        return f"FileEntry({self.path!r}, {self.language!r}, {len(self.symbols)} symbols)"
 
 
-class RepoMap(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-    version: int = FORMAT_VERSION
-    commit: str
-    files: tuple[FileEntry, ...]
-    truncated: bool = False  # more than MAX_FILES files: the rest are not in the map
+def encode_symbols(symbols: Sequence[Symbol]) -> str:
+    """One row per symbol: kind, name, line, end line, parent, tab-separated."""
+    return "\n".join(
+        "\t".join((s.kind, _flat(s.name), str(s.line), str(s.end_line), _flat(s.parent)))
+        for s in symbols
+    )
 
-    @classmethod
-    def build(cls, repo_dir: Path, commit: str, cache_dir: Path) -> RepoMap:
-        """The map of `repo_dir` at `commit`, from `cache_dir` when it was built before.
 
-        The cache is keyed by commit, so the caller must pass the commit the tree was checked out
-        at (recorded on the trusted side; never read from the untrusted tree). Safe to call from
-        several processes: the cache file is replaced atomically."""
-        if not _COMMIT.fullmatch(commit):
-            raise InvalidInput(f"commit {commit!r} is not a hexadecimal git object id")
-        cached = cache_dir / f"repomap-v{FORMAT_VERSION}-{commit}.json"
-        try:
-            return cls.model_validate_json(cached.read_bytes())
-        except (FileNotFoundError, ValidationError):
-            pass  # not built yet, or left broken by a crashed run: rebuilding replaces it
-        repo_map = scan(repo_dir, commit)
-        cache_dir.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=cache_dir, prefix=cached.name, suffix=".tmp")
-        with os.fdopen(fd, "w", encoding="utf-8") as out:
-            out.write(repo_map.model_dump_json())
-        os.replace(tmp, cached)
-        return repo_map
+def decode_symbols(encoded: str) -> tuple[Symbol, ...]:
+    out = []
+    for row in encoded.split("\n"):
+        if row:
+            kind, name, line, end, parent = row.split("\t")
+            out.append(
+                Symbol(name=name, kind=kind, line=int(line), end_line=int(end), parent=parent)
+            )
+    return tuple(out)
+
+
+def _flat(text: str) -> str:
+    return text.replace("\t", " ").replace("\n", " ")
+
+
+class RepoMap:
+    """Files of a checkout at `commit` and their symbols; `truncated` when the checkout had
+    more than MAX_FILES files (the rest are not in the map)."""
+
+    def __init__(self, *, commit: str, files: Sequence[FileEntry], truncated: bool = False) -> None:
+        self.commit, self.files, self.truncated = commit, tuple(files), truncated
+        self._by_path = {f.path: f for f in self.files}
 
     def paths(self) -> list[str]:
         return [f.path for f in self.files]
 
     def entry(self, path: str) -> FileEntry | None:
-        return next((f for f in self.files if f.path == path), None)
+        return self._by_path.get(path)
 
     def render(
         self, budget_tokens: int, count_tokens: CountTokens, first: Sequence[str] = ()
@@ -104,7 +142,7 @@ class RepoMap(BaseModel):
         """The map as prompt text within `budget_tokens`: the files in `first` (most relevant
         first) then the rest by path; a file that does not fit with its symbols is listed by
         path alone, and whatever does not fit at all is counted in a closing note."""
-        by_path = {f.path: f for f in self.files}
+        by_path = self._by_path
         order = [p for p in dict.fromkeys(first) if p in by_path]
         chosen = set(order)
         order += [f.path for f in self.files if f.path not in chosen]

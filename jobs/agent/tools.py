@@ -50,6 +50,14 @@ SUBMIT_PLAN = ToolSpec(
                     "required": ["title"],
                 },
             },
+            "check_command": {
+                "type": "string",
+                "description": (
+                    "only when the repository has no tests: a shell command that checks the "
+                    "change (exit code 0 = good), run in the sandbox without network after "
+                    "the change and reported as your proposal, not as the repository's tests"
+                ),
+            },
         },
         "required": ["summary", "steps"],
     },

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from jobs.agent.context_builder import build_context
+from jobs.agent.context_cache import ContextCache
 from jobs.agent.instructions import RepoInstructions
 from jobs.agent.loop import LoopHooks
 from jobs.agent.retrieval import litellm_token_counter
@@ -40,6 +41,11 @@ def describe_counts(c: TestCounts | None) -> str:
     return f"{c.passed} passed, {c.failed} failed, {c.errors} errors, {c.skipped} skipped"
 
 
+NO_SUITE_CONTEXT = (
+    "(none: the repository has no tests, so nothing of its own will verify the change; the "
+    "plan may propose a `check_command` that checks it without network, which verify runs and "
+    "reports as your proposal)"
+)
 CONTEXT_BUDGET_TOKENS = 12_000
 INSTRUCTIONS_BUDGET_CHARS = 8_000
 
@@ -56,11 +62,14 @@ def task_context(ctx: StageContext) -> str:
             "during setup; Errand stopped rather than follow it",
         )
     state = load_state(ctx)
+    # Read only: prepare stored the facts of the pristine checkout; files changed since are
+    # read afresh, in memory.
+    cached = ContextCache(paths.context_cache(ctx.deps.settings.home)).get(t.repo, state.base_sha)
     repo_text = build_context(
         ctx.repo_dir,
         state.base_sha,
         t.prompt,
-        paths.repomap_cache(ctx.deps.settings.home),
+        cached,
         CONTEXT_BUDGET_TOKENS,
         token_counter(t.model),
     )
@@ -68,7 +77,7 @@ def task_context(ctx: StageContext) -> str:
         "task_context",
         prompt=t.prompt,
         branch=t.base_branch or "(default)",
-        test_command=t.tests.command or "(none)",
+        test_command=t.tests.command or (NO_SUITE_CONTEXT if not t.tests.suite_found else "(none)"),
         baseline=describe_counts(t.tests.baseline),
         instructions=RepoInstructions.discover(ctx.repo_dir).for_task(
             budget_chars=INSTRUCTIONS_BUDGET_CHARS
@@ -97,4 +106,10 @@ def format_plan(plan: Plan) -> str:
         lines.append(f"{i}. {step.title}{files}")
         if step.details:
             lines.append(f"   {step.details}")
+    if plan.check_command:
+        lines += [
+            "",
+            "Check proposed by the model (run only if the repository has no tests): "
+            f"`{plan.check_command}`",
+        ]
     return "\n".join(lines)

@@ -7,6 +7,7 @@ from pathlib import Path
 from pydantic import JsonValue, ValidationError
 
 from jobs.agent import tools
+from jobs.agent.file_tools import VIEW, FileTools
 from jobs.agent.loop import AgentLoop, Done
 from jobs.agent.output import head_tail
 from jobs.context import StageContext
@@ -15,7 +16,7 @@ from jobs.stages.common import format_plan, hooks, review_feedback, task_context
 from shared import safefs
 from shared.domain import EventKind, Plan, Stage, Status
 from shared.errors import StageFailed
-from shared.ports import Message
+from shared.ports import CommandResult, Message
 
 PLAN_MAX_STEPS = 15
 
@@ -27,6 +28,17 @@ def run(ctx: StageContext) -> None:
         command = str(args["command"])
         result = ctx.sandbox(command, timeout_s=min(60.0, settings.command_timeout_s))
         return f"exit code {result.exit_code}\n{head_tail(result.output, 20_000, 400)}"
+
+    def files_run(command: str) -> CommandResult:
+        result = ctx.deps.sandbox().run(
+            ctx.workspace, command, cwd="/workspace/repo", timeout_s=120
+        )
+        ctx.deps.timings.sandbox_s += result.duration_s
+        return result
+
+    # Read-only exploration: `view` (files with line numbers, directory listings) and `bash`
+    # for grep/ls, both in the sandbox without network, within the plan's step budget.
+    view = FileTools(files_run, ctx.workspace).handlers["view"]
 
     def submit_plan(args: dict[str, JsonValue]) -> str:
         try:
@@ -54,8 +66,8 @@ def run(ctx: StageContext) -> None:
     label = Stage.PLAN.value if feedback is None else f"{Stage.PLAN.value}-{ctx.task.round}"
     loop = AgentLoop(
         model=ctx.deps.model(ctx.task.model, label, task=ctx.task),
-        tools=[tools.SUBMIT_PLAN, tools.BASH],
-        handlers={"submit_plan": submit_plan, "bash": bash},
+        tools=[tools.SUBMIT_PLAN, VIEW, tools.BASH],
+        handlers={"submit_plan": submit_plan, "view": view, "bash": bash},
         budgets=budgets,
         hooks=hooks(ctx),
         spent=ctx.task.usage,

@@ -2,16 +2,19 @@
 
 from __future__ import annotations
 
+import time
 import tomllib
 
 from pydantic import ValidationError
 
 from jobs import feedback
+from jobs.agent.context_cache import ContextCache
 from jobs.agent.repo_context import list_files
 from jobs.context import StageContext
+from jobs.stages import check
 from jobs.stages.common import describe_counts
 from jobs.stages.tests_run import DIFF_EXCLUDES, PrepState, run_suite, state_key
-from shared import envcache, safefs, testsuite
+from shared import envcache, paths, safefs, testsuite
 from shared.domain import EventKind, Model, Stage, Status, TestReport
 from shared.errors import StageFailed
 from shared.review import MAX_LISTED_FILES, RepoFiles, files_key
@@ -40,18 +43,25 @@ def run(ctx: StageContext) -> None:
         text = safefs.read_text(ctx.repo_dir, name)
         if text is not None:
             files[name] = text
-    plan = testsuite.detect(files, list_files(ctx.repo_dir, limit=5000))
-    if plan is None:
-        raise StageFailed("no_test_command", testsuite.NO_TESTS_MESSAGE)
+    listing = list_files(ctx.repo_dir, limit=5000)
+    plan = testsuite.detect(files, listing)
     head = ctx.sandbox("git rev-parse HEAD", timeout_s=60)
     if head.exit_code != 0:
         raise StageFailed(
             "clone_unreadable", f"could not read the cloned commit: {head.output[-500:]}"
         )
     base_sha = head.output.strip().splitlines()[-1]
+    warm_context_cache(ctx, base_sha)
     # read what the trusted side relies on before any repository code runs and can rewrite it
     template, config = pr_template(ctx), repo_config(ctx)
-    install(ctx, plan)
+    if plan is None:
+        ctx.log(f"{check.NO_SUITE_NOTE} ({testsuite.NO_TESTS_MESSAGE})")
+        install(ctx, testsuite.install_without_tests(files, listing))
+        ctx.failpoint("prepare.after_install")
+        check.save_state(ctx, base_sha, snapshot_tree(ctx), template, config.network_during_execute)
+        ctx.advance(Status.PLANNING, Stage.PLAN, tests=TestReport(suite_found=False))
+        return
+    install(ctx, plan.install)
     ctx.failpoint("prepare.after_install")
 
     run = run_suite(ctx, plan)
@@ -102,7 +112,19 @@ def hand_on(ctx: StageContext, tests: TestReport) -> None:
         ctx.advance(Status.PLANNING, Stage.PLAN, tests=tests, resume_at=None)
 
 
-def install(ctx: StageContext, plan: testsuite.TestPlan) -> None:
+def warm_context_cache(ctx: StageContext, commit: str) -> None:
+    """Stores what retrieval needs of the checkout while it is pristine (no repository code has
+    run yet), so that plan and execute read it instead of parsing the whole tree again."""
+    started = time.perf_counter()
+    cache = ContextCache(paths.context_cache(ctx.deps.settings.home))
+    checkout = cache.refresh(ctx.task.repo, commit, ctx.repo_dir)
+    ctx.log(
+        f"repository context: {len(checkout.texts)} files, {checkout.computed} read afresh "
+        f"({time.perf_counter() - started:.1f} s)"
+    )
+
+
+def install(ctx: StageContext, commands: list[str]) -> None:
     """Restores the dependency environment from the cache, or installs it in the sandbox with
     egress network and caches it before any test runs."""
     key_files = {}
@@ -110,12 +132,12 @@ def install(ctx: StageContext, plan: testsuite.TestPlan) -> None:
         text = safefs.read_text(ctx.repo_dir, name, max_bytes=20_000_000)
         if text is not None:
             key_files[name] = text
-    key = envcache.cache_key(ctx.task.repo, key_files, plan.install, ctx.deps.runtime_version)
+    key = envcache.cache_key(ctx.task.repo, key_files, commands, ctx.deps.runtime_version)
     cache = ctx.deps.env_cache
     if cache.restore(key, ctx.workspace):
         ctx.log("dependencies restored from the environment cache")
         return
-    for command in plan.install:
+    for command in commands:
         result = ctx.sandbox(
             command,
             network=True,
@@ -134,7 +156,7 @@ def install(ctx: StageContext, plan: testsuite.TestPlan) -> None:
                 f"installing dependencies failed: `{command}` {why}:\n"
                 + ctx.scrub(result.output[-1500:]),
             )
-    if plan.install:
+    if commands:
         try:
             cache.save(key, ctx.workspace)
         except envcache.EnvCacheError as exc:

@@ -6,6 +6,7 @@ import re
 
 from jobs.context import StageContext
 from jobs.feedback import public_base
+from jobs.stages import check
 from jobs.stages.common import describe_counts, format_plan
 from jobs.stages.tests_run import load_state
 from jobs.stages.verify import changed_files, diff_key
@@ -81,6 +82,11 @@ def pr_body(t: Task, template: str = "", base_url: str = "") -> str:
 
 def _tests_section(t: Task) -> list[str]:
     r = t.tests
+    if not r.suite_found:
+        lines = ["## Tests", f"**Not verified by tests**: {check.describe(r)}."]
+        if r.check_command:
+            lines.append(f"Check proposed by the model (not the repository's): `{r.check_command}`")
+        return [*lines, ""]
     lines = [
         "## Tests",
         f"Command: `{r.command}`",

@@ -6,6 +6,7 @@ import time
 
 from jobs.context import StageContext
 from jobs.prompts import render
+from jobs.stages import check
 from jobs.stages.common import describe_counts
 from jobs.stages.verify import changed_files
 from shared.captions import cues, webvtt
@@ -17,7 +18,10 @@ MAX_WORDS = 80
 
 
 def verdict(t: TestReport) -> str:
-    """The test verdict in plain words; never "all tests pass" unless they did."""
+    """The test verdict in plain words; never "all tests pass" unless they did, and never a
+    word of tests for a repository that has none."""
+    if not t.suite_found:
+        return check.describe(t)
     if t.after is None:
         return "the tests were not run after the change"
     parts = [

@@ -28,8 +28,8 @@ class PrepState(Model):
     # the tree after install and baseline: the agent's diff is taken against it, so files the
     # install wrote into the repository (e.g. *.egg-info) never land in the change
     base_tree: str = ""
-    test_plan: TestPlan
-    baseline: SuiteResult
+    test_plan: TestPlan | None  # None: the repository has no tests (see jobs.stages.check)
+    baseline: SuiteResult | None
     baseline_flaky: list[str] = Field(default_factory=list)
     pr_template: str = ""  # read before any untrusted code ran
     execute_network: bool = False  # the repository's .errand.toml asked for it

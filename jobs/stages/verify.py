@@ -6,6 +6,7 @@ from __future__ import annotations
 from pydantic import JsonValue
 
 from jobs.context import StageContext
+from jobs.stages import check
 from jobs.stages.common import describe_counts
 from jobs.stages.tests_run import DIFF_EXCLUDES, load_state, run_suite
 from shared import safefs, testsuite, verdict
@@ -27,34 +28,46 @@ def run(ctx: StageContext) -> None:
             "the agent finished without changing any file, so there is nothing to publish; "
             "rephrase the task or check the plan",
         )
-    run_after = run_suite(ctx, state.test_plan)
-    ctx.failpoint("verify.after_tests")
-    after = run_after.result
-    v = verdict.classify(state.baseline, after, [*state.baseline_flaky, *run_after.flaky])
-    counts = testsuite.counts(after)
-    tests = task.tests.model_copy(
-        update={"after": counts, "after_note": after.note, **v.model_dump()}
-    )
     files = changed_files(diff)
     conf = verdict.conformance(task.plan, files) if task.plan else Conformance()
-    report(ctx, diff, tests, files, conf)
+    if state.test_plan is None or state.baseline is None:
+        tests, output = check.run_check(ctx)
+        ctx.failpoint("verify.after_tests")
+        listed: list[JsonValue] = list(files)
+        ctx.emit(EventKind.DIFF_READY, {"bytes": len(diff.encode()), "files": listed})
+        ctx.log(check.describe(tests))
+        problem = "the check the model proposed fails" if check.failed(tests) else ""
+        fix = check.feedback(tests, output) if problem else ""
+        reasons = [problem] if problem else []
+    else:
+        run_after = run_suite(ctx, state.test_plan)
+        ctx.failpoint("verify.after_tests")
+        after = run_after.result
+        v = verdict.classify(state.baseline, after, [*state.baseline_flaky, *run_after.flaky])
+        tests = task.tests.model_copy(
+            update={"after": testsuite.counts(after), "after_note": after.note, **v.model_dump()}
+        )
+        report(ctx, diff, tests, files, conf)
+        problem = f"{len(v.newly_failing)} tests newly fail" if v.newly_failing else ""
+        fix = failure_feedback(v.newly_failing, after.note, run_after.output) if problem else ""
+        reasons = verdict.needs_review(v)
+        if reasons:
+            reasons[-1] += f" ({', '.join([*v.newly_failing, *v.disappeared][:5])})"
     ctx.deps.blobs.put(diff_key(task.id), raw, "text/x-diff")
     changes: dict[str, object] = {"diff": diff, "tests": tests, "conformance": conf}
-    if v.newly_failing and task.fixes < ctx.deps.settings.fix_rounds:
-        feedback = failure_feedback(v.newly_failing, after.note, run_after.output)
-        ctx.deps.blobs.put(feedback_key(task.id, task.round + 1), feedback.encode(), "text/plain")
+    if problem and task.fixes < ctx.deps.settings.fix_rounds:
+        ctx.deps.blobs.put(feedback_key(task.id, task.round + 1), fix.encode(), "text/plain")
         ctx.log(
-            f"{len(v.newly_failing)} tests newly fail; sending the task back to execute "
+            f"{problem}; sending the task back to execute "
             f"(fix round {task.fixes + 1} of {ctx.deps.settings.fix_rounds})"
         )
         changes.update(round=task.round + 1, fixes=task.fixes + 1)
         ctx.advance(Status.EXECUTING, Stage.EXECUTE, **changes)
-    elif reasons := verdict.needs_review(v):
+    elif reasons:
         ctx.move(Status.DIFF_REVIEW, **changes)
         ctx.log(
-            f"stopped for review after {task.fixes} fix rounds: {'; '.join(reasons)} "
-            f"({', '.join([*v.newly_failing, *v.disappeared][:5])}); review the diff before "
-            "publishing it"
+            f"stopped for review after {task.fixes} fix rounds: {'; '.join(reasons)}; review "
+            "the diff before publishing it"
         )
     elif task.publishes_without_review:
         ctx.advance(Status.PUBLISHING, Stage.PUBLISH, **changes)

@@ -1,7 +1,7 @@
 """ModelClient over litellm: any provider litellm knows, or any OpenAI-compatible endpoint.
 
 litellm is imported lazily (it takes about two seconds); `import_litellm()` does it once and may
-be called ahead of time to pre-warm a process.
+be called ahead of time to pre-warm a process (see also `litellm_warm`).
 
 Rules worth knowing when wiring this adapter:
 - With `api_base` set, a model name litellm cannot place (no provider prefix, e.g. `llama3`) is
@@ -28,6 +28,7 @@ from collections.abc import Sequence
 from types import ModuleType
 from typing import Any
 
+from shared.adapters import model_wait
 from shared.domain import Usage
 from shared.errors import ConfigError, ModelError
 from shared.ports import Completion, Message, ToolCall, ToolSpec
@@ -49,6 +50,9 @@ def import_litellm() -> ModuleType:
         # time one is built, wherever that happens: build one here, quietly
         warnings.simplefilter("ignore")
         litellm.ModelResponse()
+    if litellm.client_session is None:
+        # OpenAI-compatible calls go through a client that times their requests on the wire.
+        litellm.client_session = model_wait.client()
     litellm.suppress_debug_info = True  # no "Give Feedback / Get Help" banners on stdout
     litellm.turn_off_message_logging = True  # prompts may hold code and secrets
     for name in _LITELLM_LOGGERS:
@@ -120,8 +124,11 @@ class LitellmModel:
             kwargs["custom_llm_provider"] = "openai"
 
         started = time.monotonic()
-        response = self._call(litellm, kwargs)
-        duration = time.monotonic() - started
+        with model_wait.measuring() as waited:
+            response = self._call(litellm, kwargs)
+        # Model time is the wait for the answer; what litellm does around it is Errand's own
+        # overhead. A provider whose requests bypass the timed client is booked whole.
+        duration = waited.seconds if waited.requests else time.monotonic() - started
         message = from_openai_message(response, turn=len(messages))
         usage = self._usage(litellm, response)
         return Completion(message=message, usage=usage, duration_s=round(duration, 3))

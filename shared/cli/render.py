@@ -45,9 +45,20 @@ def counts_words(counts: dict[str, int] | None) -> str:
 
 def verdict_view(tests: dict[str, Any]) -> list[RenderableType]:
     """The test results in words: before and after, and what changed between them."""
+    if tests.get("suite_found") is False:
+        out: list[RenderableType] = [
+            Text("Tests: none in the repository — nothing of its own verified the change")
+        ]
+        if tests.get("check_command"):
+            code = tests.get("check_exit_code")
+            outcome = "not run" if code is None else f"exit code {code}"
+            out.append(
+                Text(f"  a check the model proposed: `{tests['check_command']}` ({outcome})")
+            )
+        return out
     if not tests.get("command"):
         return []
-    out: list[RenderableType] = [
+    out = [
         Text.assemble(("Tests", "bold"), f" (`{tests['command']}`)"),
         Text(f"  before the change: {counts_words(tests.get('baseline'))}"),
     ]

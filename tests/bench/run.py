@@ -12,6 +12,8 @@ BENCHES = [
     "tests.bench.bench_task",
     "tests.bench.bench_sandbox",
     "tests.bench.bench_prepare",
+    "tests.bench.bench_context",
+    "tests.bench.bench_peer",
     "tests.bench.bench_load",
     "tests.bench.bench_burst",
     "tests.bench.bench_webhook",

@@ -129,14 +129,6 @@ def test_malformed_tool_calls(tmp_path: Path, errand: Runner) -> None:
     assert_failed(task, "model_malformed_tool_calls", "malformed")
 
 
-def test_no_test_command(tmp_path: Path, errand: Runner) -> None:
-    repo = make_repo(
-        tmp_path / "notests", {"README.md": "# nothing to test\n", "main.py": "print(1)\n"}
-    )
-    _, task, _ = run_task(errand, str(repo))
-    assert_failed(task, "no_test_command", "no test command found")
-
-
 def test_hanging_test_suite(tmp_path: Path, errand: Runner) -> None:
     repo = node_repo(tmp_path, {"test/hang.test.js": "setInterval(() => {}, 1000);\n"})
     _, task, _ = run_task(errand, str(repo), env={"ERRAND_TEST_TIMEOUT_S": "5"})

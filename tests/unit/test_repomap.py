@@ -8,7 +8,14 @@ from pathlib import Path
 
 import pytest
 
-from jobs.agent.repomap import FORMAT_VERSION, MAX_FILE_BYTES, RepoMap, extract_symbols, scan
+from jobs.agent.repomap import (
+    MAX_FILE_BYTES,
+    FileEntry,
+    decode_symbols,
+    encode_symbols,
+    extract_symbols,
+    scan,
+)
 from shared.errors import InvalidInput
 
 COMMIT = "0123456789abcdef0123456789abcdef01234567"
@@ -327,33 +334,15 @@ def test_scan_never_follows_symlinks(tmp_path: Path) -> None:
     assert repo_map.paths() == ["main.py"]
 
 
-def test_build_caches_per_commit(tmp_path: Path) -> None:
-    repo, cache = tmp_path / "repo", tmp_path / "cache"
-    repo.mkdir()
-    (repo / "a.py").write_text("def first():\n    pass\n")
-    built = RepoMap.build(repo, COMMIT, cache)
-    assert (cache / f"repomap-v{FORMAT_VERSION}-{COMMIT}.json").is_file()
-
-    (repo / "b.py").write_text("def second():\n    pass\n")
-    assert RepoMap.build(repo, COMMIT, cache) == built  # same commit: from the cache
-    other = "f" * 40
-    assert RepoMap.build(repo, other, cache).paths() == ["a.py", "b.py"]
-
-
-def test_a_broken_cache_file_is_rebuilt(tmp_path: Path) -> None:
-    repo, cache = tmp_path / "repo", tmp_path / "cache"
-    repo.mkdir()
-    cache.mkdir()
-    (repo / "a.py").write_text("class A:\n    pass\n")
-    (cache / f"repomap-v{FORMAT_VERSION}-{COMMIT}.json").write_text('{"commit": ')
-    assert RepoMap.build(repo, COMMIT, cache).paths() == ["a.py"]
-    assert RepoMap.build(repo, COMMIT, cache).commit == COMMIT
-
-
-@pytest.mark.parametrize("commit", ["", "HEAD", "../../etc/passwd", "abc"])
-def test_build_refuses_a_commit_that_is_not_an_object_id(tmp_path: Path, commit: str) -> None:
-    with pytest.raises(InvalidInput, match="hexadecimal"):
-        RepoMap.build(tmp_path, commit, tmp_path / "cache")
+def test_symbols_survive_encoding_and_are_decoded_on_first_use(tmp_path: Path) -> None:
+    make_tree(tmp_path)
+    core = scan(tmp_path, COMMIT).entry("src/pkg/core.py")
+    assert core is not None
+    encoded = encode_symbols(core.symbols)
+    assert decode_symbols(encoded) == core.symbols
+    lazy = FileEntry("src/pkg/core.py", "python", encoded=encoded)
+    assert lazy.names() == ["run"] and lazy == core
+    assert FileEntry("empty.py", "python", encoded="").symbols == ()
 
 
 def test_render_puts_relevant_files_first_and_stays_within_budget(tmp_path: Path) -> None:

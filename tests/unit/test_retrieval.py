@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from jobs.agent.context_builder import FILES_HEADER, MAP_HEADER, build_context
-from jobs.agent.repomap import FileEntry, RepoMap, Symbol, extract_symbols
+from jobs.agent.repomap import FileEntry, RepoMap, extract_symbols
 from jobs.agent.retrieval import (
     BM25,
     Mentions,
@@ -199,25 +199,10 @@ def test_build_context_within_budget_with_map_files_and_nested_agents(tmp_path: 
     (repo / "src" / "shop" / "AGENTS.md").write_text("Money is always in cents.\n")
     (repo / "AGENTS.md").write_text("Run make test.\n")
     for budget in (60, 300, 2000):
-        text = build_context(repo, COMMIT, "refund charge", tmp_path / "cache", budget, words)
+        text = build_context(repo, COMMIT, "refund charge", None, budget, words)
         assert words(text) <= budget
-    text = build_context(repo, COMMIT, "refund charge", tmp_path / "cache", 2000, words)
+    text = build_context(repo, COMMIT, "refund charge", None, 2000, words)
     assert text.startswith(MAP_HEADER + "\nsrc/shop/payment.py\n  function charge 1-3")
     assert "### src/shop/AGENTS.md (applies to files under src/shop/)" in text
     assert "Money is always in cents." in text and "Run make test." not in text
     assert f"{FILES_HEADER}\n### src/shop/payment.py (whole file)" in text
-
-
-def test_build_context_reads_the_map_from_the_commit_cache(tmp_path: Path) -> None:
-    repo = tmp_path / "repo"
-    repo.mkdir()
-    (repo / "a.py").write_text("def refund():\n    pass\n")
-    build_context(repo, COMMIT, "refund", tmp_path / "cache", 500, words)
-    cached = RepoMap.build(repo, COMMIT, tmp_path / "cache")
-    assert cached.files == (
-        FileEntry(
-            path="a.py",
-            language="python",
-            symbols=(Symbol(name="refund", kind="function", line=1, end_line=2),),
-        ),
-    )
