@@ -62,14 +62,18 @@ resource "google_firestore_index" "tasks_by_owner" {
   }
 }
 
-# Large text fields are read whole, never queried: no single-field index entries for them
-# (fewer index writes per document write, and no 1500-byte index-entry truncation work).
+# Fields never queried get no single-field index entries: large texts (read whole; fewer index
+# writes, no 1500-byte truncation work) and the feed shards' commit times. Those only grow, and
+# an indexed field whose values only grow caps its collection at 500 writes/s (docs/capacity.md);
+# the feed is read whole by its listener, never queried by time.
 resource "google_firestore_field" "unindexed" {
   for_each = {
     task_text  = { collection = "tasks", field = "text" }
     event_text = { collection = "events", field = "text" }
     part_text  = { collection = "parts", field = "t" }
     lease_doc  = { collection = "leases", field = "doc" }
+    feed_at    = { collection = "feed", field = "at" }
+    feed_tie   = { collection = "feed", field = "tie" }
   }
   database   = google_firestore_database.errand.name
   collection = each.value.collection
