@@ -14,8 +14,10 @@ resource "google_cloud_tasks_queue" "stages" {
   }
 
   retry_config {
+    # attempts, not time, end a delivery's retries: with the backoff below, 50 attempts span
+    # ~3.7 h, so a regional capacity crunch delays stages instead of dropping them
     max_attempts       = var.queue_max_attempts
-    max_retry_duration = "3600s"
+    max_retry_duration = "0s"
     min_backoff        = "5s"
     max_backoff        = "300s"
     # 5, 10, 20, 40, 80, 160 s, then linear steps up to 300 s

@@ -114,9 +114,9 @@ variable "queue_max_concurrent_dispatches" {
 }
 
 variable "queue_max_attempts" {
-  description = "Deliveries of one stage request before Cloud Tasks gives up (Errand's own stage budget, ERRAND_STAGE_ATTEMPTS, fails the task with a reason before that)."
+  description = "Delivery attempts of one stage request before Cloud Tasks drops it. Failed deliveries are ones dispatch refused or could not start (e.g. the region's running-executions limit); with 5-300 s backoff, 50 attempts span ~3.7 h. A stage that started and died is redelivered by the sweep, under Errand's own ERRAND_STAGE_ATTEMPTS."
   type        = number
-  default     = 10
+  default     = 50
   validation {
     condition     = var.queue_max_attempts >= 1 && var.queue_max_attempts <= 100
     error_message = "queue_max_attempts must be between 1 and 100."
