@@ -72,7 +72,6 @@ resource "google_storage_bucket_iam_member" "blobs_rw" {
 # loads and holds nothing but the built JavaScript, CSS and HTML — and the load balancer's
 # backend bucket can only serve objects anonymous users may read.
 resource "google_storage_bucket" "web" {
-  #checkov:skip=CKV_GCP_28:the web app's static files are meant to be read by every browser (served through the load balancer)
   #checkov:skip=CKV_GCP_114:public reads are this bucket's purpose (the load balancer's backend bucket serves only anonymously readable objects); it holds the built web app and nothing else
   name                        = "${var.project_id}-${local.name}-web"
   location                    = var.region
