@@ -32,8 +32,7 @@ resource "google_compute_backend_bucket" "web" {
   enable_cdn  = true
   cdn_policy {
     # index.html is uploaded with Cache-Control: no-cache, hashed assets as immutable
-    cache_mode  = "USE_ORIGIN_HEADERS"
-    default_ttl = 0
+    cache_mode = "USE_ORIGIN_HEADERS"
   }
 }
 
