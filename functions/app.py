@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import flask
+from werkzeug.exceptions import HTTPException
 
-from functions.handlers import handle
+from functions.handlers import error, handle
 from shared.wiring import Deps
 
 
@@ -18,5 +19,12 @@ def create_app(deps: Deps) -> flask.Flask:
     @app.route("/<path:path>", methods=["GET", "POST", "PUT", "DELETE", "PATCH"])
     def route(path: str) -> flask.Response:
         return handle(flask.request, deps)
+
+    @app.errorhandler(HTTPException)
+    def http_error(exc: HTTPException) -> flask.Response:
+        if exc.code in (404, 405):  # a method or path Flask's catch-all does not take
+            return handle(flask.request, deps)
+        code = exc.code or 500
+        return error(code, (exc.name or "error").lower().replace(" ", "_"), exc.description or "")
 
     return app

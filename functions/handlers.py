@@ -16,6 +16,7 @@ from functions.openapi import document_json
 from functions.routes import NoRoute, Route, RouteTable, parse_fields, reply
 from functions.schemas import (
     DispatchResult,
+    Empty,
     EventsHeaders,
     EventsQuery,
     Health,
@@ -50,7 +51,18 @@ def handle(request: flask.Request, deps: Deps) -> flask.Response:
         route, args = TABLE.match(request.method, request.path)
     except NoRoute as exc:
         code = "not_found" if exc.status == 404 else "method_not_allowed"
-        return error(exc.status, code, exc.message)
+        response = error(exc.status, code, exc.message)
+        if exc.allowed:
+            response.headers["Allow"] = ", ".join(exc.allowed)
+        return response
+    if route.body is not None and request.mimetype != "application/json":
+        # also what keeps cross-site forms out: they cannot send JSON without a preflight
+        return error(
+            415,
+            "unsupported_media_type",
+            f"{route.method} {request.path} takes a JSON body: send Content-Type: "
+            "application/json (and `{}` when there is nothing to say)",
+        )
     try:
         kwargs = dict(args)
         if route.body is not None:
@@ -73,7 +85,7 @@ def _service(deps: Deps) -> TaskService:
     return TaskService(deps.store, deps.queue, deps.settings.model)
 
 
-def health(request: flask.Request, deps: Deps) -> Health:
+def health(request: flask.Request | None, deps: Deps) -> Health:
     return Health(status="ok")
 
 
@@ -100,11 +112,11 @@ def approve_plan(
     return task_public(_service(deps).approve_plan(task_id, body))
 
 
-def approve_diff(request: flask.Request, deps: Deps, task_id: str) -> dict[str, Any]:
+def approve_diff(request: flask.Request, deps: Deps, task_id: str, body: Empty) -> dict[str, Any]:
     return task_public(_service(deps).approve_diff(task_id))
 
 
-def cancel(request: flask.Request, deps: Deps, task_id: str) -> dict[str, Any]:
+def cancel(request: flask.Request, deps: Deps, task_id: str, body: Empty) -> dict[str, Any]:
     return task_public(_service(deps).cancel(task_id))
 
 
@@ -118,7 +130,8 @@ def events(
     """Blocking SSE for the functions deployment (one stream per request thread there); the
     local server serves this route asynchronously instead (shared/server.py)."""
     deps.store.get_task(task_id)
-    cursor = query.after if headers.last_event_id is None else headers.last_event_id
+    resumed = "last_event_id" in headers.model_fields_set
+    cursor = headers.last_event_id if resumed else query.after
 
     def stream() -> Iterator[bytes]:
         nonlocal cursor
@@ -145,13 +158,15 @@ def dispatch(request: flask.Request, deps: Deps, body: StageRequest) -> flask.Re
     """The queue's target: start the execution of one stage under the task's lease. A
     redelivery finds the lease held and does nothing; 503 asks the queue to retry later."""
     started = leasing.start_stage(deps, body)
+    if started.retry:
+        return error(503, "busy", f"{started.detail}; deliver it again later")
     result = DispatchResult(
         result=started.result, reason=started.detail, execution=started.execution
     )
-    return ok(result.model_dump(), 503 if started.retry else 200)
+    return ok(result.model_dump())
 
 
-def sweep(request: flask.Request, deps: Deps) -> flask.Response:
+def sweep(request: flask.Request, deps: Deps, body: Empty) -> flask.Response:
     """Redelivers stages whose execution died (on a schedule in the cloud; the local server
     sweeps by itself)."""
     report = leasing.sweep(deps)
@@ -202,6 +217,7 @@ TABLE = RouteTable(
             "/api/tasks/<task_id>/diff/approve",
             approve_diff,
             "Approve the diff: publish it",
+            body=Empty,
             response=TaskView,
             errors=(404, 409),
         ),
@@ -210,6 +226,7 @@ TABLE = RouteTable(
             "/api/tasks/<task_id>/cancel",
             cancel,
             "Cancel a running task",
+            body=Empty,
             response=TaskView,
             errors=(404, 409),
         ),
@@ -237,6 +254,7 @@ TABLE = RouteTable(
             "/api/sweep",
             sweep,
             "Deliver again the stages whose execution died (a scheduled call)",
+            body=Empty,
             response=SweepResult,
         ),
     ]

@@ -18,10 +18,11 @@ Mode = Literal["validation", "serialization"]
 REF = "#/components/schemas/{model}"
 VERSION = "1"
 # Answered by the server itself, whatever the route: a header that is not UTF-8 (400), a
-# foreign Host or Origin or a missing token (403); on routes with a body also a body that is
-# too large (413) or that does not arrive in time (408).
-COMMON_ERRORS = (400, 403)
-BODY_ERRORS = (408, 413)
+# foreign Host or Origin (403), headers too large (431); without the token (401); on routes
+# with a body also a body too large (413), not JSON (415) or not arriving in time (408).
+COMMON_ERRORS = (400, 403, 431)
+TOKEN_ERRORS = (401,)
+BODY_ERRORS = (408, 413, 415)
 
 
 def document(table: RouteTable) -> dict[str, Any]:
@@ -74,6 +75,8 @@ def _operation(route: Route, refs: dict[tuple[Any, Mode], Any]) -> dict[str, Any
         }
     error_schema = refs[(ErrorBody, "serialization")]
     statuses = set(route.errors) | set(COMMON_ERRORS)
+    if not route.public:
+        statuses |= set(TOKEN_ERRORS)
     if route.body is not None:
         statuses |= set(BODY_ERRORS)
     for status in sorted(statuses):

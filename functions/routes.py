@@ -55,12 +55,14 @@ class Route:
 
 
 class NoRoute(Exception):
-    """Raised by `RouteTable.match`: `status` is 404 or 405, `message` says what was asked."""
+    """Raised by `RouteTable.match`: `status` is 404 or 405, `message` says what was asked,
+    `allowed` the methods the path takes (for 405)."""
 
-    def __init__(self, status: int, message: str) -> None:
+    def __init__(self, status: int, message: str, allowed: Sequence[str] = ()) -> None:
         super().__init__(message)
         self.status = status
         self.message = message
+        self.allowed = tuple(allowed)
 
 
 class RouteTable:
@@ -88,8 +90,10 @@ class RouteTable:
             index, args = self._map.bind("", path_info=path).match(path, method)
         except RouteNotFound:
             raise NoRoute(404, f"no route {method} {path}") from None
-        except MethodNotAllowed:
-            raise NoRoute(405, f"{method} is not allowed on {path}") from None
+        except MethodNotAllowed as exc:
+            allowed = sorted(exc.valid_methods or [])
+            message = f"{method} is not allowed on {path}; use {', '.join(allowed)}"
+            raise NoRoute(405, message, allowed) from None
         except RequestRedirect:
             raise NoRoute(404, f"no route {method} {path}") from None
         return self.routes[int(index)], args

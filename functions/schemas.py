@@ -15,6 +15,10 @@ class Health(Model):
     status: str
 
 
+class Empty(Model):
+    """The body of a POST that needs no input: `{}` (POSTs are JSON, see shared/server.py)."""
+
+
 class ErrorDetail(Model):
     code: str = Field(description="stable, machine-readable")
     message: str = Field(description="what was wrong and what to do")
@@ -58,8 +62,8 @@ class EventsQuery(Model):
 class EventsHeaders(Model):
     model_config = ConfigDict(extra="ignore", populate_by_name=True)
 
-    last_event_id: int | None = Field(
-        default=None,
+    last_event_id: int = Field(
+        default=0,
         alias="Last-Event-ID",
         ge=0,
         le=MAX_CURSOR,

@@ -11,9 +11,17 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, Field, JsonValue, mo
 
 from shared import limits
 
-Text = Annotated[str, AfterValidator(limits.text)]
+Text = Annotated[
+    str, AfterValidator(limits.text), Field(json_schema_extra={"pattern": limits.TEXT_PATTERN})
+]
 FilePath = Annotated[
-    str, Field(min_length=1, max_length=limits.MAX_PATH_CHARS), AfterValidator(limits.path)
+    str,
+    Field(
+        min_length=1,
+        max_length=limits.MAX_PATH_CHARS,
+        json_schema_extra={"pattern": limits.LINE_PATTERN},
+    ),
+    AfterValidator(limits.path),
 ]
 
 

@@ -1,7 +1,8 @@
 """Request hygiene for the local server, in front of everything else: the server must not be
 held, crashed or filled by a hostile or broken client.
 
-- `RequestGuard` (ASGI): header values must be UTF-8 (400); a body larger than `max_body`
+- `RequestGuard` (ASGI): headers must fit in MAX_HEADER_BYTES (431) and their values be UTF-8
+  (400); a body larger than `max_body`
   is refused from its Content-Length before any of it is read (413), or as soon as it grows
   past the limit when it is chunked; a body that does not arrive within `body_timeout_s`
   (e.g. shorter than its Content-Length) is answered 408 and the connection closed. The body
@@ -26,6 +27,7 @@ Send = Callable[[Message], Awaitable[None]]
 App = Callable[[Scope, Receive, Send], Awaitable[None]]
 
 MAX_BODY_BYTES = 2 * 1024 * 1024
+MAX_HEADER_BYTES = 32 * 1024  # as h11_max_incomplete_event_size in shared/up.py
 BODY_TIMEOUT_S = 10.0
 HEADER_TIMEOUT_S = 5.0
 
@@ -47,6 +49,12 @@ class RequestGuard:
             await self._app(scope, receive, send)
             return
         headers: list[tuple[bytes, bytes]] = list(scope.get("headers") or [])
+        size = sum(len(name) + len(value) + 4 for name, value in headers)
+        if size > MAX_HEADER_BYTES:
+            # h11 bounds only headers that arrive in pieces; these came in one read
+            message = f"the request headers are {size:,} bytes, more than {MAX_HEADER_BYTES:,}"
+            await refuse(send, 431, "headers_too_large", message)
+            return
         problem = header_problem(headers)
         if problem:
             await refuse(send, 400, "bad_header", problem)

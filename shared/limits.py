@@ -23,7 +23,19 @@ MAX_PLAN_CHARS = 200_000  # the whole plan: summary, titles, details and paths t
 # C0 controls and DEL, except tab, line feed and carriage return (fine in free text)
 _TEXT_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 _ANY_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+# the same rules as JSON Schema patterns, for the API description
+TEXT_PATTERN = r"^[^\x00-\x08\x0b\x0c\x0e-\x1f\x7f]*$"
+LINE_PATTERN = r"^[^\x00-\x1f\x7f]*$"
+# what str.strip() removes, and control characters: a value needs one other character
+_BLANK = r"\x00-\x20\x7f\x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000"
+_TEXT = r"[^\x00-\x08\x0b\x0c\x0e-\x1f\x7f]*"
+_LINE = r"[^\x00-\x1f\x7f]*"
+FILLED_TEXT_PATTERN = rf"^{_TEXT}[^{_BLANK}]{_TEXT}$"
+FILLED_LINE_PATTERN = rf"^{_LINE}[^{_BLANK}]{_LINE}$"
+MODEL_PATTERN = rf"^[^{_BLANK}]*$"
 # what `git check-ref-format --branch` refuses anywhere in a name
+# `user:secret@host:path`: git would not take it as a password, but who typed it meant one
+_SCP_PASSWORD = re.compile(r"^[^@/\s:]+:[^@/\s]*@[^/\s]+:")
 _REF_FORBIDDEN = re.compile(r"[\x00-\x20\x7f~^:?*\[\\]")
 
 
@@ -49,8 +61,6 @@ def path(value: str) -> str:
     problem = control_problem(value, multiline=False)
     if problem:
         raise ValueError(f"{problem}; file paths cannot contain control characters")
-    if not value.strip():
-        raise ValueError("is empty; name a file of the repository")
     return value
 
 
@@ -91,6 +101,12 @@ def public_repo(repo: str) -> str:
     paths and scp-like `user@host:path` addresses (whose user is not a secret) are unchanged.
     Private repositories are reached with the stored forge credential, never one in the URL."""
     if "://" not in repo:
+        if _SCP_PASSWORD.match(repo):
+            raise InvalidInput(
+                "the repository address carries a password (user:password@host:path): remove "
+                "it; Errand reaches private repositories with the stored credential, never one "
+                "in the address"
+            )
         return repo
     try:
         parts = urlsplit(repo)
@@ -117,7 +133,7 @@ def check_repo(repo: str) -> str:
 
 
 def check_model_name(model: str) -> str:
-    if len(model) > MAX_MODEL_CHARS or re.search(r"\s", model) or control_problem(model):
+    if len(model) > MAX_MODEL_CHARS or re.search(r"\s", model) or _ANY_CONTROL.search(model):
         shown = model if len(model) <= 80 else model[:80] + "…"
         raise InvalidInput(
             f"model {shown!r} is not a model name: use a litellm model string such as "

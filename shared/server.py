@@ -19,10 +19,11 @@ from typing import Any, Protocol, cast, runtime_checkable
 from a2wsgi import WSGIMiddleware
 
 from functions.app import create_app
-from functions.handlers import TABLE
+from functions.handlers import TABLE, health
 from shared import sse
 from shared.domain import TERMINAL
 from shared.errors import ConfigError, ErrandError, InvalidInput, NotFound
+from shared.event_hub import EventHub, Framed
 from shared.wiring import Deps
 
 Scope = MutableMapping[str, Any]
@@ -56,6 +57,7 @@ class LocalServer:
         if not isinstance(store, AsyncChangeFeed):
             raise ConfigError("the local server needs a store with an asyncio change feed")
         self._feed: AsyncChangeFeed = store
+        self._hub = EventHub(store, self._feed.wait_for_events_async)
         # a2wsgi's ASGI types are stricter than the plain mappings uvicorn hands over
         self._wsgi: Any = WSGIMiddleware(cast(Any, create_app(deps)), workers=wsgi_workers)
 
@@ -65,45 +67,52 @@ class LocalServer:
             return
         if scope["type"] != "http":
             return
-        refusal = self._refuse_foreign(scope)
+        refusal = self._refusal(scope)
         if refusal:
-            await _json(send, 403, {"error": {"code": "forbidden", "message": refusal}})
+            status, code, message = refusal
+            extra = [(b"www-authenticate", b"Bearer")] if status == 401 else []
+            await _json(send, status, {"error": {"code": code, "message": message}}, extra)
             return
         path = scope["path"]
         match = EVENTS_PATH.match(path)
-        if match and scope["method"] == "GET":
+        if path == "/api/health" and scope["method"] == "GET":
+            # answered on the event loop: a liveness probe must not queue behind the handlers
+            await _json(send, 200, health(None, self.deps).model_dump())
+        elif match and scope["method"] == "GET":
             await self._events(scope, receive, send, match["task_id"])
         elif path.startswith("/blobs/") and scope["method"] == "GET":
             await self._blob(path.removeprefix("/blobs/"), send)  # ASGI paths arrive decoded
         else:
             await self._wsgi(scope, receive, send)
 
-    def _refuse_foreign(self, scope: Scope) -> str:
+    def _refusal(self, scope: Scope) -> tuple[int, str, str] | None:
         """Any web page the user visits can make the browser call 127.0.0.1. Requests must name
         this server as their Host (which defeats DNS rebinding) and, when a browser sends an
-        Origin, come from this server's own origin. POSTs must be JSON, which a cross-site form
-        cannot send without a CORS preflight this server never grants. And every request but
-        the health check carries the token `errand up` wrote to server.json (mode 0600), so
-        other users of this machine cannot drive it either."""
-        headers = {k.decode().lower(): v.decode() for k, v in scope.get("headers") or []}
+        Origin, come from this server's own origin (else 403). Every request but the public
+        ones carries the token `errand up` wrote to server.json (mode 0600), so other users of
+        this machine cannot drive it either (else 401). Bodies must be JSON, which a cross-site
+        form cannot send without a CORS preflight this server never grants: the handlers answer
+        415 otherwise (functions/handlers.py)."""
+        headers = {
+            k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope.get("headers") or []
+        }
         port = (scope.get("server") or ("", 0))[1]
         allowed = {f"127.0.0.1:{port}", f"localhost:{port}", f"[::1]:{port}"}
         if headers.get("host", "") not in allowed:
-            return (
+            message = (
                 f"Host {headers.get('host', '')!r} is not this server; use http://127.0.0.1:{port}"
             )
+            return 403, "forbidden", message
         origin = headers.get("origin")
         if origin and origin.removeprefix("http://") not in allowed:
-            return f"requests from {origin} are not allowed"
-        ctype = headers.get("content-type", "")
-        if scope["method"] == "POST" and not ctype.startswith("application/json"):
-            return "POST requests must have Content-Type: application/json"
+            return 403, "forbidden", f"requests from {origin} are not allowed"
         if scope["path"] not in PUBLIC_PATHS and not self._authorized(headers, scope):
-            return (
+            message = (
                 "missing or wrong token: send 'Authorization: Bearer <token>' with the token "
                 "from server.json in ERRAND_HOME (the errand CLI does this)"
             )
-        return ""
+            return 401, "unauthorized", message
+        return None
 
     def _authorized(self, headers: dict[str, str], scope: Scope) -> bool:
         given = headers.get("authorization", "").removeprefix("Bearer ").strip()
@@ -120,6 +129,7 @@ class LocalServer:
             if message["type"] == "lifespan.startup":
                 await send({"type": "lifespan.startup.complete"})
             elif message["type"] == "lifespan.shutdown":
+                await self._hub.close()
                 await asyncio.to_thread(self._on_shutdown)
                 await send({"type": "lifespan.shutdown.complete"})
                 return
@@ -165,49 +175,81 @@ class LocalServer:
                 ],
             }
         )
-        disconnected = asyncio.Event()
+        queue = await self._hub.subscribe(task_id)
 
         async def watch_disconnect() -> None:
             while (await receive())["type"] != "http.disconnect":
                 pass
-            disconnected.set()
+            queue.put_nowait(None)
 
         watcher = asyncio.create_task(watch_disconnect())
         try:
             await send({"type": "http.response.body", "body": sse.preamble(), "more_body": True})
-            while not disconnected.is_set():
-                seen = store.latest_event_id()
-                events = await asyncio.to_thread(store.read_events, task_id, cursor, sse.BATCH)
-                done = False
-                for event in events:
-                    cursor = event.id
-                    await send(
-                        {"type": "http.response.body", "body": sse.frame(event), "more_body": True}
-                    )
-                    if sse.ends_stream(event):
-                        done = True
-                        break
-                if done:
-                    break
-                wait_s = sse.HEARTBEAT_S
-                if len(events) < sse.BATCH:  # caught up: will anything more come?
-                    task = await asyncio.to_thread(store.get_task, task_id)
-                    if sse.finished(task):
-                        break  # nothing after the cursor, and nothing more will come
-                    if task.status in TERMINAL:
-                        wait_s = sse.SETTLE_S  # its final status event is on its way
-                woke = await self._feed.wait_for_events_async(seen, wait_s)
-                if not woke and wait_s == sse.HEARTBEAT_S:
-                    await send(
-                        {"type": "http.response.body", "body": sse.heartbeat(), "more_body": True}
-                    )
+            await self._stream(send, task_id, cursor, queue)
             with contextlib.suppress(OSError):
                 await send({"type": "http.response.body", "body": b"", "more_body": False})
         finally:
             watcher.cancel()
+            self._hub.unsubscribe(task_id, queue)
+
+    async def _stream(
+        self, send: Send, task_id: str, cursor: int, queue: asyncio.Queue[Framed | None]
+    ) -> None:
+        """Sends the backlog after `cursor` (read here), then what the hub hands over, until
+        the task's terminal status, the client leaves, or the task ended with nothing more."""
+        store = self.deps.store
+        while True:
+            events = await asyncio.to_thread(store.read_events, task_id, cursor, sse.BATCH)
+            for event in events:
+                cursor = event.id
+                await send(_body(sse.frame(event)))
+                if sse.ends_stream(event):
+                    return
+            if len(events) < sse.BATCH:
+                break
+        wait_s = await self._wait_time(task_id)
+        while wait_s:
+            try:
+                async with asyncio.timeout(wait_s):  # no extra task per wait, unlike wait_for
+                    item = await queue.get()
+            except TimeoutError:
+                if wait_s == sse.HEARTBEAT_S:
+                    await send(_body(sse.heartbeat()))
+                wait_s = await self._wait_time(task_id)
+                continue
+            batch = [item]
+            while not queue.empty():  # what arrived meanwhile goes out in one write
+                batch.append(queue.get_nowait())
+            frames = []
+            for framed in batch:
+                if framed is None:  # the client left
+                    return
+                if framed.event.id <= cursor:  # also in the backlog
+                    continue
+                cursor = framed.event.id
+                frames.append(framed.frame)
+                if sse.ends_stream(framed.event):
+                    await send(_body(b"".join(frames)))
+                    return
+            if frames:
+                await send(_body(b"".join(frames)))
+
+    async def _wait_time(self, task_id: str) -> float:
+        """0 when the stream should end (the task ended and settled), else how long to wait
+        for its next event."""
+        task = await asyncio.to_thread(self.deps.store.get_task, task_id)
+        if sse.finished(task):
+            return 0.0
+        return sse.SETTLE_S if task.status in TERMINAL else sse.HEARTBEAT_S
 
 
-async def _json(send: Send, status: int, body: object) -> None:
+def _body(data: bytes) -> dict[str, Any]:
+    return {"type": "http.response.body", "body": data, "more_body": True}
+
+
+async def _json(
+    send: Send, status: int, body: object, headers: list[tuple[bytes, bytes]] | None = None
+) -> None:
     data = json.dumps(body).encode()
     await send(
         {
@@ -216,6 +258,7 @@ async def _json(send: Send, status: int, body: object) -> None:
             "headers": [
                 (b"content-type", b"application/json"),
                 (b"content-length", str(len(data)).encode()),
+                *(headers or []),
             ],
         }
     )

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any, TypeVar
 
-from pydantic import Field, JsonValue, ValidationError
+from pydantic import ConfigDict, Field, JsonValue, ValidationError
 
 from shared import limits
 from shared.domain import (
@@ -26,17 +26,24 @@ from shared.ports import Queue, Store
 M = TypeVar("M", bound=Model)
 
 
-def _documented_max(chars: int) -> Any:
+def _documented(chars: int, pattern: str = "") -> Any:
     # Documented in the JSON schema, enforced by validate_create (with a clearer message, and
     # also for the CLI, which builds this model in-process)
-    return Field(default="", json_schema_extra={"maxLength": chars})
+    extra: dict[str, JsonValue] = {"maxLength": chars}
+    if pattern:
+        extra["pattern"] = pattern
+    return Field(default="", json_schema_extra=extra)
 
 
 class CreateTask(Model):
-    repo: str = _documented_max(limits.MAX_REPO_CHARS)
-    prompt: str = _documented_max(limits.MAX_PROMPT_CHARS)
-    branch: str = _documented_max(limits.MAX_BRANCH_CHARS)
-    model: str = _documented_max(limits.MAX_MODEL_CHARS)
+    # repo and prompt are required; they have defaults so that the CLI can build a request
+    # and have validate_create say what is missing
+    model_config = ConfigDict(extra="forbid", json_schema_extra={"required": ["repo", "prompt"]})
+
+    repo: str = _documented(limits.MAX_REPO_CHARS, limits.FILLED_LINE_PATTERN)
+    prompt: str = _documented(limits.MAX_PROMPT_CHARS, limits.FILLED_TEXT_PATTERN)
+    branch: str = _documented(limits.MAX_BRANCH_CHARS)
+    model: str = _documented(limits.MAX_MODEL_CHARS, limits.MODEL_PATTERN)
     auto_approve: bool = False
 
 
@@ -50,34 +57,35 @@ class TaskList(Model):
 
 def validate_create(req: CreateTask, default_model: str) -> tuple[str, str, str, str]:
     """Returns (repo, prompt, model, branch) or raises InvalidInput saying what to change. The
-    repository comes back without credentials: they are never stored or shown."""
-    repo = limits.check_repo(req.repo.strip())
-    prompt = req.prompt.strip()
+    repository comes back without credentials: they are never stored or shown. Sizes and
+    characters are checked on the values as sent (as the API description states them)."""
+    repo = limits.check_repo(req.repo).strip()
     if not repo:
         raise InvalidInput("repo is empty: pass a local git repository path or a git URL")
+    if len(req.prompt) > limits.MAX_PROMPT_CHARS:
+        raise InvalidInput(
+            f"prompt is {len(req.prompt):,} characters, more than the "
+            f"{limits.MAX_PROMPT_CHARS:,} allowed: shorten it, or put the long material in a "
+            "file in the repository and refer to it"
+        )
+    problem = limits.control_problem(req.prompt)
+    if problem:
+        raise InvalidInput(f"prompt {problem}: remove it (tabs and newlines are fine)")
+    prompt = req.prompt.strip()
     if not prompt:
         raise InvalidInput(
             "prompt is empty: describe the change you want, e.g. 'fix the bug in add'"
         )
-    if len(prompt) > limits.MAX_PROMPT_CHARS:
-        raise InvalidInput(
-            f"prompt is {len(prompt):,} characters, more than the {limits.MAX_PROMPT_CHARS:,} "
-            "allowed: shorten it, or put the long material in a file in the repository and "
-            "refer to it"
-        )
-    problem = limits.control_problem(prompt)
-    if problem:
-        raise InvalidInput(f"prompt {problem}: remove it (tabs and newlines are fine)")
     branch = req.branch.strip()
     if branch:
         limits.check_branch(branch)
-    model = (req.model or default_model).strip()
+    model = limits.check_model_name(req.model) if req.model else default_model.strip()
     if not model:
         raise InvalidInput(
             "no model chosen: pass --model (e.g. openai/gpt-4o-mini) or set ERRAND_MODEL on the "
             "server; `errand demo` shows the flow with the scripted model"
         )
-    return repo, prompt, limits.check_model_name(model), branch
+    return repo, prompt, model, branch
 
 
 class TaskService:

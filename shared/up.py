@@ -11,7 +11,7 @@ import time
 import uvicorn
 
 from shared import paths
-from shared.http_guard import GuardedH11Protocol, RequestGuard
+from shared.http_guard import MAX_HEADER_BYTES, GuardedH11Protocol, RequestGuard
 from shared.server import LocalServer
 from shared.settings import Settings
 from shared.stack import ServerInfo, Stack, write_server_file
@@ -35,7 +35,7 @@ def serve(settings: Settings, port: int) -> int:
         timeout_graceful_shutdown=3,
         http=GuardedH11Protocol,  # slow or unfinished request headers are cut off
         timeout_keep_alive=5,
-        h11_max_incomplete_event_size=32 * 1024,  # request line + headers
+        h11_max_incomplete_event_size=MAX_HEADER_BYTES,  # request line + headers
     )
     server = uvicorn.Server(config)
     stack.start(deliveries=False)

@@ -131,8 +131,8 @@ def test_plan_approval_with_edited_plan(client: FlaskClient, deps: Deps) -> None
 
 def test_cancel_then_cancel_again(client: FlaskClient) -> None:
     task = create(client)
-    assert client.post(f"/api/tasks/{task['id']}/cancel").json["status"] == "cancelled"  # type: ignore[index]
-    again = client.post(f"/api/tasks/{task['id']}/cancel")
+    assert client.post(f"/api/tasks/{task['id']}/cancel", json={}).json["status"] == "cancelled"  # type: ignore[index]
+    again = client.post(f"/api/tasks/{task['id']}/cancel", json={})
     assert again.status_code == 409
 
 
@@ -158,7 +158,7 @@ def test_dispatch_starts_once_per_delivery_and_ignores_stale(
 
 def test_events_stream_ends_at_terminal_status(client: FlaskClient) -> None:
     task = create(client)
-    client.post(f"/api/tasks/{task['id']}/cancel")
+    client.post(f"/api/tasks/{task['id']}/cancel", json={})
     resp = client.get(f"/api/tasks/{task['id']}/events")
     text = resp.get_data(as_text=True)
     assert resp.status_code == 200 and resp.mimetype == "text/event-stream"
@@ -170,3 +170,10 @@ def test_events_stream_ends_at_terminal_status(client: FlaskClient) -> None:
         ln.split()[1] for ln in resumed.get_data(as_text=True).splitlines() if ln.startswith("id: ")
     ]
     assert again == ids[1:]
+
+
+def test_bodies_must_be_json(client: FlaskClient) -> None:
+    form = client.post("/api/tasks", data="repo=/r&prompt=p")
+    assert form.status_code == 415 and "application/json" in form.json["error"]["message"]  # type: ignore[index]
+    bare = client.post("/api/tasks/t_x/cancel")
+    assert bare.status_code == 415

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import random
+import re
 import subprocess
 
 import pytest
 
 from shared import limits
 from shared.errors import InvalidInput
+from shared.services import CreateTask, validate_create
 
 BRANCHES = [
     "main",
@@ -68,9 +71,39 @@ def test_credentials_leave_repository_urls(given: str, shown: str) -> None:
     assert limits.check_repo(given) == shown
 
 
+def test_passwords_in_scp_like_addresses_are_refused() -> None:
+    with pytest.raises(InvalidInput, match="carries a password"):
+        limits.check_repo("alice:s3cret@host:o/r.git")
+    assert limits.check_repo("git@host:o/r.git") == "git@host:o/r.git"
+
+
 def test_control_characters() -> None:
     assert limits.control_problem("tab\tand\nnewline\r\n") == ""
     assert "'\\x00'" in limits.control_problem("nul\x00")
     assert limits.control_problem("a\tb", multiline=False) != ""
     with pytest.raises(ValueError, match="control character"):
         limits.text("esc\x1b[0m")
+
+
+def test_the_documented_patterns_agree_with_the_checks() -> None:
+    """The API description states the create rules as JSON Schema patterns (for clients and
+    schemathesis); they must accept exactly what validate_create accepts."""
+    rng = random.Random(7)
+    alphabet = "ab /\t\n\r\x00\x1b\x7f\x85\xa0\u2003\ufeff\x1cé:@"
+    fields = {
+        "prompt": limits.FILLED_TEXT_PATTERN,
+        "repo": limits.FILLED_LINE_PATTERN,
+        "model": limits.MODEL_PATTERN,
+    }
+    for _ in range(5000):
+        value = "".join(rng.choice(alphabet) for _ in range(rng.randint(0, 6)))
+        for field, pattern in fields.items():
+            req = CreateTask(**{"repo": "/r", "prompt": "p", "model": "m", field: value})
+            try:
+                validate_create(req, "default/model")
+                accepted = True
+            except InvalidInput:
+                accepted = False
+            # JSON Schema's `$` is the very end (Python's also matches before a final newline)
+            documented = re.search(pattern.replace("$", r"\Z"), value) is not None
+            assert accepted == documented, (field, value)

@@ -1,0 +1,94 @@
+"""One reader of new events for every event stream the local server holds.
+
+Without it each open stream would query the store on every change (1,000 watchers: 1,000
+queries, each on a worker thread, per event). The hub reads the events that are new since its
+cursor once, from all tasks, frames each once, and hands them to the queues of the streams
+that watch their task. A stream reads its own backlog (events before it joined) itself, after
+it has joined, so nothing falls between the two: events it gets twice are dropped by id."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+
+from shared import sse
+from shared.domain import Event
+from shared.ports import Store
+
+log = logging.getLogger("errand.events")
+
+WaitForEvents = Callable[[int, float], Awaitable[bool]]
+BATCH = 1000
+
+
+@dataclass(frozen=True)
+class Framed:
+    event: Event
+    frame: bytes  # sse.frame(event), made once for every watcher
+
+
+class EventHub:
+    """Lives on the server's event loop; `subscribe` and `unsubscribe` are called from it."""
+
+    def __init__(self, store: Store, wait: WaitForEvents) -> None:
+        self._store = store
+        self._wait = wait
+        self._watchers: dict[str, set[asyncio.Queue[Framed | None]]] = {}
+        self._reader: asyncio.Task[None] | None = None
+        self._cursor = 0
+        self._cursor_ready = asyncio.Event()
+
+    async def subscribe(self, task_id: str) -> asyncio.Queue[Framed | None]:
+        """A queue that receives every event of `task_id` written from now on (and maybe a
+        few earlier ones). The hub never puts None: its owner may, to wake itself."""
+        queue: asyncio.Queue[Framed | None] = asyncio.Queue()
+        self._watchers.setdefault(task_id, set()).add(queue)
+        if self._reader is None or self._reader.done():
+            self._cursor_ready.clear()
+            self._reader = asyncio.create_task(self._run(), name="errand-event-hub")
+        await self._cursor_ready.wait()  # the backlog read after this covers the rest
+        return queue
+
+    def unsubscribe(self, task_id: str, queue: asyncio.Queue[Framed | None]) -> None:
+        queues = self._watchers.get(task_id)
+        if queues is not None:
+            queues.discard(queue)
+            if not queues:
+                del self._watchers[task_id]
+
+    async def close(self) -> None:
+        if self._reader is not None:
+            self._reader.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._reader
+
+    async def _run(self) -> None:
+        # Started (and restarted) by the first subscriber; ends when nobody watches, so
+        # that an idle server does not read the store.
+        self._cursor = await asyncio.to_thread(self._store.latest_event_id)
+        self._cursor_ready.set()
+        while self._watchers:
+            try:
+                if not await self._wait(self._cursor, sse.HEARTBEAT_S):
+                    continue
+                await self._read_new()
+            except Exception:
+                # keep streaming: a transient store error must not end every stream
+                log.exception("event hub: reading new events failed; retrying")
+                await asyncio.sleep(0.5)
+
+    async def _read_new(self) -> None:
+        while True:
+            events = await asyncio.to_thread(self._store.read_events, None, self._cursor, BATCH)
+            for event in events:
+                self._cursor = event.id
+                queues = self._watchers.get(event.task_id)
+                if queues:
+                    framed = Framed(event, sse.frame(event))
+                    for queue in queues:
+                        queue.put_nowait(framed)
+            if len(events) < BATCH:
+                return
