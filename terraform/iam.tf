@@ -104,15 +104,27 @@ resource "google_service_account_iam_member" "fn_signs_urls" {
   member             = google_service_account.fn.member
 }
 
-# --- Deployer (Cloud Build): update the three services and the job, never create IAM policy.
-resource "google_project_iam_member" "deploy" {
-  for_each = toset([
-    "roles/run.developer",     # new revisions of the services, new image of the job
-    "roles/logging.logWriter", # build logs
-  ])
+# --- Deployer (Cloud Build): roll the three services and the job — on those resources only, so
+# it can create no other service or job — and write build logs.
+resource "google_project_iam_member" "deploy_logs" {
   project = var.project_id
-  role    = each.value
+  role    = "roles/logging.logWriter"
   member  = google_service_account.deploy.member
+}
+
+resource "google_cloud_run_v2_service_iam_member" "deploy_rolls" {
+  for_each = local.services
+  name     = google_cloud_run_v2_service.fn[each.key].name
+  location = var.region
+  role     = "roles/run.developer"
+  member   = google_service_account.deploy.member
+}
+
+resource "google_cloud_run_v2_job_iam_member" "deploy_rolls" {
+  name     = google_cloud_run_v2_job.stage.name
+  location = var.region
+  role     = "roles/run.developer"
+  member   = google_service_account.deploy.member
 }
 
 resource "google_service_account_iam_member" "deploy_acts_as_runtime" {

@@ -57,3 +57,8 @@ output "secret_ids" {
   description = "Secret Manager secrets to fill with gcloud secrets versions add (see docs/deploy-gcp.md)."
   value       = { for k, s in google_secret_manager_secret.app : k => s.secret_id }
 }
+
+output "build_source_bucket" {
+  description = "Staging bucket for gcloud builds submit (--gcs-source-staging-dir=gs://<this>/source)."
+  value       = google_storage_bucket.build_source.name
+}

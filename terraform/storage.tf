@@ -148,3 +148,38 @@ resource "google_storage_bucket_iam_member" "access_logs_writer" {
   role   = "roles/storage.objectCreator"
   member = "group:cloud-storage-analytics@google.com"
 }
+
+# Source archives `gcloud builds submit` uploads (--gcs-source-staging-dir), readable by the
+# deployer account the build runs as; kept a week.
+resource "google_storage_bucket" "build_source" {
+  #checkov:skip=CKV_GCP_78:source archives are written once per build and expire after 7 days; versions add nothing
+  name                        = "${var.project_id}-${local.name}-build"
+  location                    = var.region
+  uniform_bucket_level_access = true
+  public_access_prevention    = "enforced"
+  force_destroy               = true
+  labels                      = local.labels
+
+  versioning {
+    enabled = false
+  }
+
+  lifecycle_rule {
+    condition {
+      age = 7
+    }
+    action {
+      type = "Delete"
+    }
+  }
+
+  logging {
+    log_bucket = google_storage_bucket.access_logs.name
+  }
+}
+
+resource "google_storage_bucket_iam_member" "build_source_read" {
+  bucket = google_storage_bucket.build_source.name
+  role   = "roles/storage.objectViewer"
+  member = google_service_account.deploy.member
+}
