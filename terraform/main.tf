@@ -2,6 +2,9 @@
 # targets in functions/main.py), a Cloud Tasks queue delivering each stage to dispatch, one Cloud
 # Run Job running the sandbox image per stage, Firestore, Cloud Storage, KMS, Secret Manager and
 # a global HTTPS load balancer in front of the web app and the API. See docs/deploy-gcp.md.
+#
+# No modules: every resource exists once (the three services are one for_each), so a module
+# would only add a layer of inputs and outputs to read through. One file per concern instead.
 
 data "google_project" "this" {
   project_id = var.project_id
