@@ -415,6 +415,23 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/webhooks/github": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** GitHub App webhook deliveries, authenticated by X-Hub-Signature-256 alone: 202 with the task created, or 200 with what was done, ignored or a duplicate */
+        post: operations["github_webhook"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/auth/github/callback": {
         parameters: {
             query?: never;
@@ -460,6 +477,8 @@ export interface components {
         };
         /** Audio */
         Audio: {
+            /** Captions */
+            captions: components["schemas"]["Caption"][];
             /**
              * Captions Url
              * @default
@@ -478,6 +497,13 @@ export interface components {
         BranchesView: {
             /** Branches */
             branches: string[];
+        };
+        /** Caption */
+        Caption: {
+            /** Start S */
+            start_s: number;
+            /** Text */
+            text: string;
         };
         /**
          * Conformance
@@ -622,6 +648,113 @@ export interface components {
             /** Text */
             text: string;
         };
+        /**
+         * GitHubOrigin
+         * @description Where a task started from GitHub came from, so that every comment and follow-up finds
+         *     its way back. `number` is the issue's or pull request's; `comment_id` the trigger comment
+         *     (0 for a label), `review_comment` says it is a pull request review comment.
+         */
+        GitHubOrigin: {
+            /**
+             * Comment Id
+             * @default 0
+             */
+            comment_id: number;
+            /**
+             * Follow Up Of
+             * @default
+             */
+            follow_up_of: string;
+            /** Installation Id */
+            installation_id: number;
+            /**
+             * Is Pull Request
+             * @default false
+             */
+            is_pull_request: boolean;
+            /** Number */
+            number: number;
+            /** Repository */
+            repository: string;
+            /**
+             * Review Comment
+             * @default false
+             */
+            review_comment: boolean;
+            /** Sender */
+            sender: string;
+            /**
+             * Sender Id
+             * @default 0
+             */
+            sender_id: number;
+            /**
+             * Status Comment Id
+             * @default 0
+             */
+            status_comment_id: number;
+            /**
+             * Status Phase
+             * @default
+             */
+            status_phase: string;
+            /**
+             * Trigger
+             * @default label
+             */
+            trigger: string;
+        };
+        /**
+         * GitHubWebhookReply
+         * @description What POST /api/webhooks/github answers; which fields are set depends on the delivery.
+         */
+        GitHubWebhookReply: {
+            /**
+             * Approved
+             * @default null
+             */
+            approved: string | null;
+            /**
+             * Cancelled
+             * @default null
+             */
+            cancelled: string | null;
+            /**
+             * Duplicate
+             * @default null
+             */
+            duplicate: boolean | null;
+            /**
+             * Ignored
+             * @default null
+             */
+            ignored: string | null;
+            /**
+             * Installation
+             * @default null
+             */
+            installation: number | null;
+            /**
+             * Pong
+             * @default null
+             */
+            pong: boolean | null;
+            /**
+             * Status
+             * @default null
+             */
+            status: string | null;
+            /**
+             * Task Id
+             * @default null
+             */
+            task_id: string | null;
+            /**
+             * Zen
+             * @default null
+             */
+            zen: string | null;
+        };
         /** Health */
         Health: {
             /** Status */
@@ -718,6 +851,11 @@ export interface components {
         };
         /** Plan */
         "Plan-Input": {
+            /**
+             * Check Command
+             * @default
+             */
+            check_command?: string;
             /** Steps */
             steps: components["schemas"]["PlanStep-Input"][];
             /** Summary */
@@ -725,6 +863,11 @@ export interface components {
         };
         /** Plan */
         "Plan-Output": {
+            /**
+             * Check Command
+             * @default
+             */
+            check_command: string;
             /** Steps */
             steps: components["schemas"]["PlanStep-Output"][];
             /** Summary */
@@ -929,6 +1072,8 @@ export interface components {
             key_source: string;
             /** Model */
             model: string;
+            /** @default null */
+            origin: components["schemas"]["GitHubOrigin"] | null;
             /**
              * Owner
              * @default u_local
@@ -936,6 +1081,11 @@ export interface components {
             owner: string;
             /** @default null */
             plan: components["schemas"]["Plan-Output"] | null;
+            /**
+             * Pr Number
+             * @default 0
+             */
+            pr_number: number;
             /**
              * Pr Url
              * @default
@@ -1002,6 +1152,21 @@ export interface components {
              */
             baseline_note: string;
             /**
+             * Check Command
+             * @default
+             */
+            check_command: string;
+            /**
+             * Check Exit Code
+             * @default null
+             */
+            check_exit_code: number | null;
+            /**
+             * Check Note
+             * @default
+             */
+            check_note: string;
+            /**
              * Command
              * @default
              */
@@ -1016,6 +1181,11 @@ export interface components {
             newly_passing: string[];
             /** Pre Existing */
             pre_existing: string[];
+            /**
+             * Suite Found
+             * @default true
+             */
+            suite_found: boolean;
         };
         /**
          * Timings
@@ -3275,6 +3445,71 @@ export interface operations {
             };
             /** @description Unsupported Media Type */
             415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Request Header Fields Too Large */
+            431: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    github_webhook: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Accepted */
+            202: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["GitHubWebhookReply"];
+                };
+            };
+            /** @description Bad Request */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Unauthorized */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Forbidden */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Request Entity Too Large */
+            413: {
                 headers: {
                     [name: string]: unknown;
                 };

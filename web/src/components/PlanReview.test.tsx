@@ -6,6 +6,7 @@ import { PlanReview } from './PlanReview'
 
 const PLAN: Plan = {
   summary: 'Fix add',
+  check_command: '',
   steps: [
     { title: 'Fix add in calc.py', details: 'a - b -> a + b', files: ['calc.py'] },
     { title: 'Add a test', details: '', files: ['tests/test_calc.py'] },

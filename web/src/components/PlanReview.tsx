@@ -19,12 +19,18 @@ interface Props {
 type DraftStep = PlanStep & { filesText: string }
 interface Draft {
   summary: string
+  check_command: string
   steps: DraftStep[]
 }
 
-const toDraft = (plan: Plan): Draft => ({ summary: plan.summary, steps: plan.steps.map((s) => ({ ...s, filesText: s.files.join(', ') })) })
+const toDraft = (plan: Plan): Draft => ({
+  summary: plan.summary,
+  check_command: plan.check_command,
+  steps: plan.steps.map((s) => ({ ...s, filesText: s.files.join(', ') })),
+})
 const fromDraft = (d: Draft): Plan => ({
   summary: d.summary,
+  check_command: d.check_command,
   steps: d.steps.map(({ title, details, filesText }) => ({ title, details, files: filesOf(filesText) })),
 })
 
