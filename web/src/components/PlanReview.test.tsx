@@ -47,6 +47,7 @@ describe('PlanReview', () => {
     await user.click(screen.getByRole('button', { name: 'Approve the edited plan' }))
     expect(onApprove).toHaveBeenCalledWith({
       summary: 'Fix add',
+      check_command: '',
       steps: [
         { title: 'Make add() add', details: 'a - b -> a + b', files: ['calc.py'] },
         { title: 'Update the changelog', details: '', files: ['CHANGELOG.md', 'docs/a.md (new)'] },

@@ -48,30 +48,31 @@ export function NewTaskPage() {
             <label htmlFor="repo" className="mb-1 block text-sm font-medium">
               Repository
             </label>
-            {repoList ? (
-              <select id="repo" value={repo} onChange={(e) => setRepo(e.target.value)} className={inputClass} required>
-                <option value="">Choose a repository…</option>
+            {/* a combobox: the repositories the server lists, or any path / owner/name typed in */}
+            <input
+              id="repo"
+              list={repoList ? 'repo-options' : undefined}
+              value={repo}
+              onChange={(e) => setRepo(e.target.value)}
+              className={inputClass}
+              placeholder={repoList ? 'choose one, or type a path or owner/name' : '/path/to/a/local/repository'}
+              aria-describedby="repo-help"
+              autoComplete="off"
+              required
+            />
+            {repoList && (
+              <datalist id="repo-options">
                 {repoList.map((r) => (
                   <option key={r.full_name} value={r.full_name}>
-                    {r.full_name}
-                    {r.private ? ' (private)' : ''}
+                    {r.private ? 'private' : ''}
                   </option>
                 ))}
-              </select>
-            ) : (
-              <input
-                id="repo"
-                value={repo}
-                onChange={(e) => setRepo(e.target.value)}
-                className={inputClass}
-                placeholder="/path/to/a/local/repository"
-                aria-describedby="repo-help"
-                autoComplete="off"
-                required
-              />
+              </datalist>
             )}
             <p id="repo-help" className="mt-1 text-xs text-slate-600 dark:text-slate-400">
-              {repoList ? 'Repositories you can use on this server.' : 'A local git repository on the server machine.'}
+              {repoList
+                ? 'Repositories you used or may use here; another one can be typed in.'
+                : 'A local git repository on the server machine.'}
             </p>
           </div>
           <div>
