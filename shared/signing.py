@@ -10,10 +10,14 @@ import time
 from urllib.parse import quote
 
 BLOB_URL_TTL_S = 15 * 60
+# Expiries are rounded up to this step, so that a page polling the task gets the same URL for a
+# while: a new URL each time would make the browser drop a half-loaded <audio> or <track>.
+BLOB_URL_STEP_S = 5 * 60
 
 
 def blob_query(signing_key: bytes, key: str, ttl_s: int = BLOB_URL_TTL_S) -> str:
-    expires = int(time.time()) + ttl_s
+    step = min(BLOB_URL_STEP_S, max(ttl_s // 3, 1))
+    expires = -(-(int(time.time()) + ttl_s) // step) * step  # ttl_s to ttl_s + step away
     return f"exp={expires}&sig={_sig(signing_key, key, expires)}"
 
 
