@@ -19,6 +19,12 @@ from shared.errors import InvalidInput
 _PAGE = 200
 
 
+def _field(field: str, op: str, value: object) -> Any:
+    from google.cloud.firestore import FieldFilter as sdk_filter  # the SDK loads lazily
+
+    return sdk_filter(field, op, value)
+
+
 def listed(
     collection: Any,
     read: Callable[[Any], Task],
@@ -49,9 +55,9 @@ def _newest_first(
 ) -> Iterator[Task]:
     query = collection
     if owner is not None:
-        query = query.where("owner", "==", owner)
+        query = query.where(filter=_field("owner", "==", owner))
     if where.status is not None:
-        query = query.where("status", "==", where.status.value)
+        query = query.where(filter=_field("status", "==", where.status.value))
     query = query.order_by("created_at", direction="DESCENDING")
     last = None
     while True:
@@ -73,7 +79,8 @@ def check_quota(
 ) -> None:
     """Raises QuotaExceeded when `task` would pass its owner's quota (read in `transaction`)."""
     at = task.created_at.astimezone(UTC)
-    mine = [read(s) for s in transaction.get(collection.where("owner", "==", task.owner))]
+    query = collection.where(filter=_field("owner", "==", task.owner))
+    mine = [read(s) for s in transaction.get(query)]
     today = sum(1 for t in mine if t.created_at.astimezone(UTC) >= day_start(at))
     active = sum(1 for t in mine if t.status not in TERMINAL)
     refusal = quota_refusal(quota, today, active, at)
