@@ -349,12 +349,22 @@ class LocalQueue:
 
     def _recover(self) -> None:
         at = time.time()
+        dead: list[tuple[str, bytes, int, str]] = []
         with transaction(self._conn, self._lock) as conn:
             rows = conn.execute(
-                "SELECT name, lease FROM queue_items WHERE state = 'inflight'"
+                "SELECT name, lease, attempts, body FROM queue_items WHERE state = 'inflight'"
             ).fetchall()
-            orphans = [name for name, lease in rows if not _owner_alive(lease)]
-            for name in orphans:
+            orphans = [(n, a, b) for n, lease, a, b in rows if not _owner_alive(lease)]
+            for name, attempts, body in orphans:
+                if attempts >= self._max_attempts:  # that was its last attempt
+                    error = f"the worker delivering attempt {attempts} never reported back"
+                    conn.execute(
+                        "UPDATE queue_items SET state = 'dead', updated_at = ?, lease = '',"
+                        " last_error = ? WHERE name = ?",
+                        (at, error, name),
+                    )
+                    dead.append((name, bytes(body), attempts, error))
+                    continue
                 conn.execute(
                     "UPDATE queue_items SET state = 'pending', next_at = ?, lease = '',"
                     " last_error = 'its worker process died' WHERE name = ?",
@@ -362,6 +372,8 @@ class LocalQueue:
                 )
         if orphans:
             log.warning("local queue: %d deliveries of a dead worker are due again", len(orphans))
+        for name, body, attempts, error in dead:
+            self._report_dead(name, body, attempts, error)
 
     def _purge(self) -> None:
         with transaction(self._conn, self._lock) as conn:
