@@ -9,7 +9,7 @@ import json
 import logging
 from collections.abc import Iterator, Mapping
 from typing import Any
-from urllib.parse import unquote
+from urllib.parse import unquote, urlsplit
 
 import flask
 
@@ -132,7 +132,7 @@ def public(task: Task, deps: Deps, request: flask.Request) -> dict[str, Any]:
     origin = deps.settings.public_url or request.host_url.rstrip("/")
     for field in ("url", "captions_url"):  # both are fetched by the browser's <audio>/<track>
         url = getattr(task.audio, field)
-        if url:
+        if url and urlsplit(url).path.startswith("/blobs/"):  # ours (cloud ones come signed)
             key = unquote(url.split("/blobs/", 1)[-1].split("?", 1)[0])
             body["audio"][field] = origin + signing.blob_path(deps.signing_key, key)
     if deps.settings.multi_user:  # the server's disk is not the users' business

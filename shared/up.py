@@ -69,6 +69,8 @@ def serve(settings: Settings, port: int) -> int:
 
 def check_port_free(port: int) -> None:
     with socket.socket() as sock:
+        # as uvicorn binds: connections of a server that just stopped (TIME_WAIT) do not count
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         try:
             sock.bind(("127.0.0.1", port))
         except OSError as exc:

@@ -109,8 +109,12 @@ def _errand_section(t: Task, base_url: str) -> list[str]:
     lines = ["## Errand"]
     if base_url:
         lines.append(f"- task: {task_url(base_url, t.id)}")
-    if t.audio is not None:
-        lines.append(f"- spoken summary: {t.audio.url} ({t.audio.duration_s:.0f} s)")
+    if t.audio is not None and base_url:
+        # the task page plays it: a blob URL would need a signature that soon expires
+        where = f"{task_url(base_url, t.id)}#summary"
+        lines.append(f"- spoken summary: {where} ({t.audio.duration_s:.0f} s)")
+    elif t.audio is not None:
+        lines.append(f"- spoken summary: recorded ({t.audio.duration_s:.0f} s)")
     else:
         lines.append("- spoken summary: linked here once it is recorded")
     lines.append(f"- tokens and cost: {cost_line(t)}")

@@ -223,7 +223,7 @@ def test_label_to_draft_pull_request_to_follow_up_commit(
         "- newly passing: ",
         "test_add",
         f"- task: https://errand.example.com/tasks/{task_id}",
-        f"- spoken summary: {task['audio']['url']}",
+        f"- spoken summary: https://errand.example.com/tasks/{task_id}#summary",
         "- tokens and cost: $",
     ):
         assert expected in body, (expected, body)
