@@ -20,6 +20,7 @@ from datetime import datetime, timedelta
 from shared.domain import (
     STAGE_STATUS,
     TERMINAL,
+    EventKind,
     Lease,
     Stage,
     StageRequest,
@@ -122,8 +123,6 @@ def fail_exhausted(deps: Deps, task: Task, request: StageRequest, runs: int, why
 
 def fail_task(deps: Deps, task_id: str, code: str, message: str) -> None:
     """Marks the task failed unless it already ended; retries lost compare-and-set races."""
-    from shared.domain import EventKind
-
     for _ in range(5):
         task = deps.store.get_task(task_id)
         if task.status in TERMINAL:
