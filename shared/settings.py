@@ -34,6 +34,7 @@ class Settings(Model):
     model: str = ""
     model_api_base: str = ""
     model_api_key: SecretStr = SecretStr("")
+    model_timeout_s: float = 120.0  # one model call, before it counts as failed
     server_url: str = "http://127.0.0.1:8080"
     port: int = 8080
     speech: str = "piper"  # piper | espeak
@@ -73,6 +74,7 @@ class Settings(Model):
                 model=e.get("ERRAND_MODEL", ""),
                 model_api_base=e.get("ERRAND_MODEL_API_BASE", ""),
                 model_api_key=SecretStr(e.get("ERRAND_MODEL_API_KEY", "")),
+                model_timeout_s=_float(e, "ERRAND_MODEL_TIMEOUT_S", 120),
                 server_url=e.get("ERRAND_SERVER", "http://127.0.0.1:8080").rstrip("/"),
                 port=_int(e, "ERRAND_PORT", 8080, 1),
                 speech=e.get("ERRAND_SPEECH", "piper"),

@@ -137,6 +137,7 @@ class Deps:
             api_base=s.model_api_base,
             api_key=s.model_api_key.get_secret_value(),
             price_per_mtok=s.model_price,
+            timeout_s=s.model_timeout_s,
         )
         if not model.priced:
             close = similar_models(name)

@@ -21,6 +21,7 @@ from __future__ import annotations
 import contextlib
 import json
 import threading
+import time
 from collections import deque
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -43,6 +44,7 @@ class Reply:
     error: str = ""
     prompt_tokens: int = 11
     completion_tokens: int = 7
+    delay_s: float = 0.0  # answer this late (a model that times out)
 
 
 @dataclass
@@ -188,6 +190,8 @@ def _handler_class(server: FakeOpenAI) -> type[BaseHTTPRequestHandler]:
                 self._send(400, {"error": {"message": "FakeOpenAI does not stream"}})
                 return
             reply, serial = server._next_reply(body, dict(self.headers.items()))
+            if reply.delay_s:
+                time.sleep(reply.delay_s)
             if reply.status != 200:
                 error = {"message": reply.error or "scripted error", "type": "fake", "code": None}
                 self._send(reply.status, {"error": error})
