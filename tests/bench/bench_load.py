@@ -138,7 +138,12 @@ async def run(home: Path) -> dict[str, Any]:
     return {
         "api": api,
         "fan_out": watch,
-        "webhooks": "no webhook route on this branch: skipped" if not webhook else "not run",
+        "webhooks": (
+            "skipped: no webhook route on this branch"
+            if not webhook
+            else f"skipped: {webhook[0]} exists but this bench does not sign and send its "
+            "deliveries yet"
+        ),
     }
 
 
