@@ -14,9 +14,7 @@ import json
 import mimetypes
 import re
 from collections.abc import Awaitable, Callable, MutableMapping
-from typing import Any, Protocol, cast, runtime_checkable
-
-from a2wsgi import WSGIMiddleware
+from typing import Any, Protocol, runtime_checkable
 
 from functions.app import create_app
 from functions.handlers import TABLE, health
@@ -25,6 +23,7 @@ from shared.domain import TERMINAL
 from shared.errors import ConfigError, ErrandError, InvalidInput, NotFound
 from shared.event_hub import EventHub, Framed
 from shared.wiring import Deps
+from shared.wsgi_bridge import WsgiBridge
 
 Scope = MutableMapping[str, Any]
 Receive = Callable[[], Awaitable[MutableMapping[str, Any]]]
@@ -58,8 +57,7 @@ class LocalServer:
             raise ConfigError("the local server needs a store with an asyncio change feed")
         self._feed: AsyncChangeFeed = store
         self._hub = EventHub(store, self._feed.wait_for_events_async)
-        # a2wsgi's ASGI types are stricter than the plain mappings uvicorn hands over
-        self._wsgi: Any = WSGIMiddleware(cast(Any, create_app(deps)), workers=wsgi_workers)
+        self._wsgi = WsgiBridge(create_app(deps), workers=wsgi_workers)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "lifespan":
@@ -130,6 +128,7 @@ class LocalServer:
                 await send({"type": "lifespan.startup.complete"})
             elif message["type"] == "lifespan.shutdown":
                 await self._hub.close()
+                self._wsgi.close()
                 await asyncio.to_thread(self._on_shutdown)
                 await send({"type": "lifespan.shutdown.complete"})
                 return
