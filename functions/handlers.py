@@ -158,13 +158,15 @@ def dispatch(request: flask.Request, deps: Deps, body: StageRequest) -> flask.Re
     """The queue's target: start the execution of one stage under the task's lease. A
     redelivery finds the lease held and does nothing; 503 asks the queue to retry later."""
     started = leasing.start_stage(deps, body)
+    if started.retry:
+        return error(503, "busy", f"{started.detail}; deliver it again later")
     result = DispatchResult(
         result=started.result, reason=started.detail, execution=started.execution
     )
-    return ok(result.model_dump(), 503 if started.retry else 200)
+    return ok(result.model_dump())
 
 
-def sweep(request: flask.Request, deps: Deps) -> flask.Response:
+def sweep(request: flask.Request, deps: Deps, body: Empty) -> flask.Response:
     """Redelivers stages whose execution died (on a schedule in the cloud; the local server
     sweeps by itself)."""
     report = leasing.sweep(deps)
@@ -252,6 +254,7 @@ TABLE = RouteTable(
             "/api/sweep",
             sweep,
             "Deliver again the stages whose execution died (a scheduled call)",
+            body=Empty,
             response=SweepResult,
         ),
     ]
