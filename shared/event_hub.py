@@ -68,7 +68,13 @@ class EventHub:
     async def _run(self) -> None:
         # Started (and restarted) by the first subscriber; ends when nobody watches, so
         # that an idle server does not read the store.
-        self._cursor = await asyncio.to_thread(self._store.latest_event_id)
+        while True:
+            try:
+                self._cursor = await asyncio.to_thread(self._store.latest_event_id)
+                break
+            except Exception:
+                log.exception("event hub: cannot read the newest event id; retrying")
+                await asyncio.sleep(0.5)
         self._cursor_ready.set()
         while self._watchers:
             try:

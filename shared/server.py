@@ -13,10 +13,8 @@ import json
 import mimetypes
 import re
 from collections.abc import Awaitable, Callable, MutableMapping
-from typing import Any, Protocol, cast, runtime_checkable
+from typing import Any, Protocol, runtime_checkable
 from urllib.parse import parse_qsl, urlsplit
-
-from a2wsgi import WSGIMiddleware
 
 from functions.app import create_app
 from functions.handlers import health
@@ -28,6 +26,7 @@ from shared.event_hub import EventHub, Framed
 from shared.github.webhooks import WEBHOOK_PATH
 from shared.web_static import WebStatic
 from shared.wiring import Deps
+from shared.wsgi_bridge import WsgiBridge
 
 Scope = MutableMapping[str, Any]
 Receive = Callable[[], Awaitable[MutableMapping[str, Any]]]
@@ -63,8 +62,7 @@ class LocalServer:
             raise ConfigError("the local server needs a store with an asyncio change feed")
         self._feed: AsyncChangeFeed = store
         self._hub = EventHub(store, self._feed.wait_for_events_async)
-        # a2wsgi's ASGI types are stricter than the plain mappings uvicorn hands over
-        self._wsgi: Any = WSGIMiddleware(cast(Any, create_app(deps)), workers=wsgi_workers)
+        self._wsgi = WsgiBridge(create_app(deps), workers=wsgi_workers)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "lifespan":
@@ -133,6 +131,7 @@ class LocalServer:
                 await send({"type": "lifespan.startup.complete"})
             elif message["type"] == "lifespan.shutdown":
                 await self._hub.close()
+                self._wsgi.close()
                 await asyncio.to_thread(self._on_shutdown)
                 await send({"type": "lifespan.shutdown.complete"})
                 return

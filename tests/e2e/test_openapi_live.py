@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.support.live_server import ROOT, live_server, log_text
+from tests.support.live_server import live_server, log_text
 
 pytestmark = pytest.mark.e2e
 
@@ -59,7 +59,7 @@ def test_schemathesis_finds_nothing(tmp_path: Path) -> None:
                 "--report-json-path",
                 str(report),
             ],
-            cwd=ROOT,
+            cwd=tmp_path,  # where hypothesis and schemathesis keep their caches
             capture_output=True,
             text=True,
             timeout=240,
