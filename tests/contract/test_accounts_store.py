@@ -21,6 +21,7 @@ from shared.adapters.sqlite_store import SqliteStore
 from shared.domain import Status, Task, now
 from shared.errors import NotFound, QuotaExceeded
 from shared.fakes import MemoryStore
+from shared.fakes_accounts import MemorySessions
 from shared.ports import Sessions, Tokens, Users
 
 
@@ -86,6 +87,68 @@ def test_sessions_expire_rotate_and_codes_work_once(accounts: SqliteAccounts) ->
     accounts.add_code("login", "c2", "u_1", "", now() - timedelta(seconds=1))
     with pytest.raises(NotFound):
         accounts.take_code("login", "c2")
+
+
+def _memory_conforms(m: MemorySessions) -> Sessions:
+    return m
+
+
+@pytest.mark.parametrize("kind", ["sqlite", "memory"])
+def test_sessions_and_codes_of_every_adapter(kind: str, tmp_path: Path) -> None:
+    """The Sessions contract, the memory fake included; then the codes that live on."""
+    sessions: Sessions = SqliteAccounts(tmp_path / "e.db") if kind == "sqlite" else MemorySessions()
+    soon, past = now() + timedelta(minutes=5), now() - timedelta(seconds=1)
+    sessions.put_session(Session(hash="h1", user_id="u_1", expires_at=soon))
+    sessions.put_session(Session(hash="h2", user_id="u_1", expires_at=soon), replaces="h1")
+    assert sessions.find_session("h2").user_id == "u_1"
+    for gone in ("h1", "h9"):
+        with pytest.raises(NotFound):
+            sessions.find_session(gone)
+    sessions.delete_session("h2")
+    with pytest.raises(NotFound):
+        sessions.find_session("h2")
+    sessions.add_code("login", "c1", "u_1", "{}", soon)
+    with pytest.raises(NotFound):  # another kind does not see it
+        sessions.find_code("oauth", "c1")
+    assert sessions.find_code("login", "c1") == ("u_1", "{}")  # finding does not use it up
+    assert sessions.take_code("login", "c1") == ("u_1", "{}")
+    for used in (sessions.find_code, sessions.take_code):
+        with pytest.raises(NotFound):
+            used("login", "c1")
+
+    # swap: create-if-absent, then compare-and-set on the data
+    assert sessions.swap_code("device", "d1", None, "", "pending", soon)
+    assert not sessions.swap_code("device", "d1", None, "", "other", soon)
+    assert not sessions.swap_code("device", "d1", "stale", "u_2", "approved", soon)
+    assert not sessions.swap_code("login", "d1", "pending", "u_2", "approved", soon)
+    assert sessions.swap_code("device", "d1", "pending", "u_2", "approved", soon)
+    assert sessions.find_code("device", "d1") == ("u_2", "approved")
+    # an expired code is no code: nothing to compare with, free to create again
+    assert sessions.swap_code("device", "d1", "approved", "u_2", "approved", past)
+    with pytest.raises(NotFound):
+        sessions.find_code("device", "d1")
+    assert not sessions.swap_code("device", "d1", "approved", "u_2", "x", soon)
+    assert sessions.swap_code("device", "d1", None, "", "fresh", soon)
+    assert sessions.take_code("device", "d1") == ("", "fresh")
+
+
+def test_concurrent_swaps_let_exactly_one_win(tmp_path: Path) -> None:
+    path = tmp_path / "e.db"
+    SqliteAccounts(path).add_code("device", "d1", "", "0", now() + timedelta(minutes=5))
+    wins: list[str] = []
+
+    def contend(name: str) -> None:
+        mine = SqliteAccounts(path)  # its own connection, as another process would have
+        if mine.swap_code("device", "d1", "0", name, "1", now() + timedelta(minutes=5)):
+            wins.append(name)
+
+    threads = [threading.Thread(target=contend, args=(f"u_{i}",)) for i in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert len(wins) == 1
+    assert SqliteAccounts(path).find_code("device", "d1") == (wins[0], "1")
 
 
 @pytest.mark.parametrize("kind", ["sqlite", "memory"])
