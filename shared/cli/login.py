@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import getpass
+import os
 import platform
 import socket
 import sys
@@ -169,7 +170,7 @@ def _open(url: str) -> bool:
         browser = webbrowser.get()
     except webbrowser.Error:
         return False
-    if getattr(browser, "name", "") in CONSOLE_BROWSERS:
+    if os.path.basename(str(getattr(browser, "name", ""))) in CONSOLE_BROWSERS:
         return False
     try:
         return bool(browser.open(url))
