@@ -220,9 +220,10 @@ def test_login_to_a_server_makes_task_commands_use_it(tmp_path: Path) -> None:
         made = httpx.post(
             f"{srv.url}/api/me/tokens", json={"name": "laptop"}, headers=srv.auth
         ).json()
+        # (--token-stdin: the old name of --with-token, still accepted)
         bad = cli("login", "--server", srv.url, "--token-stdin", stdin="errand_wrong\n")
         assert bad.returncode != 0 and "unknown, revoked or expired" in bad.stderr
-        ok = cli("login", "--server", srv.url, "--token-stdin", stdin=made["token"] + "\n")
+        ok = cli("login", "--server", srv.url, "--with-token", stdin=made["token"] + "\n")
         assert ok.returncode == 0, ok.stderr
         assert (laptop / "client.json").stat().st_mode & 0o777 == 0o600
         created = cli(

@@ -159,6 +159,7 @@ def test_two_users_never_see_each_others_work(deps: Deps, github: GitHubOAuthSta
         "full_name": "alice/app",
         "local_path": "etc",  # a local path outside ERRAND_LOCAL_REPOS
         "login": "alice",
+        "user_code": "BBBB-BBBB",  # a CLI sign-in nobody started (the code is its only key)
     }
     checked = 0
     for route in TABLE.routes:

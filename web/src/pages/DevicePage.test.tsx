@@ -34,7 +34,7 @@ describe('DevicePage', () => {
     expect(screen.getByTestId('host')).toHaveTextContent('laptop')
     expect(screen.getByText(/errand login on laptop/)).toBeInTheDocument()
     await userEvent.setup().click(screen.getByRole('button', { name: 'Approve' }))
-    expect(await screen.findByText(/Approved: the CLI on laptop is signed in as ada/)).toBeInTheDocument()
+    expect(await screen.findByText(/Approved: the CLI on laptop signs in as ada/)).toBeInTheDocument()
     const post = server.requests.find((r) => r.method === 'POST')
     expect(post?.url).toBe('/api/cli-login/BCDF-GHJK/approve')
     expect(post?.headers['X-CSRF-Token']).toBe('c5rf')

@@ -39,7 +39,7 @@ function Decided({ result, login }: { result: CliLoginDecision; login: string })
     return (
       <Notice>
         <p className="font-medium">
-          Approved: the CLI on {result.host} is signed in as {login}.
+          Approved: the CLI on {result.host} signs in as {login} at its next check, within seconds.
         </p>
         <p>
           Go back to your terminal; you can close this tab. Its token is named “errand login on {result.host}”: <code>errand token list</code> shows it and{' '}
