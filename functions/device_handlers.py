@@ -37,8 +37,19 @@ def _no_store(body: Model, status: int = 200) -> flask.Response:
     )
 
 
+def client_address(request: flask.Request, deps: Deps) -> str:
+    """Who calls, for per-address limits: behind `proxy_hops` proxies, the address the
+    outermost of ours appended to X-Forwarded-For (entries further left are the caller's to
+    forge); otherwise the connection's."""
+    hops = deps.settings.proxy_hops
+    forwarded = [a.strip() for a in request.headers.get("X-Forwarded-For", "").split(",")]
+    if hops and len(forwarded) >= hops and forwarded[-hops]:
+        return forwarded[-hops]
+    return request.remote_addr or ""
+
+
 def start(request: flask.Request, deps: Deps, body: StartCliLogin) -> flask.Response:
-    started = _service(deps).start(body.host, body.client, request.remote_addr or "")
+    started = _service(deps).start(body.host, body.client, client_address(request, deps))
     page = public_origin(request, deps) + VERIFY_PAGE
     return _no_store(
         CliLoginStarted(

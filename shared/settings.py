@@ -115,6 +115,9 @@ class Settings(Model):
     public_url: str = ""
     # browser origins besides public_url allowed to call the API with CORS
     cors_origins: tuple[str, ...] = ()
+    # proxies in front of this server that append the caller's address to X-Forwarded-For
+    # (1 on Cloud Run / Cloud Functions); 0 = the connection's own address is the caller's
+    proxy_hops: int = 0
     # local repositories (directories) users may use; in multi-user mode the only local ones
     local_repos: tuple[Path, ...] = ()
     # the server's own token (queue deliveries, the CLI on this machine); set by the stack
@@ -186,6 +189,7 @@ class Settings(Model):
                     for o in e.get("ERRAND_CORS_ORIGINS", "").split(",")
                     if o.strip()
                 ),
+                proxy_hops=_int(e, "ERRAND_PROXY_HOPS", 0, 0),
                 local_repos=tuple(
                     Path(p).expanduser() for p in e.get("ERRAND_LOCAL_REPOS", "").split(":") if p
                 ),
