@@ -23,6 +23,8 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Literal
 
+from pydantic import Field
+
 from shared.accounts import ApiToken, User, token_hash
 from shared.auth import new_token
 from shared.domain import Model, now
@@ -67,6 +69,7 @@ class DeviceGrant(Model):
     user_code_hash: str
     host: str
     client: str
+    address: str = ""  # where the CLI called from, for the approver to recognise
     status: Literal["pending", "approved", "denied"] = "pending"
     interval_s: int = POLL_INTERVAL_S
     last_poll_at: datetime | None = None
@@ -87,6 +90,7 @@ class DeviceRequest(Model):
     user_code: str
     host: str
     client: str
+    address: str = Field(description="the address the CLI called from")
     created_at: datetime
     expires_at: datetime
 
@@ -143,6 +147,7 @@ class DeviceLogin:
                 user_code_hash=token_hash(code),
                 host=host,
                 client=client,
+                address=address[:100],
                 created_at=at,
                 expires_at=at + DEVICE_TTL,
             )
@@ -216,6 +221,7 @@ class DeviceLogin:
             user_code=display(normalize(user_code)),
             host=grant.host,
             client=grant.client,
+            address=grant.address,
             created_at=grant.created_at,
             expires_at=grant.expires_at,
         )

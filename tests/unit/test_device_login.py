@@ -71,6 +71,7 @@ def test_approval_hands_out_one_token_once(world: tuple[DeviceLogin, Clock]) -> 
     user = alice(login)
     seen = login.describe(user, code.lower().replace("-", " "))  # as a person may type it
     assert (seen.host, seen.client, seen.user_code) == ("laptop", "errand-cli/0.1", code)
+    assert seen.address == "10.0.0.1"
     login.decide(user, code, approve=True)
     with pytest.raises(NotFound):  # the user code works once
         login.decide(user, code, approve=True)

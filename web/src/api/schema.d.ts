@@ -725,6 +725,11 @@ export interface components {
          * @description A waiting login as its approver sees it.
          */
         DeviceRequest: {
+            /**
+             * Address
+             * @description the address the CLI called from
+             */
+            address: string;
             /** Client */
             client: string;
             /**

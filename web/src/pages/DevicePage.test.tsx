@@ -16,6 +16,7 @@ const REQUEST = {
   user_code: 'BCDF-GHJK',
   host: 'laptop',
   client: 'errand-cli 0.1.0 (Linux x86_64)',
+  address: '203.0.113.7',
   created_at: '2026-01-01T10:00:00Z',
   expires_at: '2026-01-01T10:10:00Z',
 }
@@ -33,6 +34,7 @@ describe('DevicePage', () => {
     expect(await screen.findByTestId('user-code')).toHaveTextContent('BCDF-GHJK')
     expect(screen.getByTestId('host')).toHaveTextContent('laptop')
     expect(screen.getByText(/errand login on laptop/)).toBeInTheDocument()
+    expect(screen.getByText('203.0.113.7')).toBeInTheDocument()
     await userEvent.setup().click(screen.getByRole('button', { name: 'Approve' }))
     expect(await screen.findByText(/Approved: the CLI on laptop signs in as ada/)).toBeInTheDocument()
     const post = server.requests.find((r) => r.method === 'POST')

@@ -80,6 +80,12 @@ function Request({ request, code, login }: { request: CliLoginRequest; code: str
             <dd>{request.client}</dd>
           </>
         ) : null}
+        {request.address ? (
+          <>
+            <dt className="text-slate-600 dark:text-slate-400">Requested from</dt>
+            <dd>{request.address}</dd>
+          </>
+        ) : null}
         <dt className="text-slate-600 dark:text-slate-400">Code expires</dt>
         <dd>{expires}</dd>
       </dl>
