@@ -211,9 +211,10 @@ def _sweep_one(deps: Deps, lease: Lease, report: SweepReport, restarted: bool = 
             _enqueue_current(deps, task, report)
         return
     if restarted:
-        lease = _interrupted(deps, task, lease, report)
-        if lease is None:
+        booked = _interrupted(deps, task, lease, report)
+        if booked is None:
             return
+        lease = booked
     elif lease.attempts - lease.interruptions >= deps.settings.stage_attempts:
         if deps.leases.drop_lease(task.id, lease.holder):
             runs = lease.attempts - lease.interruptions
