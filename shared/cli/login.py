@@ -15,6 +15,7 @@ import socket
 import sys
 import time
 import webbrowser
+from collections.abc import Callable
 from typing import Any
 
 import httpx
@@ -107,9 +108,14 @@ def _browser_login(server: str, open_browser: bool) -> str:
         return _poll(http, str(started["device_code"]), int(started["interval"]))
 
 
-def _poll(http: httpx.Client, device_code: str, interval: int) -> str:
+def _poll(
+    http: httpx.Client,
+    device_code: str,
+    interval: int,
+    sleep: Callable[[float], None] = time.sleep,
+) -> str:
     while True:
-        time.sleep(interval)
+        sleep(interval)
         try:
             got = _post(http, "/api/cli-login/token", {"device_code": device_code})
         except ClientError as exc:
