@@ -103,8 +103,10 @@ def _browser_login(server: str, open_browser: bool) -> str:
             file=sys.stderr,
         )
         minutes = int(started["expires_in"]) // 60
-        print(f"Waiting for approval (the code works for {minutes} minutes; Ctrl-C to stop)…")
-        sys.stdout.flush()
+        print(
+            f"Waiting for approval (the code works for {minutes} minutes; Ctrl-C to stop)…",
+            file=sys.stderr,
+        )
         return _poll(http, str(started["device_code"]), int(started["interval"]))
 
 
@@ -137,7 +139,10 @@ def _poll(
                 interval += SLOW_DOWN_S  # a struggling server gets more room
                 continue
             raise
-        print(f"Approved: this machine's token is {got['name']!r} ({got['token_id']}).")
+        print(
+            f"Approved: this machine's token is {got['name']!r} ({got['token_id']}).",
+            file=sys.stderr,
+        )
         return str(got["token"])
 
 

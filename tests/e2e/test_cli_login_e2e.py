@@ -109,7 +109,7 @@ def test_browser_login_gives_the_cli_its_own_revocable_token(
 
     code, out, err = login.finish()
     assert code == 0, err
-    assert "Signed in to" in out and "Approved" in out
+    assert "Signed in to" in out and "Approved: this machine's token is" in err
     assert (laptop / "client.json").stat().st_mode & 0o777 == 0o600
 
     # the token is an ordinary personal token: listed (by the CLI, remotely) and revocable
