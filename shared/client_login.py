@@ -14,6 +14,8 @@ class ClientLogin(Model):
     server: str
     token: str
     login: str = ""
+    # set when `errand login` had the token made for this machine: `errand logout` revokes it
+    token_id: str = ""
 
 
 def write_login(home: Path, login: ClientLogin) -> None:

@@ -126,8 +126,24 @@ def _in_process(settings: Settings, method: str, path: str, body: object) -> Any
 
 
 def run_logout(args: argparse.Namespace, settings: Settings) -> int:
-    from shared.client_login import forget_login
+    from shared.client_login import forget_login, read_login
 
+    login = read_login(settings.home)
+    if login is not None and login.token_id:
+        # the browser sign-in made this token for this machine alone: it ends with the sign-in
+        try:
+            HttpClient(login.server, login.token)._call(
+                "DELETE", f"/api/me/tokens/{login.token_id}"
+            )
+            print(f"Revoked this machine's token {login.token_id} on {login.server}")
+        except ClientError as exc:
+            if exc.http_status != 401:  # 401: already revoked or expired
+                print(
+                    f"warning: could not revoke the token {login.token_id} ({exc.message}); "
+                    "it still works until you revoke it there (`errand token revoke`, or "
+                    "Settings in the web app)",
+                    file=sys.stderr,
+                )
     if forget_login(settings.home):
         print("Signed out; task commands use this machine's Errand again")
     else:

@@ -58,17 +58,20 @@ def run_login(args: argparse.Namespace, settings: Settings) -> int:
     server = args.server.rstrip("/")
     if not server.startswith(("http://", "https://")):
         raise InvalidInput(f"--server {server!r} must be a URL like https://errand.example.com")
+    token_id = ""  # a token made for this machine, revoked by `errand logout`
     if args.with_token or args.token_stdin:
         token = _read_token()
     else:
         try:
-            token = _browser_login(server, open_browser=not args.no_browser)
+            token, token_id = _browser_login(server, open_browser=not args.no_browser)
         except KeyboardInterrupt:
             print("\nCancelled; nothing was changed.", file=sys.stderr)
             return EXIT_INTERRUPTED
     me = HttpClient(server, token)._call("GET", "/api/me")
     login = str(me["user"]["login"])
-    write_login(settings.home, ClientLogin(server=server, token=token, login=login))
+    write_login(
+        settings.home, ClientLogin(server=server, token=token, login=login, token_id=token_id)
+    )
     print(
         f"Signed in to {server} as {login}; task commands now go there (`errand logout` undoes it)"
     )
@@ -90,7 +93,8 @@ def _read_token() -> str:
     return token
 
 
-def _browser_login(server: str, open_browser: bool) -> str:
+def _browser_login(server: str, open_browser: bool) -> tuple[str, str]:
+    """(token, its id) once approved."""
     with httpx.Client(base_url=server, timeout=30.0) as http:
         started = _post(http, "/api/cli-login", {"host": _host(), "client": _client()})
         page, code = str(started["verification_uri_complete"]), str(started["user_code"])
@@ -115,7 +119,7 @@ def _poll(
     device_code: str,
     interval: int,
     sleep: Callable[[float], None] = time.sleep,
-) -> str:
+) -> tuple[str, str]:
     while True:
         sleep(interval)
         try:
@@ -143,7 +147,7 @@ def _poll(
             f"Approved: this machine's token is {got['name']!r} ({got['token_id']}).",
             file=sys.stderr,
         )
-        return str(got["token"])
+        return str(got["token"]), str(got["token_id"])
 
 
 def _post(http: httpx.Client, path: str, body: object) -> dict[str, Any]:

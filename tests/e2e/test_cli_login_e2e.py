@@ -4,6 +4,7 @@ one-time login link gives, as the web app does it (CSRF token included)."""
 
 from __future__ import annotations
 
+import json
 import re
 import socket
 import subprocess
@@ -121,10 +122,13 @@ def test_browser_login_gives_the_cli_its_own_revocable_token(
     tasks = cli(laptop, "task", "list", "--json")
     assert tasks.returncode == 0, tasks.stderr
     assert not (laptop / "errand.db").exists()  # it went to the server
-    revoked = cli(laptop, "token", "revoke", token_id)
-    assert revoked.returncode == 0, revoked.stderr
-    after = cli(laptop, "task", "list", "--json")
-    assert after.returncode != 0 and "unknown, revoked or expired" in after.stderr
+    # signing out ends this machine's token on the server too
+    token = json.loads((laptop / "client.json").read_text())["token"]
+    out = cli(laptop, "logout")
+    assert out.returncode == 0 and f"Revoked this machine's token {token_id}" in out.stdout
+    after = httpx.get(f"{server.url}/api/me", headers={"authorization": f"Bearer {token}"})
+    assert after.status_code == 401 and "unknown, revoked or expired" in after.text
+    assert name not in str(server.api("GET", "/api/me/tokens"))
 
 
 @pytest.mark.timeout(300)

@@ -51,10 +51,11 @@ def test_the_cli_backs_off_as_told_and_gets_its_token(deps: Deps, http: httpx.Cl
     service = DeviceLogin(deps.sessions, deps.tokens, deps.users)
     me = deps.users.ensure_local_user("me")
     waits, sleep = sleeper(4, lambda: service.decide(me, started["user_code"], approve=True))
-    token = _poll(http, started["device_code"], started["interval"], sleep)
+    token, token_id = _poll(http, started["device_code"], started["interval"], sleep)
     # pending, then slow_down twice (polls come at once): five seconds more each time
     assert waits == [5, 5, 5 + SLOW_DOWN_S, 5 + 2 * SLOW_DOWN_S]
     assert token.startswith("errand_")
+    assert [t.id for t in deps.tokens.list_tokens(me.id)] == [token_id]
     who = http.get("/api/me", headers={"Authorization": f"Bearer {token}"})
     assert who.status_code == 200 and who.json()["user"]["login"] == "me"
 
