@@ -40,6 +40,10 @@ class GcpSettings(Model):
     queue: str = "errand-stages"
     dispatch_url: str = ""  # the dispatch function's URL, the OIDC audience too
     invoker: str = ""  # the service account Cloud Tasks signs its OIDC tokens as
+    # Cloud Scheduler's call of the sweep: its URL (the audience of its OIDC token) and the
+    # service account it signs as (terraform/scheduler.tf)
+    sweep_url: str = ""
+    sweep_invoker: str = ""
     oidc_issuers: tuple[str, ...] = ("https://accounts.google.com", "accounts.google.com")
     oidc_jwks_url: str = "https://www.googleapis.com/oauth2/v3/certs"
     # Cloud Logging: "json" when running in Google Cloud (Cloud Run and Cloud Functions set
@@ -77,12 +81,20 @@ def gcp_from_env(e: Mapping[str, str]) -> GcpSettings:
         queue=e.get("ERRAND_TASKS_QUEUE", defaults.queue),
         dispatch_url=e.get("ERRAND_DISPATCH_URL", ""),
         invoker=e.get("ERRAND_TASKS_INVOKER", ""),
+        sweep_url=e.get("ERRAND_SWEEP_URL", "") or _sibling(e.get("ERRAND_DISPATCH_URL", "")),
+        sweep_invoker=e.get("ERRAND_SWEEP_INVOKER", ""),
         oidc_issuers=tuple(i for i in issuers.split(",") if i) or defaults.oidc_issuers,
         oidc_jwks_url=e.get("ERRAND_OIDC_JWKS_URL", defaults.oidc_jwks_url),
         log_format=_log_format(e),
         job=e.get("ERRAND_RUN_JOB", defaults.job),
         job_timeout_s=_int(e, "ERRAND_RUN_JOB_TIMEOUT_S", defaults.job_timeout_s),
     )
+
+
+def _sibling(dispatch_url: str) -> str:
+    """The sweep's URL beside dispatch's (both routes of the one dispatch service)."""
+    suffix = "/api/dispatch"
+    return dispatch_url[: -len(suffix)] + "/api/sweep" if dispatch_url.endswith(suffix) else ""
 
 
 def _log_format(e: Mapping[str, str]) -> str:

@@ -28,10 +28,29 @@ def cloud_tasks_queue(settings: Settings, dispatch_token: str) -> CloudTasksQueu
 
 
 def dispatch_verifier(settings: Settings) -> OidcVerifier:
+    """`/api/dispatch` admits only the queue's invoker, for dispatch's URL as audience."""
     from shared.oidc import OidcVerifier
 
     gcp = settings.gcp
     return OidcVerifier(gcp.dispatch_url, gcp.oidc_issuers, gcp.invoker, gcp.oidc_jwks_url)
+
+
+def sweep_verifier(settings: Settings) -> OidcVerifier:
+    """`/api/sweep` admits only Cloud Scheduler's account, for the sweep's URL as audience: a
+    queue token is refused here and a scheduler token on dispatch. Unconfigured, the sweep
+    refuses everything (ConfigError) rather than admitting anyone."""
+    from shared.oidc import OidcVerifier
+
+    gcp = settings.gcp
+    return OidcVerifier(
+        gcp.sweep_url,
+        gcp.oidc_issuers,
+        gcp.sweep_invoker,
+        gcp.oidc_jwks_url,
+        caller="the scheduler's invoker service account",
+        needs="ERRAND_SWEEP_URL (the audience; by default beside ERRAND_DISPATCH_URL) and "
+        "ERRAND_SWEEP_INVOKER (the service account Cloud Scheduler signs as)",
+    )
 
 
 def _local_server_token(home: Path) -> str:

@@ -105,10 +105,17 @@ class Deps(AccountPorts):
 
     @cached_property
     def dispatch_verifier(self) -> OidcVerifier:
-        """Checks that calls to dispatch (and sweep) come from Cloud Tasks (Cloud Scheduler)."""
+        """Checks that calls to /api/dispatch come from Cloud Tasks."""
         from shared.gcp_wiring import dispatch_verifier
 
         return dispatch_verifier(self.settings)
+
+    @cached_property
+    def sweep_verifier(self) -> OidcVerifier:
+        """Checks that calls to /api/sweep come from Cloud Scheduler."""
+        from shared.gcp_wiring import sweep_verifier
+
+        return sweep_verifier(self.settings)
 
     @cached_property
     def blobs(self) -> Blobs:

@@ -35,8 +35,10 @@ locals {
       concurrency = 20
       memory      = "1Gi"
       extra_env = {
-        # /api/sweep admits Cloud Scheduler's account, /api/dispatch the queue's
+        # /api/sweep admits Cloud Scheduler's account for the sweep's URL, /api/dispatch the
+        # queue's for dispatch's (ERRAND_TASKS_INVOKER, ERRAND_DISPATCH_URL in common_env)
         ERRAND_SWEEP_INVOKER = google_service_account.sched.email
+        ERRAND_SWEEP_URL     = local.sweep_url
       }
     }
   }

@@ -131,6 +131,11 @@ def test_scheduler_calls_sweep_as_its_own_account_every_minute() -> None:
     token = block(target, "oidc_token")
     assert token["service_account_email"] == "${google_service_account.sched.email}"
     assert config().locals["sweep_url"].endswith("/api/sweep")
+    # dispatch checks the scheduler's token against exactly this account and audience
+    assert token["audience"] == "${local.sweep_url}"
+    sweep_env = config().locals["services"]["dispatch"]["extra_env"]
+    assert sweep_env["ERRAND_SWEEP_URL"] == token["audience"]
+    assert sweep_env["ERRAND_SWEEP_INVOKER"] == token["service_account_email"]
 
 
 # ---------------------------------------------------------------------------- jobs
