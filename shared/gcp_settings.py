@@ -35,6 +35,9 @@ class GcpSettings(Model):
     # Firestore
     firestore_emulator_host: str = ""  # host:port (FIRESTORE_EMULATOR_HOST)
     firestore_database: str = "(default)"
+    # the change feed's shards (shared/adapters/firestore_store.py, docs/capacity.md); only
+    # `errand emulators` sets fewer: its emulator re-reads the whole feed on every write
+    feed_shards: int = 1024
     # Cloud Tasks
     tasks_emulator_host: str = ""  # host:port of gcloud-tasks-emulator (gRPC, insecure)
     queue: str = "errand-stages"
@@ -77,6 +80,7 @@ def gcp_from_env(e: Mapping[str, str]) -> GcpSettings:
         tts_voice=e.get("ERRAND_TTS_VOICE", defaults.tts_voice),
         firestore_emulator_host=e.get("FIRESTORE_EMULATOR_HOST", ""),
         firestore_database=e.get("ERRAND_FIRESTORE_DATABASE", defaults.firestore_database),
+        feed_shards=_int(e, "ERRAND_FIRESTORE_FEED_SHARDS", defaults.feed_shards),
         tasks_emulator_host=e.get("CLOUD_TASKS_EMULATOR_HOST", ""),
         queue=e.get("ERRAND_TASKS_QUEUE", defaults.queue),
         dispatch_url=e.get("ERRAND_DISPATCH_URL", ""),

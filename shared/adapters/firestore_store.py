@@ -5,12 +5,19 @@ Layout:
     tasks/{task_id}/parts/{n}            the JSON of a task too large for one document
     tasks/{task_id}/events/{auto id}     at (commit time), tie, kind, data as JSON text
     tasks/{task_id}/events/{id}/parts/{n} a large event's data (a diff)
-    feed/{shard}                         at: the commit time of some recent event
+    feed/{shard}                         at, tie: the id of some recent event; g: its group
     leases/{task_id}                     the stage lease of a task (firestore_leases)
 Every event goes to its task's subcollection, so a busy task writes many small documents,
 never one hot document; with it, one of FEED_SHARDS feed documents (chosen at random) takes
-the same commit time, which is what waiters listen to: a task writing 30 events a second
-puts about one write a second on each shard. Event ids are commit times (firestore_docs).
+the same commit time, which is what waiters listen to. 1,024 shards keep each under Firestore's
+~1 write/s per document up to ~1,000 events/s over the whole deployment (docs/capacity.md:
+0.085/s per shard at the 10,000 tasks/day peak). Event ids are commit times (firestore_docs).
+
+Listeners: one `on_snapshot` query per group of FEED_GROUP shards (`g == k`), all on the
+client's one connection. The client rebuilds a listener's sorted snapshot on every change, so
+a single listener over 1,024 shards would cost O(shards) per event; a group costs what the
+old 32-shard feed did. Their first snapshots read every shard once; after that the newest id is
+known without a read (`latest_event_id`).
 
 Indexes (terraform): a composite index on `events` (at ASC, tie ASC), collection scope, for a
 task's events in order; single-field indexes serve the rest (tasks by created_at, status and
@@ -41,8 +48,10 @@ from shared.domain import TERMINAL, Event, EventKind, Status, Task, TaskFilter, 
 from shared.errors import ConfigError, Conflict, InvalidInput, NotFound
 from shared.gcp_settings import GcpSettings
 
-FEED_SHARDS = 32
+FEED_SHARDS = 1024
+FEED_GROUP = 64  # shards per listener query
 _READ_RETRIES = 5
+_SYNC_WAIT_S = 5.0  # how long latest_event_id waits for the listener before reading the shards
 
 
 class FirestoreStore(FirestoreLeases):
@@ -58,8 +67,12 @@ class FirestoreStore(FirestoreLeases):
         self._fs = firestore
         self._db = firestore.Client(project=settings.project, database=settings.firestore_database)
         self._lock = threading.Lock()
-        self._watch: Any = None
+        self._watches: list[Any] = []
         self._feed = ChangeFeed(0)
+        self._shards = settings.feed_shards
+        self._groups = -(-self._shards // FEED_GROUP)
+        self._current: set[int] = set()  # groups whose first snapshot arrived
+        self._synced = threading.Event()  # ... all of them
         self._ties = docs.Ties()
 
     # ------------------------------------------------------------------------ tasks
@@ -148,8 +161,9 @@ class FirestoreStore(FirestoreLeases):
         }
         batch = self._db.batch()
         docs.write_text(batch, ref, fields, json.dumps(event.data), 0)
-        shard = self._db.collection("feed").document(f"{secrets.randbelow(FEED_SHARDS):02d}")
-        batch.set(shard, {"at": self._fs.SERVER_TIMESTAMP, "tie": tie})
+        n = secrets.randbelow(self._shards)
+        shard = self._db.collection("feed").document(f"{n:04d}")
+        batch.set(shard, {"at": self._fs.SERVER_TIMESTAMP, "tie": tie, "g": n // FEED_GROUP})
         results = batch.commit()
         # SERVER_TIMESTAMP is the commit time at millisecond precision
         event_id = docs.event_id(results[-1].update_time, tie)
@@ -209,13 +223,22 @@ class FirestoreStore(FirestoreLeases):
         return cut
 
     def latest_event_id(self) -> int:
-        """Exact but for one case: two events of one millisecond on one shard, the second
-        with the lower tie, hide the first until the next event (a wake-up comes late)."""
-        return _newest(list(self._db.collection("feed").stream()))
+        """The newest event id the feed listener has seen (started here, if need be): no read
+        once its first snapshot is in, which takes one read of every shard. It trails commits
+        by the listener's delay (milliseconds), which callers tolerate: a cursor taken a little
+        low only makes the next wait return at once. Exact but for one case: two events of one
+        millisecond on one shard, the second with the lower tie, hide the first until the next
+        event (a wake-up comes late)."""
+        self._listen()
+        if self._synced.wait(_SYNC_WAIT_S):
+            return self._feed.latest
+        # the listeners are slow to start (a cold connection): read the shards this once
+        newest = _newest(list(self._db.collection("feed").stream()))
+        self._feed.publish(newest)
+        return self._feed.latest
 
     def wait_for_events(self, after: int, timeout_s: float) -> bool:
-        self._listen()
-        self._feed.publish(self.latest_event_id())
+        self.latest_event_id()  # the listener runs and is in sync
         return self._feed.wait(after, timeout_s)
 
     async def wait_for_events_async(self, after: int, timeout_s: float) -> bool:
@@ -225,8 +248,8 @@ class FirestoreStore(FirestoreLeases):
 
     def close(self) -> None:
         with self._lock:
-            watch, self._watch = self._watch, None
-        if watch is not None:
+            watches, self._watches = self._watches, []
+        for watch in watches:
             watch.unsubscribe()
         self._feed.close()
         self._db.close()
@@ -235,11 +258,24 @@ class FirestoreStore(FirestoreLeases):
 
     def _listen(self) -> None:
         with self._lock:
-            if self._watch is None:
-                self._watch = self._db.collection("feed").on_snapshot(self._on_feed)
+            if self._watches:
+                return
+            feed = self._db.collection("feed")
+            for k in range(self._groups):
+                group = feed.where(filter=self._fs.FieldFilter("g", "==", k))
+                self._watches.append(group.on_snapshot(self._on_group(k)))
 
-    def _on_feed(self, snapshots: list[Any], changes: list[Any], read_time: datetime) -> None:
-        self._feed.publish(_newest(snapshots))
+    def _on_group(self, k: int) -> Any:
+        def on_snapshot(snapshots: list[Any], changes: list[Any], read_time: datetime) -> None:
+            # only the changed shards: all of the group's in its first snapshot, then the few
+            # just written
+            self._feed.publish(_newest([c.document for c in changes]))
+            with self._lock:
+                self._current.add(k)
+                if len(self._current) == self._groups:
+                    self._synced.set()
+
+        return on_snapshot
 
     def _tasks(self) -> Any:
         return self._db.collection("tasks")
