@@ -53,6 +53,7 @@ def run_stage(deps: Deps, request: StageRequest) -> int:
     request = _hold(deps, request)
     if not request.holder:
         return 0
+    deps.stage = request  # what a brokered GitHub token is asked for (shared/token_broker.py)
     ctx = StageContext(deps, request, task)
     done = threading.Event()
     threading.Thread(

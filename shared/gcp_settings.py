@@ -49,6 +49,8 @@ class GcpSettings(Model):
     sweep_invoker: str = ""
     oidc_issuers: tuple[str, ...] = ("https://accounts.google.com", "accounts.google.com")
     oidc_jwks_url: str = "https://www.googleapis.com/oauth2/v3/certs"
+    # the metadata server a Cloud Run execution asks for its OIDC identity token
+    metadata_host: str = "metadata.google.internal"
     # Cloud Logging: "json" when running in Google Cloud (Cloud Run and Cloud Functions set
     # K_SERVICE, Cloud Run Jobs set CLOUD_RUN_JOB), or with ERRAND_LOG_FORMAT=json
     log_format: str = "text"
@@ -89,6 +91,8 @@ def gcp_from_env(e: Mapping[str, str]) -> GcpSettings:
         sweep_invoker=e.get("ERRAND_SWEEP_INVOKER", ""),
         oidc_issuers=tuple(i for i in issuers.split(",") if i) or defaults.oidc_issuers,
         oidc_jwks_url=e.get("ERRAND_OIDC_JWKS_URL", defaults.oidc_jwks_url),
+        # GCE_METADATA_HOST: the variable Google's own libraries honour
+        metadata_host=e.get("GCE_METADATA_HOST", "") or defaults.metadata_host,
         log_format=_log_format(e),
         job=e.get("ERRAND_RUN_JOB", defaults.job),
         job_timeout_s=_int(e, "ERRAND_RUN_JOB_TIMEOUT_S", defaults.job_timeout_s),

@@ -30,12 +30,14 @@ from shared.settings import Settings
 from shared.wiring_accounts import AccountPorts
 
 if TYPE_CHECKING:
+    from shared.adapters.github_app import AppAuth
     from shared.adapters.github_forge import GitHubForge
     from shared.adapters.local_queue import LocalQueue
     from shared.adapters.workspace_fs import WorkspaceVolumes
     from shared.envcache import EnvCache
     from shared.github.config import AppConfig
     from shared.oidc import OidcVerifier
+    from shared.token_broker import TokenBroker
 
 SCRIPTED_PREFIX = "scripted:"
 
@@ -53,6 +55,9 @@ class Deps(AccountPorts):
     # the local server's token: Cloud Tasks emulator deliveries carry it (the real service
     # sends OIDC tokens instead, verified by the dispatch function)
     dispatch_token: str = ""
+    # the stage this execution runs, its lease holder set (jobs/runner.py): what a brokered
+    # GitHub token is asked for
+    stage: StageRequest | None = None
 
     @cached_property
     def store(self) -> Store:
@@ -142,15 +147,32 @@ class Deps(AccountPorts):
 
     @cached_property
     def github(self) -> GitHubForge:
-        """The GitHub App's Forge and ForgeFeedback; ConfigError when no App is set up."""
-        from shared.adapters.github_app import AppAuth
+        """The GitHub App's Forge and ForgeFeedback; ConfigError when no App is set up. With
+        ERRAND_GITHUB_TOKENS=broker (a cloud stage execution) its tokens come from the token
+        broker instead of the App's key."""
         from shared.adapters.github_forge import GitHubForge
 
+        if self.settings.github.tokens == "broker":
+            from shared.gcp_wiring import brokered_tokens
+
+            return GitHubForge(brokered_tokens(self.settings, lambda: self.stage))
+        return GitHubForge(self.app_auth)
+
+    @cached_property
+    def app_auth(self) -> AppAuth:
+        from shared.adapters.github_app import AppAuth
+
         app = self.github_app
-        auth = AppAuth(
+        return AppAuth(
             app.app_id, app.private_key.get_secret_value(), app.api_url, web_url=app.web_url
         )
-        return GitHubForge(auth)
+
+    @cached_property
+    def token_broker(self) -> TokenBroker:
+        """Hands stage executions their GitHub tokens (NotFound where it is not configured)."""
+        from shared.gcp_wiring import token_broker
+
+        return token_broker(self)
 
     @property
     def feedback(self) -> ForgeFeedback:
