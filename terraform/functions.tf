@@ -13,7 +13,10 @@ locals {
       timeout     = "3600s"
       concurrency = 80
       memory      = "1Gi"
-      extra_env   = {}
+      extra_env = {
+        # the token broker (/api/github/token) hands GitHub tokens to this account only
+        ERRAND_JOB_SERVICE_ACCOUNT = google_service_account.job.email
+      }
     }
     # GitHub App deliveries, through the load balancer (/api/webhooks/*): verified by HMAC,
     # deduplicated by delivery id; they answer fast and enqueue.
