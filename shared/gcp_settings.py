@@ -35,7 +35,7 @@ class GcpSettings(Model):
     # Firestore
     firestore_emulator_host: str = ""  # host:port (FIRESTORE_EMULATOR_HOST)
     firestore_database: str = "(default)"
-    # the change feed's shards (shared/adapters/firestore_store.py, docs/capacity.md); only
+    # the change feed's shards (shared/adapters/firestore_feed.py, docs/capacity.md); only
     # `errand emulators` sets fewer: its emulator re-reads the whole feed on every write
     feed_shards: int = 1024
     # Cloud Tasks

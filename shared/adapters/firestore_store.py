@@ -8,16 +8,9 @@ Layout:
     feed/{shard}                         at, tie: the id of some recent event; g: its group
     leases/{task_id}                     the stage lease of a task (firestore_leases)
 Every event goes to its task's subcollection, so a busy task writes many small documents,
-never one hot document; with it, one of FEED_SHARDS feed documents (chosen at random) takes
-the same commit time, which is what waiters listen to. 1,024 shards keep each under Firestore's
-~1 write/s per document up to ~1,000 events/s over the whole deployment (docs/capacity.md:
-0.085/s per shard at the 10,000 tasks/day peak). Event ids are commit times (firestore_docs).
-
-Listeners: one `on_snapshot` query per group of FEED_GROUP shards (`g == k`), all on the
-client's one connection. The client rebuilds a listener's sorted snapshot on every change, so
-a single listener over 1,024 shards would cost O(shards) per event; a group costs what the
-old 32-shard feed did. Their first snapshots read every shard once; after that the newest id is
-known without a read (`latest_event_id`).
+never one hot document; with it, one of the feed's shards (chosen at random) takes the same
+commit time, which is what waiters listen to (firestore_feed). Event ids are commit times
+(firestore_docs).
 
 Indexes (terraform): a composite index on `events` (at ASC, tie ASC), collection scope, for a
 task's events in order; single-field indexes serve the rest (tasks by created_at, status and
@@ -31,10 +24,8 @@ reads the new version and raises Conflict, so exactly one of many concurrent upd
 from __future__ import annotations
 
 import json
-import secrets
-import threading
 import time
-from datetime import datetime, timedelta
+from datetime import timedelta
 from typing import Any
 
 from pydantic import JsonValue
@@ -42,22 +33,20 @@ from pydantic import JsonValue
 from shared.accounts import EffectiveLimits
 from shared.adapters import firestore_docs as docs
 from shared.adapters import firestore_tasks
-from shared.adapters.change_feed import ChangeFeed
+from shared.adapters.firestore_feed import FEED_GROUP, FEED_SHARDS, FeedShards
 from shared.adapters.firestore_leases import FirestoreLeases
 from shared.domain import TERMINAL, Event, EventKind, Status, Task, TaskFilter, now
 from shared.errors import ConfigError, Conflict, InvalidInput, NotFound
 from shared.gcp_settings import GcpSettings
 
-FEED_SHARDS = 1024
-FEED_GROUP = 64  # shards per listener query
+__all__ = ["FEED_GROUP", "FEED_SHARDS", "FirestoreStore"]
 _READ_RETRIES = 5
-_SYNC_WAIT_S = 5.0  # how long latest_event_id waits for the listener before reading the shards
 
 
 class FirestoreStore(FirestoreLeases):
     """Implements `shared.ports.Store` and `Leases`, plus `wait_for_events_async` and `close` like
-    SqliteStore. Thread-safe (the client is); `wait_for_events` is fed by one `on_snapshot`
-    listener on the feed shards, started by the first waiter."""
+    SqliteStore. Thread-safe (the client is); `wait_for_events` is fed by the feed's
+    `on_snapshot` listeners, started by the first waiter."""
 
     def __init__(self, settings: GcpSettings) -> None:
         if not settings.project:
@@ -66,13 +55,7 @@ class FirestoreStore(FirestoreLeases):
 
         self._fs = firestore
         self._db = firestore.Client(project=settings.project, database=settings.firestore_database)
-        self._lock = threading.Lock()
-        self._watches: list[Any] = []
-        self._feed = ChangeFeed(0)
-        self._shards = settings.feed_shards
-        self._groups = -(-self._shards // FEED_GROUP)
-        self._current: set[int] = set()  # groups whose first snapshot arrived
-        self._synced = threading.Event()  # ... all of them
+        self._feed = FeedShards(self._db, firestore, settings.feed_shards)
         self._ties = docs.Ties()
 
     # ------------------------------------------------------------------------ tasks
@@ -161,13 +144,11 @@ class FirestoreStore(FirestoreLeases):
         }
         batch = self._db.batch()
         docs.write_text(batch, ref, fields, json.dumps(event.data), 0)
-        n = secrets.randbelow(self._shards)
-        shard = self._db.collection("feed").document(f"{n:04d}")
-        batch.set(shard, {"at": self._fs.SERVER_TIMESTAMP, "tie": tie, "g": n // FEED_GROUP})
+        self._feed.write(batch, tie)
         results = batch.commit()
         # SERVER_TIMESTAMP is the commit time at millisecond precision
         event_id = docs.event_id(results[-1].update_time, tie)
-        self._feed.publish(event_id)
+        self._feed.published(event_id)
         return event.model_copy(update={"id": event_id})
 
     def read_events(self, task_id: str | None, after: int = 0, limit: int = 500) -> list[Event]:
@@ -223,59 +204,21 @@ class FirestoreStore(FirestoreLeases):
         return cut
 
     def latest_event_id(self) -> int:
-        """The newest event id the feed listener has seen (started here, if need be): no read
-        once its first snapshot is in, which takes one read of every shard. It trails commits
-        by the listener's delay (milliseconds), which callers tolerate: a cursor taken a little
-        low only makes the next wait return at once. Exact but for one case: two events of one
-        millisecond on one shard, the second with the lower tie, hide the first until the next
-        event (a wake-up comes late)."""
-        self._listen()
-        if self._synced.wait(_SYNC_WAIT_S):
-            return self._feed.latest
-        # the listeners are slow to start (a cold connection): read the shards this once
-        newest = _newest(list(self._db.collection("feed").stream()))
-        self._feed.publish(newest)
-        return self._feed.latest
+        """Kept by the feed's listeners: no read once they are in sync (firestore_feed)."""
+        return self._feed.latest()
 
     def wait_for_events(self, after: int, timeout_s: float) -> bool:
-        self.latest_event_id()  # the listener runs and is in sync
         return self._feed.wait(after, timeout_s)
 
     async def wait_for_events_async(self, after: int, timeout_s: float) -> bool:
         """Like `wait_for_events`, for asyncio code: no thread per waiter."""
-        self._listen()
         return await self._feed.wait_async(after, timeout_s)
 
     def close(self) -> None:
-        with self._lock:
-            watches, self._watches = self._watches, []
-        for watch in watches:
-            watch.unsubscribe()
         self._feed.close()
         self._db.close()
 
     # ------------------------------------------------------------------------ helpers
-
-    def _listen(self) -> None:
-        with self._lock:
-            if self._watches:
-                return
-            feed = self._db.collection("feed")
-            for k in range(self._groups):
-                group = feed.where(filter=self._fs.FieldFilter("g", "==", k))
-                self._watches.append(group.on_snapshot(self._on_group(k)))
-
-    def _on_group(self, k: int) -> Any:
-        def on_snapshot(snapshots: list[Any], changes: list[Any], read_time: datetime) -> None:
-            # only the changed shards: all of the group's in its first snapshot, then the few
-            # just written
-            self._feed.publish(_newest([c.document for c in changes]))
-            with self._lock:
-                self._current.add(k)
-                if len(self._current) == self._groups:
-                    self._synced.set()
-
-        return on_snapshot
 
     def _tasks(self) -> Any:
         return self._db.collection("tasks")
@@ -289,11 +232,6 @@ class FirestoreStore(FirestoreLeases):
             "created_at": task.created_at,
             "updated_at": task.updated_at,
         }
-
-
-def _newest(shards: list[Any]) -> int:
-    ids = [docs.event_id(s.get("at"), int(s.get("tie"))) for s in shards if s.get("at")]
-    return max(ids, default=0)
 
 
 def _unfinished(snapshots: list[Any]) -> bool:
