@@ -79,6 +79,7 @@ def run_stage(deps: Deps, request: StageRequest) -> int:
         )
     finally:
         done.set()
+        deps.end_stage()
         if ctx.task.status in TERMINAL:
             _release(deps, task.id)
         deps.leases.drop_lease(task.id, request.holder)

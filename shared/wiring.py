@@ -30,6 +30,7 @@ from shared.settings import Settings
 from shared.wiring_accounts import AccountPorts
 
 if TYPE_CHECKING:
+    from shared.adapters.brokered_tokens import BrokeredTokens
     from shared.adapters.github_app import AppAuth
     from shared.adapters.github_forge import GitHubForge
     from shared.adapters.local_queue import LocalQueue
@@ -153,10 +154,19 @@ class Deps(AccountPorts):
         from shared.adapters.github_forge import GitHubForge
 
         if self.settings.github.tokens == "broker":
-            from shared.gcp_wiring import brokered_tokens
-
-            return GitHubForge(brokered_tokens(self.settings, lambda: self.stage))
+            return GitHubForge(self.brokered_tokens)
         return GitHubForge(self.app_auth)
+
+    @cached_property
+    def brokered_tokens(self) -> BrokeredTokens:
+        from shared.gcp_wiring import brokered_tokens
+
+        return brokered_tokens(self.settings, lambda: self.stage)
+
+    def end_stage(self) -> None:
+        """The stage is over: a brokered GitHub token is revoked rather than left to expire."""
+        if "brokered_tokens" in self.__dict__:  # built only if the stage asked for one
+            self.brokered_tokens.revoke()
 
     @cached_property
     def app_auth(self) -> AppAuth:

@@ -3,11 +3,13 @@ token broker (shared/token_broker.py) with the execution's own OIDC identity, fr
 metadata server. A drop-in for `AppAuth` as `GitHubForge`'s token source.
 
 One token per execution, for the task's repository and the stage's permissions, kept in memory
-until five minutes before it expires. A call that wants another repository or more than the
-stage was granted is refused here with the reason, before GitHub would refuse it."""
+until five minutes before it expires and revoked when the stage ends (`revoke`), so it does not
+outlive the stage by GitHub's hour. A call that wants another repository or more than the stage
+was granted is refused here with the reason, before GitHub would refuse it."""
 
 from __future__ import annotations
 
+import logging
 import threading
 import time
 from collections.abc import Callable, Mapping
@@ -19,6 +21,7 @@ from shared.domain import StageRequest
 from shared.errors import ConfigError, ForgeError
 from shared.token_broker import TokenGrant, TokenRequest, covers
 
+log = logging.getLogger("errand.github")
 REFRESH_MARGIN_S = 300
 _IDENTITY = "/computeMetadata/v1/instance/service-accounts/default/identity"
 
@@ -95,6 +98,28 @@ class BrokeredTokens:
                 f"{_describe(permissions)}"
             )
         return grant.token
+
+    def revoke(self) -> None:
+        """Ends the token this execution holds (GitHub's `DELETE /installation/token`). Best
+        effort: a token GitHub did not revoke still expires within the hour."""
+        with self._lock:
+            held, self._grant = self._grant, None
+        if held is None:
+            return
+        try:
+            response = self._http.delete(
+                f"{self.api_url}/installation/token",
+                headers={
+                    "Authorization": f"token {held.token}",
+                    "Accept": "application/vnd.github+json",
+                    "User-Agent": "errand",
+                },
+            )
+        except httpx.HTTPError as exc:
+            log.warning("could not revoke the stage's GitHub token (%s)", type(exc).__name__)
+            return
+        if response.status_code != 204:
+            log.warning("GitHub answered %s revoking the stage's token", response.status_code)
 
     def _current(self) -> TokenGrant:
         with self._lock:

@@ -66,6 +66,7 @@ else:
         task.repo, "main", f"errand/fix-{task.id}", patch, "fix: add", "fix: add", "Fixes add."
     )
     print("published", cr.number, cr.url)
+deps.end_stage()  # as jobs/runner.py does when the stage is over: the token is revoked
 """
 
 
@@ -183,6 +184,7 @@ def test_a_job_without_the_app_key_clones_and_publishes_through_the_broker(
     assert read.permissions == {"contents": "read", "metadata": "read"}
     config = (work / ".git" / "config").read_text()
     assert read.value not in config and "extraHeader" not in config
+    assert read.expires_at == 0.0  # revoked when the stage ended
 
     # the change, as execute and verify would leave it
     (work / "calc.py").write_text((work / "calc.py").read_text().replace("a - b", "a + b", 1))
@@ -203,7 +205,7 @@ def test_a_job_without_the_app_key_clones_and_publishes_through_the_broker(
     assert [t.permissions for t in write] == [
         {"contents": "write", "pull_requests": "write", "metadata": "read"}
     ]
-    assert write[0].repositories == [REPO]
+    assert write[0].repositories == [REPO] and write[0].expires_at == 0.0
     for t in world.gh.tokens():  # neither in the workspace nor in the store's files
         for root in (work, tmp_path / "out", tmp_path / "home"):
             for f in root.rglob("*"):
