@@ -8,14 +8,18 @@ from __future__ import annotations
 import time
 from collections.abc import Mapping
 from datetime import timedelta
+from pathlib import Path
 
 import pytest
 
+from functions.app import create_app
 from shared.domain import GitHubOrigin, Lease, Stage, StageRequest, Status, Task, now
 from shared.errors import Forbidden
 from shared.fakes import MemoryStore
 from shared.oidc import InvalidToken, OidcVerifier
+from shared.settings import Settings
 from shared.token_broker import TokenBroker, TokenRequest, covers, grant
+from shared.wiring import Deps
 from tests.unit.test_oidc import ISSUER, _token, jwks_url  # noqa: F401 (fixture)
 
 BROKER = "https://errand.example.com/api/github/token"
@@ -158,3 +162,13 @@ def test_grants_and_coverage() -> None:
     assert not covers({"contents": "read"}, {"contents": "write"})
     assert not covers({"contents": "read"}, {"issues": "read"})
     assert not covers({"contents": "write"}, {"contents": "admin"})
+
+
+def test_a_server_without_a_broker_answers_404(tmp_path: Path) -> None:
+    """`errand up` and every deployment without ERRAND_JOB_SERVICE_ACCOUNT hand out nothing."""
+    deps = Deps(Settings.from_env({"ERRAND_HOME": str(tmp_path / "home")}))
+    client = create_app(deps).test_client()
+    body = {"task_id": "t_x", "stage": "prepare", "holder": "h_x"}
+    answer = client.post("/api/github/token", json=body, headers={"Authorization": "Bearer x"})
+    assert answer.status_code == 404
+    assert "ERRAND_JOB_SERVICE_ACCOUNT" in answer.get_json()["error"]["message"]
