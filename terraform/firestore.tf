@@ -1,7 +1,7 @@
 # Firestore in native mode: tasks/{id} (+ parts/ when a document outgrows 1 MiB),
 # tasks/{id}/events/{auto-id} (one document per event, so a busy task writes new documents and
 # never one hot document), feed/{0000..1023} (sharded wake-up documents, watched by one
-# on_snapshot query per group `g` of 64: `g` keeps its single-field index),
+# on_snapshot query per group `g` of 32: `g` keeps its single-field index),
 # leases/{task_id}. See docs/capacity.md for the write rates this layout allows.
 
 resource "google_firestore_database" "errand" {

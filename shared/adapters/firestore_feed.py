@@ -5,11 +5,12 @@ document takes more than ~1 write/s: 1,024 shards keep each under Firestore's gu
 ~1,000 events/s over the whole deployment (docs/capacity.md: 0.085/s per shard at the 10,000
 tasks/day peak).
 
-Listeners: one `on_snapshot` query per group of FEED_GROUP shards (`g == k`), all on the
-client's one connection. The client rebuilds a listener's sorted snapshot on every change, so a
-single listener over 1,024 shards would cost O(shards) per event; a group costs what the old
-32-shard feed did. Their first snapshots read every shard once; after that the newest id is
-known without a read."""
+Listeners: one `on_snapshot` query per group of FEED_GROUP shards (`g == k`, 32 queries). The
+Python client re-sorts a listener's whole result with a Python comparator on every snapshot it
+delivers (google.cloud.firestore_v1.watch.Watch.push): one listener over 1,024 shards costs
+~26-46 ms of CPU per event here, a group of 32 ~0.6 ms, what the old 32-shard feed cost
+(tests/bench/bench_feed.py). Their first snapshots read every shard once; after that the newest
+id is known without a read."""
 
 from __future__ import annotations
 
@@ -22,7 +23,7 @@ from shared.adapters import firestore_docs as docs
 from shared.adapters.change_feed import ChangeFeed
 
 FEED_SHARDS = 1024
-FEED_GROUP = 64  # shards per listener query
+FEED_GROUP = 32  # shards per listener query
 _SYNC_WAIT_S = 5.0  # how long `latest` waits for the listeners before reading the shards
 
 

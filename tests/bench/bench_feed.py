@@ -10,7 +10,11 @@ deployment in its steady state):
 - `wake_*`: listener delay, from `append_event` in one client to a waiter in another client
   returning from `wait_for_events`.
 
-The emulator's figures are not Firestore's, but they compare the two counts on equal terms.
+The emulator's figures are not Firestore's: it re-reads the whole collection for every listener
+on every write, which Firestore does not, so its delays grow with the shard count whatever the
+listeners. What does carry over is the client's own work: `client_sort_ms` is the CPU the Python
+client spends on every snapshot it delivers re-sorting the listener's whole result
+(`Watch.push`), for one listener over every shard against one listener group.
 `python -m tests.bench.bench_feed` prints the figures as JSON (needs scripts/setup.sh)."""
 
 from __future__ import annotations
@@ -108,6 +112,29 @@ def _wake(writer: FirestoreStore, reader: FirestoreStore) -> float:
     return max(0.0, (woke[0] - started) * 1000)
 
 
+def _client_sort_ms(shards: int) -> float:
+    """What `Watch.push` does per delivered snapshot: sort the listener's documents with the
+    query's comparator (a private helper of the client; this is a measurement, not a use)."""
+    import functools
+
+    from google.auth.credentials import AnonymousCredentials
+    from google.cloud import firestore
+    from google.cloud.firestore_v1.document import DocumentSnapshot
+
+    db = firestore.Client(project="bench", credentials=AnonymousCredentials())
+    feed = db.collection("feed")
+    query = feed.where(filter=firestore.FieldFilter("g", "==", 0))
+    docs = [
+        DocumentSnapshot(feed.document(f"{n:04d}"), {"g": 0}, True, None, None, None)
+        for n in range(shards)
+    ]
+    key = functools.cmp_to_key(query._comparator)
+    started = time.perf_counter()
+    for _ in range(20):
+        sorted(docs, key=key)
+    return round((time.perf_counter() - started) / 20 * 1000, 2)
+
+
 def main() -> dict[str, Any]:
     logs = Path(tempfile.mkdtemp(prefix="bench-feed-"))
     emulator = gcp_emulators.start_firestore(logs)
@@ -119,6 +146,10 @@ def main() -> dict[str, Any]:
         emulator.stop()
     base, new = rows
     return {
+        "client_sort_ms": {
+            f"one listener over {FEED_SHARDS}": _client_sort_ms(FEED_SHARDS),
+            f"one group of {FEED_GROUP}": _client_sort_ms(FEED_GROUP),
+        },
         "by_shards": rows,
         "wake_p50_ratio": round(new["wake_p50_ms"] / max(base["wake_p50_ms"], 0.01), 2),
         "cold_ratio": round(new["cold_ms"] / max(base["cold_ms"], 0.01), 2),
