@@ -57,7 +57,8 @@ class Deps(AccountPorts):
     # sends OIDC tokens instead, verified by the dispatch function)
     dispatch_token: str = ""
     # the stage this execution runs, its lease holder set (jobs/runner.py): what a brokered
-    # GitHub token is asked for
+    # GitHub token is asked for. Broker mode is for processes that run one stage (a Cloud Run
+    # execution); `errand up`'s pooled processes sign with the App key and ignore it.
     stage: StageRequest | None = None
 
     @cached_property
