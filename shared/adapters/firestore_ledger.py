@@ -133,6 +133,7 @@ class FirestoreLedger:
             self._db.collection("tasks")
             .where(filter=self._fs.FieldFilter("owner", "==", user_id))
             .where(filter=self._fs.FieldFilter("created_at", ">=", start))
+            .order_by("created_at", direction="DESCENDING")  # as the tasks_by_owner index
             .select(["created_at"])
         )
         counts: dict[str, int] = {}

@@ -1,7 +1,9 @@
 """The WebhookLog port on Firestore.
 
 Layout:
-    github_deliveries/{delivery_id}          received_at: a delivery seen (TTL: 30 days)
+    github_deliveries/{delivery_id}          a delivery seen; deleted by a TTL policy at
+                                             expires_at, 30 days on (GitHub redelivers only
+                                             deliveries of the past 3 days)
     github_installations/{installation_id}   the installation (GitHubInstallation as JSON)
     github_links/{repository}:{number}:{task} repository (lower case), number, task_id,
                                              linked_at
@@ -11,12 +13,15 @@ id exactly one claims it, on the emulator as on the real service."""
 
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import Any
 
 from shared.adapters.firestore_claims import create, doc_id
 from shared.domain import GitHubInstallation, now
 from shared.errors import ConfigError
 from shared.gcp_settings import GcpSettings
+
+KEEP = timedelta(days=30)
 
 
 class FirestoreWebhookLog:
@@ -34,7 +39,8 @@ class FirestoreWebhookLog:
         )
 
     def claim_delivery(self, delivery_id: str) -> bool:
-        return create(self._delivery(delivery_id), {"received_at": now()})
+        at = now()
+        return create(self._delivery(delivery_id), {"received_at": at, "expires_at": at + KEEP})
 
     def release_delivery(self, delivery_id: str) -> None:
         self._delivery(delivery_id).delete()
