@@ -177,6 +177,7 @@ def test_two_users_tokens_and_webhook_dedupe_on_firestore(
     """Multi-user mode on the cloud adapters: users, tokens, the ledger's usage report and the
     webhook log live in Firestore (not in a SQLite file beside the server)."""
     server, env = multi_user
+    disks = set(Path(tempfile.gettempdir()).glob("errand-execution-*"))
     monkeypatch.setenv("FIRESTORE_EMULATOR_HOST", env["FIRESTORE_EMULATOR_HOST"])
     from shared.adapters.firestore_accounts import FirestoreAccounts
     from shared.gcp_settings import GcpSettings
@@ -229,3 +230,6 @@ def test_two_users_tokens_and_webhook_dedupe_on_firestore(
     while api.get(f"/api/tasks/{task_id}", headers=octo).json()["status"] != "failed":
         assert time.monotonic() < deadline, "the task did not end"
         time.sleep(0.3)
+    while set(Path(tempfile.gettempdir()).glob("errand-execution-*")) - disks:
+        assert time.monotonic() < deadline, "an execution's disk was not deleted"
+        time.sleep(0.2)  # its executions end before the stack stops, and leave nothing
