@@ -1,7 +1,12 @@
 # Firestore in native mode: tasks/{id} (+ parts/ when a document outgrows 1 MiB),
 # tasks/{id}/events/{auto-id} (one document per event, so a busy task writes new documents and
 # never one hot document), feed/{00..31} (sharded wake-up documents watched by on_snapshot),
-# leases/{task_id}. See docs/capacity.md for the write rates this layout allows.
+# leases/{task_id}; the accounts (users, github_users, api_tokens, sessions, one_time_codes,
+# taken_codes, credentials), the ledger (spend/{user month or task}/entries/{seq}, reservations,
+# settlements), quota slots (quotas/{owner}/...) and the webhook log (github_deliveries,
+# github_installations, github_links). Their queries are equalities or one-field orders, which
+# the automatic single-field indexes serve. See docs/capacity.md for the write rates this layout
+# allows.
 
 resource "google_firestore_database" "errand" {
   name        = "(default)"
@@ -47,7 +52,8 @@ resource "google_firestore_index" "all_events_by_time" {
   }
 }
 
-# list_tasks(owner=...): a user's history, newest first.
+# list_tasks(owner=...): a user's history, newest first; also a user's tasks since a day, for the
+# daily quota and the usage report (queried in this order so that this index serves them).
 resource "google_firestore_index" "tasks_by_owner" {
   database    = google_firestore_database.errand.name
   collection  = "tasks"
@@ -74,9 +80,30 @@ resource "google_firestore_field" "unindexed" {
     lease_doc  = { collection = "leases", field = "doc" }
     feed_at    = { collection = "feed", field = "at" }
     feed_tie   = { collection = "feed", field = "tie" }
+    token_doc  = { collection = "api_tokens", field = "token" }
+    session    = { collection = "sessions", field = "doc" }
+    cred_info  = { collection = "credentials", field = "info" }
+    cred_bytes = { collection = "credentials", field = "ciphertext" }
+    install    = { collection = "github_installations", field = "doc" }
   }
   database   = google_firestore_database.errand.name
   collection = each.value.collection
   field      = each.value.field
   index_config {}
+}
+
+# Sessions, one-time codes (and the claims that took them) and webhook deliveries are deleted
+# by Firestore once past expires_at (within about a day); readers check the expiry themselves.
+# Deliveries are kept 30 days: GitHub redelivers only those of the last 3.
+resource "google_firestore_field" "expiry" {
+  for_each = {
+    sessions   = "sessions"
+    codes      = "one_time_codes"
+    taken      = "taken_codes"
+    deliveries = "github_deliveries"
+  }
+  database   = google_firestore_database.errand.name
+  collection = each.value
+  field      = "expires_at"
+  ttl_config {}
 }
