@@ -3,7 +3,6 @@ repositories, and the admin's per-user limits. Every one acts as the request's i
 
 from __future__ import annotations
 
-import secrets
 from datetime import timedelta
 
 import flask
@@ -37,9 +36,8 @@ from shared.accounts import (
     month_start,
     next_day,
     next_month,
-    token_hash,
 )
-from shared.auth import TOKEN_PREFIX, Identity
+from shared.auth import Identity, new_token
 from shared.domain import now
 from shared.repos import RepoService
 from shared.wiring import Deps
@@ -143,13 +141,10 @@ def tokens_list(request: flask.Request, deps: Deps) -> TokensView:
 
 
 def token_create(request: flask.Request, deps: Deps, body: CreateToken) -> NewTokenView:
-    raw = TOKEN_PREFIX + secrets.token_urlsafe(32)
-    token = ApiToken(
-        user_id=_user(request).id,
-        name=body.name.strip(),
-        hash=token_hash(raw),
-        last4=raw[-4:],
-        expires_at=now() + timedelta(days=body.expires_days) if body.expires_days else None,
+    token, raw = new_token(
+        _user(request).id,
+        body.name.strip(),
+        now() + timedelta(days=body.expires_days) if body.expires_days else None,
     )
     deps.tokens.add_token(token)
     return NewTokenView(**_token_view(token).model_dump(), token=raw)  # shown this once

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from functions import account_handlers as me
-from functions import auth_handlers
+from functions import auth_handlers, device_handlers
 from functions.account_schemas import (
     BranchesView,
     CreateToken,
@@ -17,9 +17,17 @@ from functions.account_schemas import (
     UsageView,
     UserLimitsView,
 )
+from functions.device_schemas import (
+    CliLoginDecision,
+    CliLoginStarted,
+    CliLoginToken,
+    PollCliLogin,
+    StartCliLogin,
+)
 from functions.routes import Route
 from functions.schemas import Empty
 from shared.accounts import CredentialInfo, Limits
+from shared.device_login import DeviceRequest
 
 ACCOUNT_ROUTES = [
     Route("GET", "/api/me", me.me, "The signed-in user, mode, models and limits", response=MeView),
@@ -110,6 +118,54 @@ ACCOUNT_ROUTES = [
         response=UserLimitsView,
         errors=(400, 404),
         admin=True,
+    ),
+    Route(
+        "POST",
+        "/api/cli-login",
+        device_handlers.start,
+        "The CLI starts a browser sign-in (RFC 8628 device authorization): a device code for "
+        "it, a user code and a page for the person",
+        body=StartCliLogin,
+        response=CliLoginStarted,
+        errors=(400, 429),
+        public=True,
+    ),
+    Route(
+        "POST",
+        "/api/cli-login/token",
+        device_handlers.token,
+        "The CLI polls: a new personal API token once approved; otherwise 400 with the code "
+        "authorization_pending, slow_down, access_denied or expired_token",
+        body=PollCliLogin,
+        response=CliLoginToken,
+        errors=(400,),
+        public=True,
+    ),
+    Route(
+        "GET",
+        "/api/cli-login/<user_code>",
+        device_handlers.show,
+        "A waiting CLI sign-in, by the code its terminal shows",
+        response=DeviceRequest,
+        errors=(404, 429),
+    ),
+    Route(
+        "POST",
+        "/api/cli-login/<user_code>/approve",
+        device_handlers.approve,
+        "Approve a CLI sign-in as yourself: the CLI receives a token named after its host",
+        body=Empty,
+        response=CliLoginDecision,
+        errors=(404, 409, 429),
+    ),
+    Route(
+        "POST",
+        "/api/cli-login/<user_code>/deny",
+        device_handlers.deny,
+        "Deny a CLI sign-in",
+        body=Empty,
+        response=CliLoginDecision,
+        errors=(404, 409, 429),
     ),
     Route(
         "GET",

@@ -18,10 +18,10 @@ import hmac
 import secrets
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import datetime, timedelta
 from http.cookies import SimpleCookie
 
-from shared.accounts import Session, User, token_hash
+from shared.accounts import ApiToken, Session, User, token_hash
 from shared.domain import now
 from shared.errors import ErrandError, Forbidden, NotFound, Unauthorized
 from shared.ports import Sessions, Tokens, Users
@@ -223,6 +223,15 @@ class Authenticator:
         if self.secure_cookies:
             parts.append("Secure")
         return "; ".join(parts)
+
+
+def new_token(user_id: str, name: str, expires_at: datetime | None = None) -> tuple[ApiToken, str]:
+    """A personal API token: the record to store (its hash) and the value, shown once."""
+    raw = TOKEN_PREFIX + secrets.token_urlsafe(32)
+    token = ApiToken(
+        user_id=user_id, name=name, hash=token_hash(raw), last4=raw[-4:], expires_at=expires_at
+    )
+    return token, raw
 
 
 def parse_cookies(header: str) -> dict[str, str]:

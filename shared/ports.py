@@ -110,7 +110,8 @@ class Tokens(Protocol):
 
 
 class Sessions(Protocol):
-    """Browser sessions and one-time codes (login links, OAuth states), stored by hash."""
+    """Browser sessions and one-time codes (login links, OAuth states, device logins), stored
+    by hash."""
 
     def put_session(self, session: Session, replaces: str = "") -> None: ...
     def find_session(self, hash_: str) -> Session: ...
@@ -120,6 +121,24 @@ class Sessions(Protocol):
     ) -> None: ...
     def take_code(self, kind: str, hash_: str) -> tuple[str, str]:
         """(user_id, data) once; NotFound when unknown, used or expired."""
+        ...
+
+    def find_code(self, kind: str, hash_: str) -> tuple[str, str]:
+        """(user_id, data) without using the code up; NotFound when unknown, used or expired."""
+        ...
+
+    def swap_code(
+        self,
+        kind: str,
+        hash_: str,
+        expected: str | None,
+        user_id: str,
+        data: str,
+        expires_at: datetime,
+    ) -> bool:
+        """Compare-and-set of a code that lives on (device logins, rate-limit counters): when
+        its data is `expected` (None: when there is no live code of that kind and hash) it
+        becomes (user_id, data, expires_at) and True is returned; False when it changed."""
         ...
 
 

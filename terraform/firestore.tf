@@ -1,12 +1,12 @@
 # Firestore in native mode: tasks/{id} (+ parts/ when a document outgrows 1 MiB),
 # tasks/{id}/events/{auto-id} (one document per event, so a busy task writes new documents and
 # never one hot document), feed/{00..31} (sharded wake-up documents watched by on_snapshot),
-# leases/{task_id}; the accounts (users, github_users, api_tokens, sessions, one_time_codes,
-# taken_codes, credentials), the ledger (spend/{user month or task}/entries/{seq}, reservations,
-# settlements), quota slots (quotas/{owner}/...) and the webhook log (github_deliveries,
-# github_installations, github_links). Their queries are equalities or one-field orders, which
-# the automatic single-field indexes serve. See docs/capacity.md for the write rates this layout
-# allows.
+# leases/{task_id}; the accounts (users, github_users, api_tokens, sessions,
+# one_time_codes/{hash}/code_versions, credentials), the ledger (spend/{key}/entries/{seq},
+# reservations, settlements), quota slots (quotas/{owner}/...) and the webhook log
+# (github_deliveries, github_installations, github_links). Their queries are equalities or
+# one-field orders, which the automatic single-field indexes serve. See docs/capacity.md for
+# the write rates this layout allows.
 
 resource "google_firestore_database" "errand" {
   name        = "(default)"
@@ -92,18 +92,17 @@ resource "google_firestore_field" "unindexed" {
   index_config {}
 }
 
-# Sessions, one-time codes (and the claims that took them) and webhook deliveries are deleted
-# by Firestore once past expires_at (within about a day); readers check the expiry themselves.
-# Deliveries are kept 30 days: GitHub redelivers only those of the last 3.
+# Sessions, one-time codes (their versions, a day after they expire) and webhook deliveries are
+# deleted by Firestore once past the field's time (within about a day); readers check expiry
+# themselves. Deliveries are kept 30 days: GitHub redelivers only those of the last 3.
 resource "google_firestore_field" "expiry" {
   for_each = {
-    sessions   = "sessions"
-    codes      = "one_time_codes"
-    taken      = "taken_codes"
-    deliveries = "github_deliveries"
+    sessions   = { collection = "sessions", field = "expires_at" }
+    codes      = { collection = "code_versions", field = "purge_at" }
+    deliveries = { collection = "github_deliveries", field = "expires_at" }
   }
   database   = google_firestore_database.errand.name
-  collection = each.value
-  field      = "expires_at"
+  collection = each.value.collection
+  field      = each.value.field
   ttl_config {}
 }

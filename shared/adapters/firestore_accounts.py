@@ -6,11 +6,10 @@ Layout:
     github_users/{github_id}      user_id: the claim that makes a GitHub id map to one user
     api_tokens/{hash}             a personal token (TokenDoc), found by the hash of its value
     sessions/{hash}               a browser session (expires_at: a TTL policy deletes old ones)
-    one_time_codes/{hash}         a login link or OAuth state (expires_at, TTL as well)
-    taken_codes/{hash}            the claim that hands a code out exactly once
+    one_time_codes/{hash}/...     login links, OAuth states, device logins (firestore_codes)
 
-Exactly-once and uniqueness rest on create() preconditions (firestore_claims), which the
-emulator honours, not on transaction conflicts, which it does not detect. Queries are
+Exactly-once, compare-and-set and uniqueness rest on create() preconditions (firestore_claims),
+which the emulator honours, not on transaction conflicts, which it does not detect. Queries are
 equalities on one or two fields: Firestore's automatic single-field indexes serve them."""
 
 from __future__ import annotations
@@ -20,6 +19,7 @@ from typing import Any
 
 from shared.accounts import LOCAL_USER_ID, ApiToken, Limits, Session, User
 from shared.adapters.firestore_claims import create
+from shared.adapters.firestore_codes import FirestoreCodes
 from shared.domain import Model, now
 from shared.errors import ConfigError, Conflict, NotFound
 from shared.gcp_settings import GcpSettings
@@ -56,14 +56,7 @@ class TokenDoc(Model):
     token: str  # ApiToken as JSON
 
 
-class CodeDoc(Model):
-    kind: str
-    user_id: str
-    data: str
-    expires_at: datetime
-
-
-class FirestoreAccounts:
+class FirestoreAccounts(FirestoreCodes):
     """Implements `shared.ports.Users`, `Tokens` and `Sessions`. Thread-safe (the client is)."""
 
     def __init__(self, settings: GcpSettings) -> None:
@@ -192,31 +185,6 @@ class FirestoreAccounts:
 
     def delete_session(self, hash_: str) -> None:
         self._db.collection("sessions").document(hash_).delete()
-
-    def add_code(
-        self, kind: str, hash_: str, user_id: str, data: str, expires_at: datetime
-    ) -> None:
-        doc = CodeDoc(kind=kind, user_id=user_id, data=data, expires_at=expires_at)
-        if not create(self._db.collection("one_time_codes").document(hash_), doc.model_dump()):
-            raise Conflict(f"this {kind} code exists already; make a new one")
-
-    def take_code(self, kind: str, hash_: str) -> tuple[str, str]:
-        """Consumes a one-time code: (user_id, data) for the one caller whose taken_codes claim
-        is created, NotFound for everyone else, ever after, and once it expired."""
-        unknown = NotFound(f"this {kind} code is unknown, used or expired")
-        ref = self._db.collection("one_time_codes").document(hash_)
-        snapshot = ref.get()
-        if not snapshot.exists:
-            raise unknown
-        doc = CodeDoc.model_validate(snapshot.to_dict())
-        taken = create(
-            self._db.collection("taken_codes").document(hash_),
-            {"kind": doc.kind, "expires_at": doc.expires_at, "taken_at": now()},
-        )
-        ref.delete()
-        if not taken or doc.kind != kind or doc.expires_at <= now():
-            raise unknown
-        return doc.user_id, doc.data
 
     def close(self) -> None:
         self._db.close()

@@ -1,5 +1,6 @@
 """The embedded Users, Tokens and Sessions ports: users, personal API tokens, browser sessions
-and one-time codes (login links, OAuth states) in the same SQLite file as the tasks."""
+and one-time codes (login links, OAuth states, device logins, attempt counters) in the same
+SQLite file as the tasks."""
 
 from __future__ import annotations
 
@@ -224,6 +225,40 @@ class SqliteAccounts:
         if row is None or row[2] <= _stamp(now()):
             raise NotFound(f"this {kind} code is unknown, used or expired")
         return str(row[0]), str(row[1])
+
+    def find_code(self, kind: str, hash_: str) -> tuple[str, str]:
+        with self._lock:
+            row = self._conn.execute(
+                "SELECT user_id, data FROM one_time_codes"
+                " WHERE hash = ? AND kind = ? AND expires_at > ?",
+                (hash_, kind, _stamp(now())),
+            ).fetchone()
+        if row is None:
+            raise NotFound(f"this {kind} code is unknown, used or expired")
+        return str(row[0]), str(row[1])
+
+    def swap_code(
+        self,
+        kind: str,
+        hash_: str,
+        expected: str | None,
+        user_id: str,
+        data: str,
+        expires_at: datetime,
+    ) -> bool:
+        with transaction(self._conn, self._lock) as conn:
+            row = conn.execute(
+                "SELECT kind, data, expires_at FROM one_time_codes WHERE hash = ?", (hash_,)
+            ).fetchone()
+            live = row is not None and row[2] > _stamp(now())
+            if (live and row[0] != kind) or (row[1] if live else None) != expected:
+                return False
+            conn.execute(
+                "INSERT OR REPLACE INTO one_time_codes (hash, kind, user_id, data, expires_at)"
+                " VALUES (?, ?, ?, ?, ?)",
+                (hash_, kind, user_id, data, _stamp(expires_at)),
+            )
+        return True
 
     def close(self) -> None:
         with self._lock:

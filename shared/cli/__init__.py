@@ -28,6 +28,7 @@ GROUPS = (
     "shared.cli.tasks",
     "shared.cli.evals",
     "shared.cli.accounts",
+    "shared.cli.login",
     "shared.cli.github",
     "shared.cli.emulators",
 )

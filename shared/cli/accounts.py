@@ -1,5 +1,5 @@
-"""Accounts on the command line: `errand login/logout/open`, `errand token ...`,
-`errand usage`, `errand keys ...`, and the operator's `errand user ...`."""
+"""Accounts on the command line: `errand logout/open`, `errand token ...`, `errand usage`,
+`errand keys ...`, and the operator's `errand user ...` (`errand login` is shared/cli/login.py)."""
 
 from __future__ import annotations
 
@@ -17,10 +17,6 @@ from shared.settings import Settings
 
 
 def register(sub: Any) -> None:
-    login = sub.add_parser("login", help="sign in to a remote Errand server with a token")
-    login.add_argument("--server", required=True, help="e.g. https://errand.example.com")
-    login.add_argument("--token-stdin", action="store_true", help="read the token from stdin")
-    login.set_defaults(handler=run_login)
     sub.add_parser("logout", help="forget the server `errand login` signed in to").set_defaults(
         handler=run_logout
     )
@@ -127,32 +123,6 @@ def _in_process(settings: Settings, method: str, path: str, body: object) -> Any
 
 
 # ---------------------------------------------------------------------------- commands
-
-
-def run_login(args: argparse.Namespace, settings: Settings) -> int:
-    from shared.client_login import ClientLogin, write_login
-
-    server = args.server.rstrip("/")
-    if not server.startswith(("http://", "https://")):
-        raise InvalidInput(f"--server {server!r} must be a URL like https://errand.example.com")
-    if args.token_stdin:
-        token = sys.stdin.readline().strip()
-    else:
-        print(
-            f"Create a token in the web app at {server} (Settings → Tokens), or with "
-            "`errand token create` where you are signed in, and paste it here.",
-            file=sys.stderr,
-        )
-        token = getpass.getpass("Token: ").strip()
-    if not token:
-        raise InvalidInput("no token given; nothing was changed")
-    me = HttpClient(server, token)._call("GET", "/api/me")
-    login = str(me["user"]["login"])
-    write_login(settings.home, ClientLogin(server=server, token=token, login=login))
-    print(
-        f"Signed in to {server} as {login}; task commands now go there (`errand logout` undoes it)"
-    )
-    return EXIT_OK
 
 
 def run_logout(args: argparse.Namespace, settings: Settings) -> int:

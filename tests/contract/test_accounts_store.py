@@ -31,6 +31,7 @@ from shared.adapters.sqlite_store import SqliteStore
 from shared.domain import Status, Task, now
 from shared.errors import NotFound, QuotaExceeded
 from shared.fakes import MemoryStore
+from shared.fakes_accounts import MemorySessions
 from shared.gcp_settings import GcpSettings
 from shared.ports import Sessions, Store, Tokens, Users
 
@@ -134,6 +135,102 @@ def test_sessions_expire_rotate_and_codes_work_once(accounts: AnyAccounts) -> No
     accounts.add_code("login", "c2", "u_1", "", now() - timedelta(seconds=1))
     with pytest.raises(NotFound):
         accounts.take_code("login", "c2")
+
+
+def _memory_conforms(m: MemorySessions) -> Sessions:
+    return m
+
+
+@pytest.fixture(params=["sqlite", "memory", "firestore"])
+def sessions(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Sessions]:
+    if request.param == "memory":
+        yield MemorySessions()
+        return
+    a: AnyAccounts
+    if request.param == "firestore":
+        a = FirestoreAccounts(_project(request))
+    else:
+        a = SqliteAccounts(tmp_path / "e.db")
+    yield a
+    a.close()
+
+
+def test_sessions_and_codes_of_every_adapter(sessions: Sessions) -> None:
+    """The Sessions contract, the memory fake included; then the codes that live on."""
+    soon, past = now() + timedelta(minutes=5), now() - timedelta(seconds=1)
+    sessions.put_session(Session(hash="h1", user_id="u_1", expires_at=soon))
+    sessions.put_session(Session(hash="h2", user_id="u_1", expires_at=soon), replaces="h1")
+    assert sessions.find_session("h2").user_id == "u_1"
+    for gone in ("h1", "h9"):
+        with pytest.raises(NotFound):
+            sessions.find_session(gone)
+    sessions.delete_session("h2")
+    with pytest.raises(NotFound):
+        sessions.find_session("h2")
+    sessions.add_code("login", "c1", "u_1", "{}", soon)
+    with pytest.raises(NotFound):  # another kind does not see it
+        sessions.find_code("oauth", "c1")
+    assert sessions.find_code("login", "c1") == ("u_1", "{}")  # finding does not use it up
+    assert sessions.take_code("login", "c1") == ("u_1", "{}")
+    for used in (sessions.find_code, sessions.take_code):
+        with pytest.raises(NotFound):
+            used("login", "c1")
+
+    # swap: create-if-absent, then compare-and-set on the data
+    assert sessions.swap_code("device", "d1", None, "", "pending", soon)
+    assert not sessions.swap_code("device", "d1", None, "", "other", soon)
+    assert not sessions.swap_code("device", "d1", "stale", "u_2", "approved", soon)
+    assert not sessions.swap_code("login", "d1", "pending", "u_2", "approved", soon)
+    assert sessions.swap_code("device", "d1", "pending", "u_2", "approved", soon)
+    assert sessions.find_code("device", "d1") == ("u_2", "approved")
+    # an expired code is no code: nothing to compare with, free to create again
+    assert sessions.swap_code("device", "d1", "approved", "u_2", "approved", past)
+    with pytest.raises(NotFound):
+        sessions.find_code("device", "d1")
+    assert not sessions.swap_code("device", "d1", "approved", "u_2", "x", soon)
+    assert sessions.swap_code("device", "d1", None, "", "fresh", soon)
+    assert sessions.take_code("device", "d1") == ("", "fresh")
+
+
+@pytest.fixture(params=["sqlite", "firestore"])
+def many_accounts(
+    request: pytest.FixtureRequest, tmp_path: Path
+) -> Iterator[Callable[[], AnyAccounts]]:
+    """Makes adapters on one database, each with its own connection or client, as separate
+    processes would have."""
+    made: list[AnyAccounts] = []
+    settings = _project(request) if request.param == "firestore" else None
+
+    def make() -> AnyAccounts:
+        a = FirestoreAccounts(settings) if settings else SqliteAccounts(tmp_path / "e.db")
+        made.append(a)
+        return a
+
+    yield make
+    for a in made:
+        a.close()
+
+
+def test_concurrent_swaps_let_exactly_one_win(many_accounts: Callable[[], AnyAccounts]) -> None:
+    many_accounts().add_code("device", "d1", "", "0", now() + timedelta(minutes=5))
+    contenders = [many_accounts() for _ in range(8)]
+    barrier = threading.Barrier(8)
+    wins: list[str] = []
+
+    def contend(mine: AnyAccounts, name: str) -> None:
+        barrier.wait()
+        if mine.swap_code("device", "d1", "0", name, "1", now() + timedelta(minutes=5)):
+            wins.append(name)
+
+    threads = [
+        threading.Thread(target=contend, args=(c, f"u_{i}")) for i, c in enumerate(contenders)
+    ]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert len(wins) == 1
+    assert many_accounts().find_code("device", "d1") == (wins[0], "1")
 
 
 def test_one_time_codes_are_handed_out_exactly_once_to_racing_takers(

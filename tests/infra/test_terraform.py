@@ -225,6 +225,10 @@ def test_firestore_indexes_cover_the_stores_queries() -> None:
 
 def test_expired_sessions_codes_and_deliveries_are_deleted_by_ttl_policies() -> None:
     expiry = config().resource("google_firestore_field", "expiry")
-    assert expiry["field"] == "expires_at" and "ttl_config" in expiry
-    collections = set(expiry["for_each"].values())
-    assert {"sessions", "one_time_codes", "taken_codes", "github_deliveries"} <= collections
+    assert "ttl_config" in expiry
+    fields = {(f["collection"], f["field"]) for f in expiry["for_each"].values()}
+    assert {
+        ("sessions", "expires_at"),
+        ("code_versions", "purge_at"),
+        ("github_deliveries", "expires_at"),
+    } <= fields

@@ -7,6 +7,7 @@ import { NotFoundPage } from './pages/NotFoundPage'
 // the task page carries the diff viewer and the highlighter: loaded when first opened
 const TaskPage = lazy(() => import('./pages/TaskPage').then((m) => ({ default: m.TaskPage })))
 const HistoryPage = lazy(() => import('./pages/HistoryPage').then((m) => ({ default: m.HistoryPage })))
+const DevicePage = lazy(() => import('./pages/DevicePage').then((m) => ({ default: m.DevicePage })))
 const SettingsPage = lazy(() => import('./pages/SettingsPage').then((m) => ({ default: m.SettingsPage })))
 
 export function App() {
@@ -17,6 +18,7 @@ export function App() {
         <Route path="tasks" element={<HistoryPage />} />
         <Route path="tasks/:id" element={<TaskPage />} />
         <Route path="settings" element={<SettingsPage />} />
+        <Route path="device" element={<DevicePage />} />
         <Route path="*" element={<NotFoundPage />} />
       </Route>
     </Routes>

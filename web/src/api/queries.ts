@@ -1,6 +1,6 @@
 import { useInfiniteQuery, useMutation, useQuery, useQueryClient } from '@tanstack/react-query'
 import { api, ApiError } from './client'
-import type { CreateTask, Me, ModelKey, Plan, Repo, Status, Task, TaskPage } from './types'
+import type { CliLoginDecision, CliLoginRequest, CreateTask, Me, ModelKey, Plan, Repo, Status, Task, TaskPage } from './types'
 
 export const keys = {
   task: (id: string) => ['task', id] as const,
@@ -11,6 +11,7 @@ export const keys = {
   repos: ['me', 'repos'] as const,
   branches: (repo: string) => ['branches', repo] as const,
   openapi: ['openapi'] as const,
+  cliLogin: (code: string) => ['cli-login', code] as const,
 }
 
 export function useTask(id: string) {
@@ -159,5 +160,25 @@ export function useDeleteKey() {
   return useMutation({
     mutationFn: (provider: string) => api<unknown>(`/api/me/keys/${encodeURIComponent(provider)}`, 'DELETE'),
     onSuccess: () => void client.invalidateQueries({ queryKey: keys.me }),
+  })
+}
+
+const cliLoginPath = (code: string) => `/api/cli-login/${encodeURIComponent(code)}`
+
+/** A CLI sign-in waiting for approval, by the code its terminal shows. Never refetched on its
+ * own: each look-up of a wrong code counts against the server's guessing limit. */
+export function useCliLogin(code: string, enabled: boolean) {
+  return useQuery({
+    queryKey: keys.cliLogin(code),
+    queryFn: () => api<CliLoginRequest>(cliLoginPath(code)),
+    enabled: enabled && code !== '',
+    refetchOnWindowFocus: false,
+    staleTime: Infinity,
+  })
+}
+
+export function useDecideCliLogin(code: string) {
+  return useMutation({
+    mutationFn: (approve: boolean) => api<CliLoginDecision>(`${cliLoginPath(code)}/${approve ? 'approve' : 'deny'}`, 'POST'),
   })
 }

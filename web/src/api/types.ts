@@ -36,6 +36,8 @@ export type TaskError = Schemas['TaskError']
 export type Task = Schemas['TaskView']
 export type TaskPage = Schemas['TaskListView']
 export type CreateTask = Schemas['CreateTask']
+export type CliLoginRequest = Schemas['DeviceRequest']
+export type CliLoginDecision = Schemas['CliLoginDecision']
 
 export type EventKind =
   | 'log'

@@ -1,8 +1,9 @@
 import { useQueryClient } from '@tanstack/react-query'
-import { Suspense, useState } from 'react'
-import { NavLink, Outlet } from 'react-router'
+import { Suspense, useEffect, useState } from 'react'
+import { NavLink, Outlet, useNavigate } from 'react-router'
 import { api, ApiError } from '../api/client'
 import { useMe } from '../api/queries'
+import { takeRememberedPage } from '../lib/resume'
 import { applyTheme, storedTheme, type Theme } from '../lib/theme'
 
 const link = ({ isActive }: { isActive: boolean }) =>
@@ -12,7 +13,20 @@ const link = ({ isActive }: { isActive: boolean }) =>
       : 'text-slate-700 hover:bg-slate-100 dark:text-slate-300 dark:hover:bg-slate-800'
   }`
 
+/** Once signed in, back to the page that asked for the sign-in (see lib/resume.ts). */
+function useResumeAfterSignIn() {
+  const me = useMe()
+  const navigate = useNavigate()
+  const signedIn = Boolean(me.data)
+  useEffect(() => {
+    if (!signedIn) return
+    const path = takeRememberedPage()
+    if (path) void navigate(path, { replace: true })
+  }, [signedIn, navigate])
+}
+
 export function Layout() {
+  useResumeAfterSignIn()
   const [theme, setTheme] = useState<Theme>(storedTheme)
   const choose = (t: Theme) => {
     setTheme(t)
