@@ -7,6 +7,8 @@ Layout:
     tasks/{task_id}/events/{id}/parts/{n} a large event's data (a diff)
     feed/{shard}                         at: the commit time of some recent event
     leases/{task_id}                     the stage lease of a task (firestore_leases)
+    quotas/{owner}/...                   the slots that admit a task under a quota
+                                         (firestore_quota)
 Every event goes to its task's subcollection, so a busy task writes many small documents,
 never one hot document; with it, one of FEED_SHARDS feed documents (chosen at random) takes
 the same commit time, which is what waiters listen to: a task writing 30 events a second
