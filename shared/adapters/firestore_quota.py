@@ -17,7 +17,9 @@ such as an admin's, count too, as on SQLite), so slots are taken in order and a 
 one read and one create. A concurrent slot is free when its newest generation's task has
 ended (or never appeared, a minute on: a create that died between its writes); a new holder
 creates the next generation, so freeing a slot needs no write and no delete can race a claim.
-Concurrent tasks created without a quota hold no slot."""
+Concurrent tasks created without a quota hold no slot, and neither does a failed task retried
+after its slot went to another (on SQLite both count at the next create): a concurrent quota
+bounds the tasks admitted under it."""
 
 from __future__ import annotations
 

@@ -2,7 +2,8 @@
 Storage, and the stand-in for KMS, Text-to-Speech and Cloud Run Jobs), then `errand up` and the
 CLI with the environment it printed, exactly as a user runs them. Every stage runs as a Cloud
 Run execution on an empty disk of its own, so the workspace travels between stages only as the
-snapshot in the bucket."""
+snapshot in the bucket. Then multi-user mode on the same adapters: two users, a personal token
+made and used, another user's task answering 404, the webhook's delivery dedupe."""
 
 from __future__ import annotations
 
