@@ -169,3 +169,29 @@ def effective_limits(
             own.monthly_budget_usd if own.monthly_budget_usd is not None else monthly_budget_usd
         ),
     )
+
+
+def budget_refusal(
+    usd: float,
+    spent_task: float,
+    task_usd: float,
+    spent_month: float,
+    monthly_usd: float,
+    month: str,
+) -> str:
+    """Why a call that may cost `usd` must not be made ('' when it fits)."""
+    if spent_task + usd > task_usd:
+        over = spent_task + usd - task_usd
+        return (
+            f"the task budget of ${task_usd:.2f} would be passed by ${over:.4f}: the task has "
+            f"spent ${spent_task:.4f} and the next model call may cost up to ${usd:.4f} "
+            "(ERRAND_MAX_COST_USD sets the task budget)"
+        )
+    if spent_month + usd > monthly_usd:
+        over = spent_month + usd - monthly_usd
+        return (
+            f"your monthly budget of ${monthly_usd:.2f} for {month} would be passed by "
+            f"${over:.4f}: ${spent_month:.4f} is spent and the next model call may cost up to "
+            f"${usd:.4f}; it renews on the 1st (an admin can raise it)"
+        )
+    return ""

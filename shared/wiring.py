@@ -191,6 +191,10 @@ class Deps(AccountPorts):
 
     @cached_property
     def webhook_log(self) -> WebhookLog:
+        if self.settings.store == "firestore":
+            from shared.adapters.firestore_webhook_log import FirestoreWebhookLog
+
+            return FirestoreWebhookLog(self.settings.gcp)
         from shared.adapters.sqlite_webhook_log import SqliteWebhookLog
 
         paths.ensure_home(self.settings.home)

@@ -23,6 +23,7 @@ from shared.settings import Settings
 
 if TYPE_CHECKING:
     from shared.accounts import User
+    from shared.adapters.firestore_accounts import FirestoreAccounts
     from shared.adapters.sqlite_accounts import SqliteAccounts
     from shared.adapters.sqlite_credentials import SqliteCredentials
     from shared.auth import Authenticator
@@ -49,7 +50,13 @@ class AccountPorts:
         def blobs(self) -> Blobs: ...
 
     @cached_property
-    def accounts(self) -> SqliteAccounts:
+    def accounts(self) -> SqliteAccounts | FirestoreAccounts:
+        """Users, tokens and sessions: in Firestore with the Firestore store, else in the
+        SQLite file beside the tasks."""
+        if self.settings.store == "firestore":
+            from shared.adapters.firestore_accounts import FirestoreAccounts
+
+            return FirestoreAccounts(self.settings.gcp)
         from shared.adapters.sqlite_accounts import SqliteAccounts
 
         paths.ensure_home(self.settings.home)
@@ -68,19 +75,27 @@ class AccountPorts:
         return self.accounts
 
     @cached_property
-    def _credentials(self) -> SqliteCredentials:
+    def _sqlite_credentials(self) -> SqliteCredentials:
         from shared.adapters.sqlite_credentials import SqliteCredentials
 
         _ = self.store  # the ledger's usage report reads the tasks table
         return SqliteCredentials(paths.db(self.settings.home))
 
-    @property
+    @cached_property
     def credentials(self) -> Credentials:
-        return self._credentials
+        if self.settings.store == "firestore":
+            from shared.adapters.firestore_credentials import FirestoreCredentials
 
-    @property
+            return FirestoreCredentials(self.settings.gcp)
+        return self._sqlite_credentials
+
+    @cached_property
     def ledger(self) -> Ledger:
-        return self._credentials
+        if self.settings.store == "firestore":
+            from shared.adapters.firestore_ledger import FirestoreLedger
+
+            return FirestoreLedger(self.settings.gcp)
+        return self._sqlite_credentials
 
     @cached_property
     def keys(self) -> KeyService:

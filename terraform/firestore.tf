@@ -2,7 +2,12 @@
 # tasks/{id}/events/{auto-id} (one document per event, so a busy task writes new documents and
 # never one hot document), feed/{0000..1023} (sharded wake-up documents, watched by one
 # on_snapshot query per group `g` of 32: `g` keeps its single-field index),
-# leases/{task_id}. See docs/capacity.md for the write rates this layout allows.
+# leases/{task_id}; the accounts (users, github_users, api_tokens, sessions,
+# one_time_codes/{hash}/code_versions, credentials), the ledger (spend/{key}/entries/{seq},
+# reservations, settlements), quota slots (quotas/{owner}/...) and the webhook log
+# (github_deliveries, github_installations, github_links). Their queries are equalities or
+# one-field orders, which the automatic single-field indexes serve. See docs/capacity.md for
+# the write rates this layout allows.
 
 resource "google_firestore_database" "errand" {
   name        = "(default)"
@@ -48,7 +53,8 @@ resource "google_firestore_index" "all_events_by_time" {
   }
 }
 
-# list_tasks(owner=...): a user's history, newest first.
+# list_tasks(owner=...): a user's history, newest first; also a user's tasks since a day, for the
+# daily quota and the usage report (queried in this order so that this index serves them).
 resource "google_firestore_index" "tasks_by_owner" {
   database    = google_firestore_database.errand.name
   collection  = "tasks"
@@ -75,9 +81,29 @@ resource "google_firestore_field" "unindexed" {
     lease_doc  = { collection = "leases", field = "doc" }
     feed_at    = { collection = "feed", field = "at" }
     feed_tie   = { collection = "feed", field = "tie" }
+    token_doc  = { collection = "api_tokens", field = "token" }
+    session    = { collection = "sessions", field = "doc" }
+    cred_info  = { collection = "credentials", field = "info" }
+    cred_bytes = { collection = "credentials", field = "ciphertext" }
+    install    = { collection = "github_installations", field = "doc" }
   }
   database   = google_firestore_database.errand.name
   collection = each.value.collection
   field      = each.value.field
   index_config {}
+}
+
+# Sessions, one-time codes (their versions, a day after they expire) and webhook deliveries are
+# deleted by Firestore once past the field's time (within about a day); readers check expiry
+# themselves. Deliveries are kept 30 days: GitHub redelivers only those of the last 3.
+resource "google_firestore_field" "expiry" {
+  for_each = {
+    sessions   = { collection = "sessions", field = "expires_at" }
+    codes      = { collection = "code_versions", field = "purge_at" }
+    deliveries = { collection = "github_deliveries", field = "expires_at" }
+  }
+  database   = google_firestore_database.errand.name
+  collection = each.value.collection
+  field      = each.value.field
+  ttl_config {}
 }

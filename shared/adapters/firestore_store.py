@@ -7,6 +7,8 @@ Layout:
     tasks/{task_id}/events/{id}/parts/{n} a large event's data (a diff)
     feed/{shard}                         at, tie: the id of some recent event; g: its group
     leases/{task_id}                     the stage lease of a task (firestore_leases)
+    quotas/{owner}/...                   the slots that admit a task under a quota
+                                         (firestore_quota)
 Every event goes to its task's subcollection, so a busy task writes many small documents,
 never one hot document; with it, one of the feed's shards (chosen at random) takes the same
 commit time, which is what waiters listen to (firestore_feed). Event ids are commit times
@@ -32,7 +34,7 @@ from pydantic import JsonValue
 
 from shared.accounts import EffectiveLimits
 from shared.adapters import firestore_docs as docs
-from shared.adapters import firestore_tasks
+from shared.adapters import firestore_quota, firestore_tasks
 from shared.adapters.firestore_feed import FEED_GROUP, FEED_SHARDS, FeedShards
 from shared.adapters.firestore_leases import FirestoreLeases
 from shared.domain import TERMINAL, Event, EventKind, Status, Task, TaskFilter, now
@@ -41,6 +43,7 @@ from shared.gcp_settings import GcpSettings
 
 __all__ = ["FEED_GROUP", "FEED_SHARDS", "FirestoreStore"]
 _READ_RETRIES = 5
+_CREATE_RETRIES = 200  # each retry means a racing create took a slot first
 
 
 class FirestoreStore(FirestoreLeases):
@@ -61,25 +64,31 @@ class FirestoreStore(FirestoreLeases):
     # ------------------------------------------------------------------------ tasks
 
     def create_task(self, task: Task, quota: EffectiveLimits | None = None) -> Task:
+        """With `quota`, the task's slots are claimed with create() preconditions in the same
+        batch as the task (firestore_quota): racing creates admit exactly the quota, on the
+        emulator as on the real service."""
         from google.api_core import exceptions
 
         ref = self._tasks().document(task.id)
         fields = self._task_fields(task)
-
-        def create(transaction: Any) -> None:
-            if quota is not None:  # counted in the same transaction as the insert
-                firestore_tasks.check_quota(transaction, self._tasks(), self._read, task, quota)
-            docs.write_text(
-                transaction, ref, fields, task.model_dump_json(), task.version, create=True
-            )
-
-        try:
-            self._in_transaction(create)
-        except exceptions.AlreadyExists as exc:
-            raise Conflict(
-                f"a task with id {task.id!r} already exists; create it with a new id"
-            ) from exc
-        return task
+        claims = firestore_quota.Claims(self._db, self._tasks(), task, quota) if quota else None
+        for _ in range(_CREATE_RETRIES):
+            slots = claims.find() if claims is not None else []
+            batch = self._db.batch()
+            for slot, slot_fields in slots:  # first: a taken slot stops the batch
+                batch.create(slot, slot_fields)
+            docs.write_text(batch, ref, fields, task.model_dump_json(), task.version, create=True)
+            try:
+                batch.commit()
+                return task
+            except exceptions.AlreadyExists:
+                if claims is not None:
+                    claims.release(slots)
+                if not slots or ref.get().exists:
+                    raise Conflict(
+                        f"a task with id {task.id!r} already exists; create it with a new id"
+                    ) from None
+        raise Conflict("too many tasks were created at once; retry in a moment")
 
     def _read(self, snapshot: Any) -> Task:
         text = docs.read_text(snapshot, int(snapshot.get("version")))

@@ -1,19 +1,15 @@
-"""Task listing and quota counting on Firestore, kept apart from the store's core.
+"""Task listing on Firestore, kept apart from the store's core.
 
 Listing filters on the indexed fields (owner, status) in the query and on the rest (repository,
-prompt text, the page cursor) in memory, reading in pages until `limit` tasks match. The quota
-count runs inside the create's transaction, so on the real service two racing creates cannot
-both pass the quota; the emulator does not detect transaction conflicts, so the tests can only
-check the count, not the race (tests/contract/test_accounts_store.py runs the race on SQLite)."""
+prompt text, the page cursor) in memory, reading in pages until `limit` tasks match. Quotas are
+claims of their own (firestore_quota)."""
 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
-from datetime import UTC
 from typing import Any
 
-from shared.accounts import EffectiveLimits, day_start, quota_refusal
-from shared.domain import TERMINAL, Task, TaskFilter
+from shared.domain import Task, TaskFilter
 from shared.errors import InvalidInput
 
 _PAGE = 200
@@ -68,21 +64,3 @@ def _newest_first(
         if len(snapshots) < _PAGE:
             return
         last = snapshots[-1]
-
-
-def check_quota(
-    transaction: Any,
-    collection: Any,
-    read: Callable[[Any], Task],
-    task: Task,
-    quota: EffectiveLimits,
-) -> None:
-    """Raises QuotaExceeded when `task` would pass its owner's quota (read in `transaction`)."""
-    at = task.created_at.astimezone(UTC)
-    query = collection.where(filter=_field("owner", "==", task.owner))
-    mine = [read(s) for s in transaction.get(query)]
-    today = sum(1 for t in mine if t.created_at.astimezone(UTC) >= day_start(at))
-    active = sum(1 for t in mine if t.status not in TERMINAL)
-    refusal = quota_refusal(quota, today, active, at)
-    if refusal is not None:
-        raise refusal

@@ -2,7 +2,8 @@
 Storage, and the stand-in for KMS, Text-to-Speech and Cloud Run Jobs), then `errand up` and the
 CLI with the environment it printed, exactly as a user runs them. Every stage runs as a Cloud
 Run execution on an empty disk of its own, so the workspace travels between stages only as the
-snapshot in the bucket."""
+snapshot in the bucket. Then multi-user mode on the same adapters: two users, a personal token
+made and used, another user's task answering 404, the webhook's delivery dedupe."""
 
 from __future__ import annotations
 
@@ -17,6 +18,7 @@ from urllib.parse import urlsplit
 import httpx
 import pytest
 
+from shared.accounts import ApiToken, token_hash
 from shared.demo import make_sample_repo, turns_path
 from shared.emulators import wait_ready
 from tests.e2e.conftest import ERRAND, ROOT, errand_env, release_workspaces
@@ -32,8 +34,13 @@ def _stop(proc: subprocess.Popen[str], timeout_s: float = 20) -> int:
 
 @pytest.fixture
 def cloud(tmp_path: Path) -> Iterator[tuple[Server, dict[str, str]]]:
+    yield from _stack(tmp_path, {})
+
+
+def _stack(tmp_path: Path, extra: dict[str, str]) -> Iterator[tuple[Server, dict[str, str]]]:
+    """`errand emulators`, then `errand up` with the environment it printed (plus `extra`)."""
     home, port = tmp_path / "home", free_port()
-    base = {"ERRAND_SERVER": f"http://127.0.0.1:{port}", "ERRAND_PORT": str(port)}
+    base = {"ERRAND_SERVER": f"http://127.0.0.1:{port}", "ERRAND_PORT": str(port), **extra}
     emulators = subprocess.Popen(
         [*ERRAND, "emulators"],
         env=errand_env(home, base),
@@ -147,3 +154,83 @@ def test_a_whole_task_on_the_cloud_adapters(
     while list(Path(tempfile.gettempdir()).glob("errand-execution-*")):
         assert time.monotonic() < deadline, "an execution's disk was not deleted"
         time.sleep(0.2)
+
+
+WEBHOOK_SECRET = "webhook-secret-for-the-emulators"
+
+
+@pytest.fixture
+def multi_user(tmp_path: Path) -> Iterator[tuple[Server, dict[str, str]]]:
+    yield from _stack(
+        tmp_path,
+        {
+            "ERRAND_GITHUB_CLIENT_ID": "Iv1.emulated",
+            "ERRAND_GITHUB_CLIENT_SECRET": "not-used-here",
+            "ERRAND_GITHUB_WEBHOOK_SECRET": WEBHOOK_SECRET,
+            "ERRAND_LOCAL_REPOS": str(tmp_path),
+        },
+    )
+
+
+def test_two_users_tokens_and_webhook_dedupe_on_firestore(
+    multi_user: tuple[Server, dict[str, str]], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Multi-user mode on the cloud adapters: users, tokens, the ledger's usage report and the
+    webhook log live in Firestore (not in a SQLite file beside the server)."""
+    server, env = multi_user
+    disks = set(Path(tempfile.gettempdir()).glob("errand-execution-*"))
+    monkeypatch.setenv("FIRESTORE_EMULATOR_HOST", env["FIRESTORE_EMULATOR_HOST"])
+    from shared.adapters.firestore_accounts import FirestoreAccounts
+    from shared.gcp_settings import GcpSettings
+    from shared.github.signature import sign
+
+    accounts = FirestoreAccounts(GcpSettings(project=env["ERRAND_GCP_PROJECT"]))
+    bearer = {}
+    for github_id, login in ((7, "octo"), (8, "hubot")):  # as their first sign-in would
+        user = accounts.ensure_github_user(github_id, login, login.title(), "")
+        raw = f"errand_{login}_" + "x" * 32
+        accounts.add_token(ApiToken(user_id=user.id, name="seed", hash=token_hash(raw), last4="x"))
+        bearer[login] = {"authorization": f"Bearer {raw}"}
+    api = httpx.Client(base_url=server.url, timeout=60)
+
+    made = api.post("/api/me/tokens", json={"name": "laptop"}, headers=bearer["octo"])
+    assert made.status_code == 201, made.text
+    octo = {"authorization": f"Bearer {made.json()['token']}"}  # the new token, shown once
+    assert api.get("/api/me", headers=octo).json()["user"]["login"] == "octo"
+    body = {"repo": str(tmp_path / "nowhere"), "prompt": "p", "model": f"scripted:{turns_path()}"}
+    task = api.post("/api/tasks", json=body, headers=octo)
+    assert task.status_code == 201, task.text
+    task_id = task.json()["id"]
+    assert api.get(f"/api/tasks/{task_id}", headers=octo).status_code == 200
+    assert api.get(f"/api/tasks/{task_id}", headers=bearer["hubot"]).status_code == 404
+    assert api.get(f"/api/tasks/{task_id}/events", headers=bearer["hubot"]).status_code == 404
+    assert api.get("/api/tasks", headers=bearer["hubot"]).json()["tasks"] == []
+    usage = api.get("/api/me/usage", headers=octo).json()
+    assert usage["month"]["tasks"] == 1
+
+    ping = (ROOT / "tests" / "fixtures" / "github" / "ping.json").read_bytes()
+    headers = {
+        "X-GitHub-Event": "ping",
+        "X-GitHub-Delivery": "d-emulated-1",
+        "X-Hub-Signature-256": sign(WEBHOOK_SECRET, ping),
+        "content-type": "application/json",
+    }
+    first = api.post("/api/webhooks/github", content=ping, headers=headers)
+    again = api.post("/api/webhooks/github", content=ping, headers=headers)
+    assert first.json().get("pong") is True and again.json() == {"duplicate": True}
+
+    from google.cloud import firestore
+
+    client = firestore.Client(project=env["ERRAND_GCP_PROJECT"])
+    assert client.collection("github_deliveries").document("d-emulated-1").get().exists
+    assert (
+        client.collection("api_tokens").document(token_hash(octo["authorization"][7:])).get().exists
+    )
+    assert not (server.home / "errand.db").exists()  # nothing of it went to SQLite
+    deadline = time.monotonic() + 60  # let the task end (prepare fails: no such repository)
+    while api.get(f"/api/tasks/{task_id}", headers=octo).json()["status"] != "failed":
+        assert time.monotonic() < deadline, "the task did not end"
+        time.sleep(0.3)
+    while set(Path(tempfile.gettempdir()).glob("errand-execution-*")) - disks:
+        assert time.monotonic() < deadline, "an execution's disk was not deleted"
+        time.sleep(0.2)  # its executions end before the stack stops, and leave nothing

@@ -250,3 +250,16 @@ def test_firestore_indexes_cover_the_stores_queries() -> None:
     assert ("events", "COLLECTION_GROUP", by_time) in shapes
     database = config().resource("google_firestore_database", "errand")
     assert database["type"] == "FIRESTORE_NATIVE"
+    # the daily quota and the usage report count a user's tasks since a day with this index
+    assert ("tasks", "COLLECTION", (("owner", "ASCENDING"), ("created_at", "DESCENDING"))) in shapes
+
+
+def test_expired_sessions_codes_and_deliveries_are_deleted_by_ttl_policies() -> None:
+    expiry = config().resource("google_firestore_field", "expiry")
+    assert "ttl_config" in expiry
+    fields = {(f["collection"], f["field"]) for f in expiry["for_each"].values()}
+    assert {
+        ("sessions", "expires_at"),
+        ("code_versions", "purge_at"),
+        ("github_deliveries", "expires_at"),
+    } <= fields
