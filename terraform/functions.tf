@@ -16,6 +16,9 @@ locals {
       extra_env = {
         # the token broker (/api/github/token) hands GitHub tokens to this account only
         ERRAND_JOB_SERVICE_ACCOUNT = google_service_account.job.email
+        # the external Application Load Balancer appends "<client-ip>,<lb-ip>" to
+        # X-Forwarded-For: per-address limits (CLI sign-in starts) read the second from last
+        ERRAND_PROXY_HOPS = "2"
       }
     }
     # GitHub App deliveries, through the load balancer (/api/webhooks/*): verified by HMAC,

@@ -99,9 +99,11 @@ def test_the_job_takes_github_tokens_from_the_broker_of_the_api() -> None:
     loops = [e["env"]["for_each"] for e in container["dynamic"] if "env" in e]
     assert "${local.job_env}" in loops
     services = config().locals["services"]
-    assert services["api"]["extra_env"] == {
-        "ERRAND_JOB_SERVICE_ACCOUNT": "${google_service_account.job.email}"
-    }
+    assert services["api"]["extra_env"]["ERRAND_JOB_SERVICE_ACCOUNT"] == (
+        "${google_service_account.job.email}"
+    )
+    # behind the load balancer, per-address limits read the client's address, not the LB's
+    assert services["api"]["extra_env"]["ERRAND_PROXY_HOPS"] == "2"
     for other in ("webhooks", "dispatch"):
         assert "ERRAND_JOB_SERVICE_ACCOUNT" not in services[other]["extra_env"]
     url_map = config().resource("google_compute_url_map", "web")
