@@ -15,7 +15,6 @@ from shared.errors import BudgetExceeded, ConfigError, ErrandError
 from shared.ports import (
     Blobs,
     Forge,
-    ForgeFeedback,
     Jobs,
     Leases,
     ModelClient,
@@ -24,27 +23,22 @@ from shared.ports import (
     Secrets,
     Store,
     Synthesizer,
-    WebhookLog,
 )
 from shared.settings import Settings
 from shared.wiring_accounts import AccountPorts
+from shared.wiring_github import GitHubPorts
 
 if TYPE_CHECKING:
-    from shared.adapters.brokered_tokens import BrokeredTokens
-    from shared.adapters.github_app import AppAuth
-    from shared.adapters.github_forge import GitHubForge
     from shared.adapters.local_queue import LocalQueue
     from shared.adapters.workspace_fs import WorkspaceVolumes
     from shared.envcache import EnvCache
-    from shared.github.config import AppConfig
     from shared.oidc import OidcVerifier
-    from shared.token_broker import TokenBroker
 
 SCRIPTED_PREFIX = "scripted:"
 
 
 @dataclass
-class Deps(AccountPorts):
+class Deps(AccountPorts, GitHubPorts):
     """Adapters for one process, built lazily: the API server never pays for a model or a voice,
     a job process builds only what its stage touches."""
 
@@ -140,65 +134,6 @@ class Deps(AccountPorts):
         from shared.adapters.local_git import LocalGitForge
 
         return ForgeRouter(LocalGitForge(), lambda: self.github, self.github_app.web_url)
-
-    @cached_property
-    def github_app(self) -> AppConfig:
-        from shared.github.config import load
-
-        return load(self.settings, self.secrets)
-
-    @cached_property
-    def github(self) -> GitHubForge:
-        """The GitHub App's Forge and ForgeFeedback; ConfigError when no App is set up. With
-        ERRAND_GITHUB_TOKENS=broker (a cloud stage execution) its tokens come from the token
-        broker instead of the App's key."""
-        from shared.adapters.github_forge import GitHubForge
-
-        if self.settings.github.tokens == "broker":
-            return GitHubForge(self.brokered_tokens)
-        return GitHubForge(self.app_auth)
-
-    @cached_property
-    def brokered_tokens(self) -> BrokeredTokens:
-        from shared.gcp_wiring import brokered_tokens
-
-        return brokered_tokens(self.settings, lambda: self.stage)
-
-    def end_stage(self) -> None:
-        """The stage is over: a brokered GitHub token is revoked rather than left to expire."""
-        if "brokered_tokens" in self.__dict__:  # built only if the stage asked for one
-            self.brokered_tokens.revoke()
-
-    @cached_property
-    def app_auth(self) -> AppAuth:
-        from shared.adapters.github_app import AppAuth
-
-        app = self.github_app
-        return AppAuth(
-            app.app_id, app.private_key.get_secret_value(), app.api_url, web_url=app.web_url
-        )
-
-    @cached_property
-    def token_broker(self) -> TokenBroker:
-        """Hands stage executions their GitHub tokens (NotFound where it is not configured)."""
-        from shared.gcp_wiring import token_broker
-
-        return token_broker(self)
-
-    @property
-    def feedback(self) -> ForgeFeedback:
-        return self.github
-
-    @cached_property
-    def webhook_log(self) -> WebhookLog:
-        if self.settings.store == "firestore":
-            from shared.adapters.firestore_webhook_log import FirestoreWebhookLog
-
-            return FirestoreWebhookLog(self.settings.gcp)
-        from shared.adapters.sqlite_webhook_log import SqliteWebhookLog
-
-        paths.ensure_home(self.settings.home)
-        return SqliteWebhookLog(paths.db(self.settings.home))
 
     @cached_property
     def secrets(self) -> Secrets:
