@@ -3,8 +3,10 @@
 Without it each open stream would query the store on every change (1,000 watchers: 1,000
 queries, each on a worker thread, per event). The hub reads the events that are new since its
 cursor once, from all tasks, frames each once, and hands them to the queues of the streams
-that watch their task. A stream reads its own backlog (events before it joined) itself, after
-it has joined, so nothing falls between the two: events it gets twice are dropped by id."""
+that watch their task, a slice of streams at a time so that a fan-out to 1,000 streams does
+not hold the event loop (and every other request) for its whole length. A stream reads its
+own backlog (events before it joined) itself, after it has joined, so nothing falls between
+the two: events it gets twice are dropped by id."""
 
 from __future__ import annotations
 
@@ -22,6 +24,7 @@ log = logging.getLogger("errand.events")
 
 WaitForEvents = Callable[[int, float], Awaitable[bool]]
 BATCH = 1000
+SLICE = 64  # streams woken before the hub yields to the event loop
 
 
 @dataclass(frozen=True)
@@ -89,12 +92,21 @@ class EventHub:
     async def _read_new(self) -> None:
         while True:
             events = await asyncio.to_thread(self._store.read_events, None, self._cursor, BATCH)
+            handed = 0
             for event in events:
                 self._cursor = event.id
                 queues = self._watchers.get(event.task_id)
-                if queues:
-                    framed = Framed(event, sse.frame(event))
-                    for queue in queues:
-                        queue.put_nowait(framed)
+                if not queues:
+                    continue
+                framed = Framed(event, sse.frame(event))
+                # a copy: the set may change while this yields (a stream that joins then
+                # reads this event from the store itself; one that left just drops it)
+                for queue in tuple(queues):
+                    queue.put_nowait(framed)
+                    handed += 1
+                    if handed % SLICE == 0:
+                        # each put wakes a stream that writes to its socket: let the loop
+                        # serve other requests between slices instead of after 1,000 writes
+                        await asyncio.sleep(0)
             if len(events) < BATCH:
                 return
