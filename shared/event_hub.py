@@ -92,21 +92,22 @@ class EventHub:
     async def _read_new(self) -> None:
         while True:
             events = await asyncio.to_thread(self._store.read_events, None, self._cursor, BATCH)
-            handed = 0
+            by_task: dict[str, list[Framed]] = {}
             for event in events:
                 self._cursor = event.id
-                queues = self._watchers.get(event.task_id)
-                if not queues:
-                    continue
-                framed = Framed(event, sse.frame(event))
+                if event.task_id in self._watchers:
+                    by_task.setdefault(event.task_id, []).append(Framed(event, sse.frame(event)))
+            handed = 0
+            for task_id, framed in by_task.items():
                 # a copy: the set may change while this yields (a stream that joins then
-                # reads this event from the store itself; one that left just drops it)
-                for queue in tuple(queues):
-                    queue.put_nowait(framed)
+                # reads these events from the store itself; one that left just drops them)
+                for queue in tuple(self._watchers.get(task_id, ())):
+                    for item in framed:  # all at once: the stream sends them in one write
+                        queue.put_nowait(item)
                     handed += 1
                     if handed % SLICE == 0:
-                        # each put wakes a stream that writes to its socket: let the loop
-                        # serve other requests between slices instead of after 1,000 writes
+                        # each stream woken writes to its socket: let the loop serve other
+                        # requests between slices instead of after 1,000 writes
                         await asyncio.sleep(0)
             if len(events) < BATCH:
                 return
