@@ -25,6 +25,7 @@ log = logging.getLogger("errand.events")
 WaitForEvents = Callable[[int, float], Awaitable[bool]]
 BATCH = 1000
 SLICE = 64  # streams woken before the hub yields to the event loop
+MAX_PENDING = 2000  # events held for one stream whose client does not read
 
 
 @dataclass(frozen=True)
@@ -36,9 +37,10 @@ class Framed:
 class EventHub:
     """Lives on the server's event loop; `subscribe` and `unsubscribe` are called from it."""
 
-    def __init__(self, store: Store, wait: WaitForEvents) -> None:
+    def __init__(self, store: Store, wait: WaitForEvents, max_pending: int = MAX_PENDING) -> None:
         self._store = store
         self._wait = wait
+        self._max_pending = max_pending
         self._watchers: dict[str, set[asyncio.Queue[Framed | None]]] = {}
         self._reader: asyncio.Task[None] | None = None
         self._cursor = 0
@@ -46,7 +48,9 @@ class EventHub:
 
     async def subscribe(self, task_id: str) -> asyncio.Queue[Framed | None]:
         """A queue that receives every event of `task_id` written from now on (and maybe a
-        few earlier ones). The hub never puts None: its owner may, to wake itself."""
+        few earlier ones). Its owner may put None to wake itself. The hub puts None and stops
+        feeding a queue that holds `max_pending` items (its client does not read: the stream
+        should end, and the client resume from its Last-Event-ID)."""
         queue: asyncio.Queue[Framed | None] = asyncio.Queue()
         self._watchers.setdefault(task_id, set()).add(queue)
         if self._reader is None or self._reader.done():
@@ -102,6 +106,13 @@ class EventHub:
                 # a copy: the set may change while this yields (a stream that joins then
                 # reads these events from the store itself; one that left just drops them)
                 for queue in tuple(self._watchers.get(task_id, ())):
+                    if queue.qsize() + len(framed) > self._max_pending:
+                        # its stream is stuck writing to a client that does not read: hold
+                        # no more for it (the store keeps them for the client's resume)
+                        log.warning("event hub: a stream of %s fell behind; ending it", task_id)
+                        self.unsubscribe(task_id, queue)
+                        queue.put_nowait(None)
+                        continue
                     for item in framed:  # all at once: the stream sends them in one write
                         queue.put_nowait(item)
                     handed += 1
