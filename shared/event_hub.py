@@ -34,6 +34,15 @@ class Framed:
     frame: bytes  # sse.frame(event), made once for every watcher
 
 
+class Tick:
+    """What a stream's owner puts into its own queue when its timer runs out (heartbeat, or
+    time to look whether its task has ended): one timer per wait, not one per event."""
+
+
+TICK = Tick()
+Item = Framed | Tick | None
+
+
 class EventHub:
     """Lives on the server's event loop; `subscribe` and `unsubscribe` are called from it."""
 
@@ -41,17 +50,17 @@ class EventHub:
         self._store = store
         self._wait = wait
         self._max_pending = max_pending
-        self._watchers: dict[str, set[asyncio.Queue[Framed | None]]] = {}
+        self._watchers: dict[str, set[asyncio.Queue[Item]]] = {}
         self._reader: asyncio.Task[None] | None = None
         self._cursor = 0
         self._cursor_ready = asyncio.Event()
 
-    async def subscribe(self, task_id: str) -> asyncio.Queue[Framed | None]:
+    async def subscribe(self, task_id: str) -> asyncio.Queue[Item]:
         """A queue that receives every event of `task_id` written from now on (and maybe a
-        few earlier ones). Its owner may put None to wake itself. The hub puts None and stops
-        feeding a queue that holds `max_pending` items (its client does not read: the stream
-        should end, and the client resume from its Last-Event-ID)."""
-        queue: asyncio.Queue[Framed | None] = asyncio.Queue()
+        few earlier ones). Its owner may put None (to end itself) or TICK. The hub puts None
+        and stops feeding a queue that holds `max_pending` items (its client does not read:
+        the stream should end, and the client resume from its Last-Event-ID)."""
+        queue: asyncio.Queue[Item] = asyncio.Queue()
         self._watchers.setdefault(task_id, set()).add(queue)
         if self._reader is None or self._reader.done():
             self._cursor_ready.clear()
@@ -59,7 +68,7 @@ class EventHub:
         await self._cursor_ready.wait()  # the backlog read after this covers the rest
         return queue
 
-    def unsubscribe(self, task_id: str, queue: asyncio.Queue[Framed | None]) -> None:
+    def unsubscribe(self, task_id: str, queue: asyncio.Queue[Item]) -> None:
         queues = self._watchers.get(task_id)
         if queues is not None:
             queues.discard(queue)

@@ -7,7 +7,7 @@ from pathlib import Path
 
 from shared.adapters.sqlite_store import SqliteStore
 from shared.domain import Event, EventKind, Task
-from shared.event_hub import EventHub, Framed
+from shared.event_hub import EventHub, Framed, Item
 
 
 class CountingStore(SqliteStore):
@@ -18,11 +18,11 @@ class CountingStore(SqliteStore):
         return super().read_events(task_id, after, limit)
 
 
-async def take(queue: asyncio.Queue[Framed | None], n: int) -> list[int]:
+async def take(queue: asyncio.Queue[Item], n: int) -> list[int]:
     got = []
     for _ in range(n):
         item = await asyncio.wait_for(queue.get(), 5)
-        assert item is not None and item.frame.startswith(f"id: {item.event.id}\n".encode())
+        assert isinstance(item, Framed) and item.frame.startswith(f"id: {item.event.id}\n".encode())
         got.append(item.event.id)
     return got
 
