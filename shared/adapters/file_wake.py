@@ -16,6 +16,7 @@ import logging
 import os
 import select
 import struct
+import time
 from pathlib import Path
 
 log = logging.getLogger(__name__)
@@ -34,6 +35,9 @@ class FileWake:
     def __init__(self, fd: int, names: frozenset[str]) -> None:
         self._fd = fd
         self._names = {n.encode() for n in names}
+        # poll, not select: a server holding 1,000 streams has descriptors past select's 1,024
+        self._poller = select.poll()
+        self._poller.register(fd, select.POLLIN)
 
     @classmethod
     def open(cls, directory: Path, names: frozenset[str]) -> FileWake | None:
@@ -52,11 +56,15 @@ class FileWake:
         return cls(fd, names)
 
     def wait(self, timeout_s: float) -> bool:
-        try:
-            ready, _, _ = select.select([self._fd], [], [], max(timeout_s, 0.0))
-        except (OSError, ValueError):  # closed meanwhile
-            return False
-        return bool(ready) and self._drain()
+        if self._fd < 0:
+            raise ValueError("this FileWake is closed")
+        deadline = time.monotonic() + max(timeout_s, 0.0)
+        while True:
+            left = deadline - time.monotonic()
+            if left <= 0 or not self._poller.poll(left * 1000):
+                return False
+            if self._drain():  # else another file in the directory: wait on
+                return True
 
     def close(self) -> None:
         if self._fd >= 0:

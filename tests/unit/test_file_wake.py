@@ -59,4 +59,5 @@ def test_a_wake_before_the_write_is_visible_is_looked_at_again() -> None:
         waiting.join(15.0)
         assert result == [True] and feed.latest == 7
     finally:
+        wake.fired.set()  # the poller waits on it for up to the interval before it sees close
         feed.close()
