@@ -3,8 +3,10 @@
 Without it each open stream would query the store on every change (1,000 watchers: 1,000
 queries, each on a worker thread, per event). The hub reads the events that are new since its
 cursor once, from all tasks, frames each once, and hands them to the queues of the streams
-that watch their task. A stream reads its own backlog (events before it joined) itself, after
-it has joined, so nothing falls between the two: events it gets twice are dropped by id."""
+that watch their task, a slice of streams at a time so that a fan-out to 1,000 streams does
+not hold the event loop (and every other request) for its whole length. A stream reads its
+own backlog (events before it joined) itself, after it has joined, so nothing falls between
+the two: events it gets twice are dropped by id."""
 
 from __future__ import annotations
 
@@ -22,6 +24,8 @@ log = logging.getLogger("errand.events")
 
 WaitForEvents = Callable[[int, float], Awaitable[bool]]
 BATCH = 1000
+SLICE = 64  # streams woken before the hub yields to the event loop
+MAX_PENDING = 2000  # events held for one stream whose client does not read
 
 
 @dataclass(frozen=True)
@@ -30,21 +34,33 @@ class Framed:
     frame: bytes  # sse.frame(event), made once for every watcher
 
 
+class Tick:
+    """What a stream's owner puts into its own queue when its timer runs out (heartbeat, or
+    time to look whether its task has ended): one timer per wait, not one per event."""
+
+
+TICK = Tick()
+Item = Framed | Tick | None
+
+
 class EventHub:
     """Lives on the server's event loop; `subscribe` and `unsubscribe` are called from it."""
 
-    def __init__(self, store: Store, wait: WaitForEvents) -> None:
+    def __init__(self, store: Store, wait: WaitForEvents, max_pending: int = MAX_PENDING) -> None:
         self._store = store
         self._wait = wait
-        self._watchers: dict[str, set[asyncio.Queue[Framed | None]]] = {}
+        self._max_pending = max_pending
+        self._watchers: dict[str, set[asyncio.Queue[Item]]] = {}
         self._reader: asyncio.Task[None] | None = None
         self._cursor = 0
         self._cursor_ready = asyncio.Event()
 
-    async def subscribe(self, task_id: str) -> asyncio.Queue[Framed | None]:
+    async def subscribe(self, task_id: str) -> asyncio.Queue[Item]:
         """A queue that receives every event of `task_id` written from now on (and maybe a
-        few earlier ones). The hub never puts None: its owner may, to wake itself."""
-        queue: asyncio.Queue[Framed | None] = asyncio.Queue()
+        few earlier ones). Its owner may put None (to end itself) or TICK. The hub puts None
+        and stops feeding a queue that holds `max_pending` items (its client does not read:
+        the stream should end, and the client resume from its Last-Event-ID)."""
+        queue: asyncio.Queue[Item] = asyncio.Queue()
         self._watchers.setdefault(task_id, set()).add(queue)
         if self._reader is None or self._reader.done():
             self._cursor_ready.clear()
@@ -52,7 +68,7 @@ class EventHub:
         await self._cursor_ready.wait()  # the backlog read after this covers the rest
         return queue
 
-    def unsubscribe(self, task_id: str, queue: asyncio.Queue[Framed | None]) -> None:
+    def unsubscribe(self, task_id: str, queue: asyncio.Queue[Item]) -> None:
         queues = self._watchers.get(task_id)
         if queues is not None:
             queues.discard(queue)
@@ -89,12 +105,29 @@ class EventHub:
     async def _read_new(self) -> None:
         while True:
             events = await asyncio.to_thread(self._store.read_events, None, self._cursor, BATCH)
+            by_task: dict[str, list[Framed]] = {}
             for event in events:
                 self._cursor = event.id
-                queues = self._watchers.get(event.task_id)
-                if queues:
-                    framed = Framed(event, sse.frame(event))
-                    for queue in queues:
-                        queue.put_nowait(framed)
+                if event.task_id in self._watchers:
+                    by_task.setdefault(event.task_id, []).append(Framed(event, sse.frame(event)))
+            handed = 0
+            for task_id, framed in by_task.items():
+                # a copy: the set may change while this yields (a stream that joins then
+                # reads these events from the store itself; one that left just drops them)
+                for queue in tuple(self._watchers.get(task_id, ())):
+                    if queue.qsize() + len(framed) > self._max_pending:
+                        # its stream is stuck writing to a client that does not read: hold
+                        # no more for it (the store keeps them for the client's resume)
+                        log.warning("event hub: a stream of %s fell behind; ending it", task_id)
+                        self.unsubscribe(task_id, queue)
+                        queue.put_nowait(None)
+                        continue
+                    for item in framed:  # all at once: the stream sends them in one write
+                        queue.put_nowait(item)
+                    handed += 1
+                    if handed % SLICE == 0:
+                        # each stream woken writes to its socket: let the loop serve other
+                        # requests between slices instead of after 1,000 writes
+                        await asyncio.sleep(0)
             if len(events) < BATCH:
                 return

@@ -22,7 +22,7 @@ from shared import signing, sse
 from shared.auth import Identity
 from shared.domain import TERMINAL
 from shared.errors import ConfigError, ErrandError, Forbidden, InvalidInput, NotFound, Unauthorized
-from shared.event_hub import EventHub, Framed
+from shared.event_hub import TICK, EventHub, Item, Tick
 from shared.github.webhooks import WEBHOOK_PATH
 from shared.web_static import WebStatic
 from shared.wiring import Deps
@@ -209,7 +209,7 @@ class LocalServer:
             self._hub.unsubscribe(task_id, queue)
 
     async def _stream(
-        self, send: Send, task_id: str, cursor: int, queue: asyncio.Queue[Framed | None]
+        self, send: Send, task_id: str, cursor: int, queue: asyncio.Queue[Item]
     ) -> None:
         """Sends the backlog after `cursor` (read here), then what the hub hands over, until
         the task's terminal status, the client leaves, or the task ended with nothing more."""
@@ -227,31 +227,43 @@ class LocalServer:
             if len(events) < sse.BATCH:
                 break
         wait_s = await self._wait_time(task_id)
-        while wait_s:
-            try:
-                async with asyncio.timeout(wait_s):  # no extra task per wait, unlike wait_for
-                    item = await queue.get()
-            except TimeoutError:
-                if wait_s == sse.HEARTBEAT_S:
-                    await send(_body(sse.heartbeat()))
-                wait_s = await self._wait_time(task_id)
-                continue
-            batch = [item]
-            while not queue.empty():  # what arrived meanwhile goes out in one write
-                batch.append(queue.get_nowait())
-            frames = []
-            for framed in batch:
-                if framed is None:  # the client left
-                    return
-                if framed.event.id <= cursor:  # also in the backlog
-                    continue
-                cursor = framed.event.id
-                frames.append(framed.frame)
-                if sse.ends_stream(framed.event):
+        if not wait_s:
+            return
+        # one timer per wait, which puts TICK: not a timeout around every get, which with
+        # 1,000 streams cost more than the rest of handing an event over
+        loop = asyncio.get_running_loop()
+        timer = loop.call_later(wait_s, queue.put_nowait, TICK)
+        try:
+            while True:
+                batch = [await queue.get()]
+                while not queue.empty():  # what arrived meanwhile goes out in one write
+                    batch.append(queue.get_nowait())
+                frames = []
+                ticked = False
+                for item in batch:
+                    if item is None:  # the client left, or the hub gave up on it
+                        return
+                    if isinstance(item, Tick):
+                        ticked = True
+                        continue
+                    if item.event.id <= cursor:  # also in the backlog
+                        continue
+                    cursor = item.event.id
+                    frames.append(item.frame)
+                    if sse.ends_stream(item.event):
+                        await send(_body(b"".join(frames)))
+                        return
+                if frames:
                     await send(_body(b"".join(frames)))
-                    return
-            if frames:
-                await send(_body(b"".join(frames)))
+                if ticked:
+                    if wait_s == sse.HEARTBEAT_S:
+                        await send(_body(sse.heartbeat()))
+                    wait_s = await self._wait_time(task_id)
+                    if not wait_s:
+                        return
+                    timer = loop.call_later(wait_s, queue.put_nowait, TICK)
+        finally:
+            timer.cancel()
 
     async def _wait_time(self, task_id: str) -> float:
         """0 when the stream should end (the task ended and settled), else how long to wait

@@ -13,8 +13,12 @@ import logging
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Protocol
 
 log = logging.getLogger(__name__)
+
+RECHECKS = 4  # polls after a wake that found nothing new yet, RECHECK_S apart
+RECHECK_S = 0.001
 
 
 @dataclass(eq=False)
@@ -33,6 +37,12 @@ def _resolve(future: asyncio.Future[None]) -> None:
         future.set_result(None)
 
 
+class Wake(Protocol):
+    def wait(self, timeout_s: float) -> bool: ...
+
+    def close(self) -> None: ...
+
+
 class ChangeFeed:
     """`poll()` returns the newest event id when the underlying data may have changed since its
     previous call, else None; it is only ever called from the poller thread."""
@@ -42,10 +52,13 @@ class ChangeFeed:
         latest: int,
         poll: Callable[[], int | None] | None = None,
         interval_s: float = 0.025,
+        wake: Callable[[], Wake | None] | None = None,
     ) -> None:
+        """`wake` makes the poller's wake-up source, on the poller thread (None: none)."""
         self._latest = latest
         self._poll = poll
         self._interval_s = interval_s
+        self._make_wake = wake
         self._cond = threading.Condition()
         self._thread_waiters = 0
         self._async_waiters: set[_AsyncWaiter] = set()
@@ -128,7 +141,16 @@ class ChangeFeed:
         self._cond.notify_all()  # an idle poller resumes polling
 
     def _run(self) -> None:
+        wake = self._make_wake() if self._make_wake is not None else None
+        try:
+            self._poll_while_waited(wake)
+        finally:
+            if wake is not None:
+                wake.close()
+
+    def _poll_while_waited(self, wake: Wake | None) -> None:
         assert self._poll is not None
+        recheck = 0
         while True:
             with self._cond:
                 while not self._closed and not (self._thread_waiters or self._async_waiters):
@@ -144,5 +166,16 @@ class ChangeFeed:
                 latest = None
             if latest is not None:
                 self.publish(latest)
-            if self._stop.wait(self._interval_s):
+                recheck = 0
+            if recheck:
+                # a wake can come before the write it announces is visible (SQLite writes
+                # the WAL, then publishes the commit in shared memory): look again shortly
+                recheck -= 1
+                if self._stop.wait(RECHECK_S):
+                    return
+            elif wake is not None:
+                recheck = RECHECKS if wake.wait(self._interval_s) else 0  # interval: backstop
+                if self._stop.is_set():
+                    return
+            elif self._stop.wait(self._interval_s):
                 return

@@ -87,6 +87,13 @@ class SqliteAccounts:
 
     def ensure_local_user(self, login: str) -> User:
         """The one user of single-user mode: an admin, created on first use."""
+        # every request with the local token asks: a plain read, not the write lock (which
+        # would queue API reads behind the jobs' writes)
+        with self._lock:
+            row = self._conn.execute("SELECT doc FROM users WHERE id = ?", (LOCAL_USER_ID,))
+            found = row.fetchone()
+        if found is not None:
+            return User.model_validate_json(found[0])
         with transaction(self._conn, self._lock) as conn:
             row = conn.execute("SELECT doc FROM users WHERE id = ?", (LOCAL_USER_ID,)).fetchone()
             if row is not None:

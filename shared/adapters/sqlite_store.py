@@ -13,6 +13,7 @@ from pydantic import JsonValue
 
 from shared.accounts import EffectiveLimits, day_start, quota_refusal
 from shared.adapters.change_feed import ChangeFeed
+from shared.adapters.file_wake import FileWake
 from shared.adapters.sqlite_db import connect, transaction
 from shared.adapters.sqlite_leases import SCHEMA as LEASES_SCHEMA
 from shared.adapters.sqlite_leases import SqliteLeases
@@ -54,8 +55,9 @@ def _stamp(moment: datetime) -> str:
 class SqliteStore(SqliteLeases):
     """Implements `shared.ports.Store` and `Leases`. Thread-safe (one connection behind a lock)
     and process-safe (SQLite locking). `wait_for_events` and `wait_for_events_async` share one
-    poller thread per store that checks `PRAGMA data_version` every `poll_interval_s` while
-    anyone waits; writes made through this instance wake waiters at once."""
+    poller thread per store that checks `PRAGMA data_version` whenever the WAL file is written
+    (inotify) and every `poll_interval_s` while anyone waits; writes made through this instance
+    wake waiters at once."""
 
     def __init__(self, path: Path, *, poll_interval_s: float = 0.025) -> None:
         if not 0 < poll_interval_s <= 0.05:
@@ -72,7 +74,15 @@ class SqliteStore(SqliteLeases):
         super().__init__(self._conn, self._lock)
         self._poll_conn: sqlite3.Connection | None = None  # owned by the poller thread
         self._data_version: int | None = None
-        self._feed = ChangeFeed(self.latest_event_id(), self._poll, poll_interval_s)
+        # a commit by any process writes the WAL file: its inotify wake lets the poller look
+        # at once instead of on its next interval
+        watched = frozenset({f"{path.name}-wal", path.name})
+        self._feed = ChangeFeed(
+            self.latest_event_id(),
+            self._poll,
+            poll_interval_s,
+            wake=lambda: FileWake.open(path.parent, watched),
+        )
 
     # ------------------------------------------------------------------------ tasks
 
@@ -224,7 +234,8 @@ class SqliteStore(SqliteLeases):
 
     async def wait_for_events_async(self, after: int, timeout_s: float) -> bool:
         """Like `wait_for_events`, for asyncio code: no thread per waiter and no blocking
-        query on the event loop. May answer up to one poll interval late."""
+        query on the event loop. Another process's write is seen on its WAL file's inotify wake,
+        or at worst one poll interval late."""
         return await self._feed.wait_async(after, timeout_s)
 
     def close(self) -> None:

@@ -9,7 +9,9 @@ time:
 - webhook bursts, when the server has a webhook route.
 
 Goals (issue 7): reads p99 <= 10 ms at 400 req/s with 0 errors; event delay p99 <= 50 ms with
-200 watchers and 1,000 watchers held; health p99 <= 10 ms during the fan-out."""
+200 watchers and 1,000 watchers held; health p99 <= 10 ms during the fan-out. The machine is
+shared (2 cores, other work running), so the goal figures are measured in ROUNDS rounds and
+reported as the median with the spread, next to the machine's load."""
 
 from __future__ import annotations
 
@@ -17,6 +19,8 @@ import asyncio
 import json
 import os
 import resource
+import statistics
+import sys
 import tempfile
 import time
 from pathlib import Path
@@ -35,6 +39,8 @@ WATCHERS = (200, 1000)
 EVENTS = 40  # per watcher round
 EVENT_INTERVAL_S = 0.05
 HEALTH_RATE = 50
+ROUNDS = 3  # of the goal figures: reads at GOAL_RATE, then each fan-out
+GOAL_RATE = 400
 
 
 def cpu_s(pid: int | None = None) -> float:
@@ -81,21 +87,25 @@ async def fan_out(
     connected = time.monotonic()
     await asyncio.wait_for(asyncio.gather(*(w.connected.wait() for w in crowd)), 60)
     connect_s = time.monotonic() - connected
-    health: list[float] = []
-    health_errors = 0
-
-    async def probe() -> None:
-        nonlocal health_errors
-        step = await open_loop(
-            target, HEALTH_RATE, EVENTS * EVENT_INTERVAL_S + 0.5, lambda i: ping, connections=4
-        )
-        health.extend(step.latencies_ms)
-        health_errors += step.errors
-
-    ping = target.request("GET", "/api/health")
+    # /api/health probed from a process of its own: this one is busy reading the streams
+    prober = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "tests.bench.loadgen",
+        str(target.port),
+        target.token,
+        "/api/health",
+        str(HEALTH_RATE),
+        str(EVENTS * EVENT_INTERVAL_S + 0.5),
+        stdin=asyncio.subprocess.PIPE,
+        stdout=asyncio.subprocess.PIPE,
+    )
+    assert prober.stdin is not None and prober.stdout is not None
+    await asyncio.wait_for(prober.stdout.readline(), 60)  # "ready"
     cpu_before = cpu_s(server_pid), cpu_s()
     emit_started = time.monotonic()
-    prober = asyncio.create_task(probe())
+    prober.stdin.write(b"go\n")
+    await prober.stdin.drain()
     for _ in range(EVENTS):
         # written by this process, as a job process writes them: the server learns of them
         # through its change feed
@@ -103,7 +113,9 @@ async def fan_out(
             store.append_event, task_id, EventKind.LOG, {"message": "bench", "t": time.time()}
         )
         await asyncio.sleep(EVENT_INTERVAL_S)
-    await prober
+    probed = json.loads(await asyncio.wait_for(prober.stdout.readline(), 60))
+    await prober.wait()
+    health, health_errors = probed["latencies_ms"], probed["errors"]
     await asyncio.gather(*runs)
     window = time.monotonic() - emit_started
     server_cpu, client_cpu = cpu_s(server_pid) - cpu_before[0], cpu_s() - cpu_before[1]
@@ -125,31 +137,90 @@ async def fan_out(
     return result
 
 
+async def goal_round(
+    target: Target, store: SqliteStore, task_id: str, server_pid: int, n: int
+) -> dict[str, Any]:
+    result: dict[str, Any] = {"machine_load_1m": round(os.getloadavg()[0], 2)}
+    show = target.request("GET", f"/api/tasks/{task_id}")
+    listing = target.request("GET", "/api/tasks?limit=20")
+    step = await open_loop(target, GOAL_RATE, STEP_S, lambda i: show if i % 2 else listing)
+    result["reads"] = step.summary()
+    print(f"  round {n}: reads {GOAL_RATE}/s: {result['reads']}", flush=True)
+    result["fan_out"] = []
+    for watchers in WATCHERS:  # a fresh task each time: its watchers start at its first event
+        watched = store.create_task(Task(repo="/bench", prompt="watch", model="openai/x"))
+        result["fan_out"].append(await fan_out(target, store, watched.id, watchers, server_pid))
+    return result
+
+
 async def run(home: Path) -> dict[str, Any]:
     with live_server(home, {"ERRAND_WORKSPACE_BACKEND": "none"}) as srv:
         target = Target("127.0.0.1", srv.port, srv.token)
         store = SqliteStore(home / "errand.db")
         try:
-            # a task no stage works on (it is not enqueued): it stays open for its watchers
+            # a task no stage works on (it is not enqueued): it stays open for its watchers;
+            # and a page of tasks for the list
             quiet = store.create_task(Task(repo="/bench", prompt="bench", model="openai/x"))
+            for i in range(20):
+                store.create_task(Task(repo="/bench", prompt=f"bench {i}", model="openai/x"))
             reads = await read_steps(target, quiet.id, srv.proc.pid)
-            watch = []
-            for n in WATCHERS:  # a fresh task each round: its watchers start at its first event
-                watched = store.create_task(Task(repo="/bench", prompt="watch", model="openai/x"))
-                watch.append(await fan_out(target, store, watched.id, n, srv.proc.pid))
+            rounds = [
+                await goal_round(target, store, quiet.id, srv.proc.pid, n + 1)
+                for n in range(ROUNDS)
+            ]
             api = {"reads": reads, "creates": await create_steps(target)}
         finally:
             store.close()
     webhook = [r.path for r in TABLE.routes if "webhook" in r.path]
     return {
         "api": api,
-        "fan_out": watch,
+        "rounds": rounds,
         "webhooks": (
             "skipped: no webhook route on this branch"
             if not webhook
             else f"skipped: {webhook[0]} exists but this bench does not sign and send its "
             "deliveries yet"
         ),
+    }
+
+
+def spread(values: list[float | int | None]) -> dict[str, float] | None:
+    """The median of the rounds and their range."""
+    known = [v for v in values if v is not None]
+    if not known:
+        return None
+    return {"median": statistics.median(known), "min": min(known), "max": max(known)}
+
+
+def goals(rounds: list[dict[str, Any]]) -> dict[str, Any]:
+    def fan(i: int, *keys: str) -> list[Any]:
+        out = []
+        for r in rounds:
+            value = r["fan_out"][i]
+            for key in keys:
+                value = value.get(key) if isinstance(value, dict) else None
+            out.append(value)
+        return out
+
+    last = len(WATCHERS) - 1
+    return {
+        "rounds": len(rounds),
+        "machine_load_1m": spread([r["machine_load_1m"] for r in rounds]),
+        f"reads_p50_ms_at_{GOAL_RATE}": spread([r["reads"].get("p50_ms") for r in rounds]),
+        f"reads_p99_ms_at_{GOAL_RATE}": spread([r["reads"].get("p99_ms") for r in rounds]),
+        f"reads_errors_at_{GOAL_RATE}": sum(r["reads"]["errors"] for r in rounds),
+        f"event_delay_p50_ms_{WATCHERS[0]}_watchers": spread(fan(0, "event_delay", "p50_ms")),
+        f"event_delay_p99_ms_{WATCHERS[0]}_watchers": spread(fan(0, "event_delay", "p99_ms")),
+        f"event_delay_p99_ms_{WATCHERS[last]}_watchers": spread(fan(last, "event_delay", "p99_ms")),
+        f"watchers_{WATCHERS[last]}_complete": spread(fan(last, "complete_watchers")),
+        f"health_p99_ms_during_fanout_{WATCHERS[0]}": spread(
+            fan(0, "health_during_fanout", "p99_ms")
+        ),
+        f"health_p99_ms_during_fanout_{WATCHERS[last]}": spread(
+            fan(last, "health_during_fanout", "p99_ms")
+        ),
+        "targets": "reads p99 <= 10 ms at 400/s, 0 errors; delay p99 <= 50 ms at 200 "
+        "watchers; 1,000 watchers held; health p99 <= 10 ms",
     }
 
 
@@ -163,18 +234,7 @@ def main() -> dict[str, Any]:
         result = asyncio.run(run(home))
     # figures from a shared 2-core machine swing with what else runs: say how busy it was
     result["machine_load_1m"] = {"before": load_before, "after": os.getloadavg()[0]}
-    reads_400 = next(r for r in result["api"]["reads"] if r["rate_per_s"] == 400)
-    result["goals"] = {
-        "reads_p99_ms_at_400": reads_400.get("p99_ms"),
-        "reads_errors_at_400": reads_400["errors"],
-        "event_delay_p99_ms_200_watchers": result["fan_out"][0]["event_delay"].get("p99_ms"),
-        "watchers_1000_complete": result["fan_out"][1]["complete_watchers"],
-        "health_p99_ms_during_fanout": max(
-            f["health_during_fanout"].get("p99_ms", 0) for f in result["fan_out"]
-        ),
-        "targets": "reads p99 <= 10 ms at 400/s, 0 errors; delay p99 <= 50 ms at 200 "
-        "watchers; 1,000 watchers held; health p99 <= 10 ms",
-    }
+    result["goals"] = goals(result["rounds"])
     return result
 
 

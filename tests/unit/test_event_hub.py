@@ -7,7 +7,7 @@ from pathlib import Path
 
 from shared.adapters.sqlite_store import SqliteStore
 from shared.domain import Event, EventKind, Task
-from shared.event_hub import EventHub, Framed
+from shared.event_hub import EventHub, Framed, Item
 
 
 class CountingStore(SqliteStore):
@@ -18,11 +18,11 @@ class CountingStore(SqliteStore):
         return super().read_events(task_id, after, limit)
 
 
-async def take(queue: asyncio.Queue[Framed | None], n: int) -> list[int]:
+async def take(queue: asyncio.Queue[Item], n: int) -> list[int]:
     got = []
     for _ in range(n):
         item = await asyncio.wait_for(queue.get(), 5)
-        assert item is not None and item.frame.startswith(f"id: {item.event.id}\n".encode())
+        assert isinstance(item, Framed) and item.frame.startswith(f"id: {item.event.id}\n".encode())
         got.append(item.event.id)
     return got
 
@@ -44,6 +44,29 @@ def test_one_read_per_change_for_any_number_of_watchers(tmp_path: Path) -> None:
         assert all(q.empty() for q in queues)  # the other task's event went nowhere
         for q in queues:
             hub.unsubscribe(watched.id, q)
+        await hub.close()
+
+    try:
+        asyncio.run(scenario())
+    finally:
+        store.close()
+
+
+def test_a_stream_that_does_not_keep_up_is_ended_not_fed_forever(tmp_path: Path) -> None:
+    store = SqliteStore(tmp_path / "errand.db")
+    task = store.create_task(Task(repo="/r", prompt="p", model="m"))
+
+    async def scenario() -> None:
+        hub = EventHub(store, store.wait_for_events_async, max_pending=5)
+        stuck = await hub.subscribe(task.id)  # never read until the end
+        reader = await hub.subscribe(task.id)
+        for i in range(8):  # the others go on
+            event = store.append_event(task.id, EventKind.LOG, {"n": i})
+            assert await take(reader, 1) == [event.id]
+        held = [stuck.get_nowait() for _ in range(stuck.qsize())]
+        assert held[-1] is None  # told to end: its client resumes from the store
+        assert len(held) <= 6 and all(item is not None for item in held[:-1])
+        hub.unsubscribe(task.id, reader)
         await hub.close()
 
     try:
