@@ -108,6 +108,8 @@ class Settings(Model):
     # fault injection for the tests (shared/failpoints.py); empty in normal use
     failpoints: frozenset[str] = frozenset()
     jobs: str = "pool"  # pool | process | container
+    # executions at once before new tasks wait in `queued` (local jobs; the cloud scales out)
+    max_jobs: int = Field(default_factory=lambda: 2 * (os.cpu_count() or 1))
     job_image: str = "errand-job"
     # host paths a container job needs besides ERRAND_HOME (local repositories it clones)
     job_volumes: tuple[str, ...] = ()
@@ -167,6 +169,7 @@ class Settings(Model):
                 command_timeout_s=_float(e, "ERRAND_COMMAND_TIMEOUT_S", 300),
                 jobs=_choice("ERRAND_JOBS", e.get("ERRAND_JOBS", "pool"), JOB_RUNNERS),
                 job_image=e.get("ERRAND_JOB_IMAGE", "errand-job"),
+                max_jobs=_int(e, "ERRAND_MAX_JOBS", 2 * (os.cpu_count() or 1), 1),
                 job_volumes=tuple(p for p in e.get("ERRAND_JOB_VOLUMES", "").split(":") if p),
                 fix_rounds=_int(e, "ERRAND_FIX_ROUNDS", 2, 0),
                 stage_attempts=_int(e, "ERRAND_STAGE_ATTEMPTS", 3, 1),

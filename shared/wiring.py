@@ -75,6 +75,7 @@ class Deps(AccountPorts, GitHubPorts):
 
     @cached_property
     def local_queue(self) -> LocalQueue:
+        from shared.adapters.local_jobs import LOCAL_JOBS, NewWorkGate
         from shared.adapters.local_queue import LocalQueue
 
         s = self.settings
@@ -86,7 +87,14 @@ class Deps(AccountPorts, GitHubPorts):
             min_backoff_s=s.queue_min_backoff_s,
             max_backoff_s=s.queue_max_backoff_s,
             on_dead=self._delivery_dead,
+            gate=NewWorkGate(self._running_jobs, s.max_jobs) if s.jobs in LOCAL_JOBS else None,
         )
+
+    def _running_jobs(self) -> int:
+        from shared.adapters.local_jobs import Running
+
+        running = getattr(self.jobs, "running", None)
+        return running.count() if isinstance(running, Running) else 0
 
     @property
     def uses_local_queue(self) -> bool:

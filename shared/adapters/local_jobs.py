@@ -20,7 +20,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from shared import paths
-from shared.domain import StageRequest
+from shared.domain import Stage, StageRequest
 from shared.errors import ErrandError
 
 
@@ -68,6 +68,46 @@ def process_gone(home: Path, execution_id: str) -> bool:
 
 
 POOL_RECORD = "zygote"
+LOCAL_JOBS = ("pool", "process")  # the runners that count their executions
+
+
+class Running:
+    """The executions this adapter started that still run: what a machine's capacity is
+    counted in (see NewWorkGate)."""
+
+    def __init__(self, home: Path) -> None:
+        self._home = home
+        self._ids: set[str] = set()
+        self._lock = threading.Lock()
+
+    def add(self, execution_id: str) -> None:
+        with self._lock:
+            self._ids.add(execution_id)
+
+    def count(self) -> int:
+        with self._lock:
+            self._ids = {e for e in self._ids if not process_gone(self._home, e)}
+            return len(self._ids)
+
+
+class NewWorkGate:
+    """Holds the deliveries that start a task's work (prepare) while the machine already runs
+    `limit` executions, so that 50 tasks submitted at once wait in `queued` instead of
+    thrashing two cores with 50 sandboxes; stages of tasks already under way always go, so
+    admitted tasks finish first. `starting` counts prepares delivered but not yet started."""
+
+    def __init__(self, running: Callable[[], int], limit: int) -> None:
+        self._running = running
+        self._limit = limit
+
+    def governs(self, body: bytes) -> bool:
+        try:
+            return StageRequest.model_validate_json(body).stage == Stage.PREPARE
+        except ValueError:
+            return False  # dispatch refuses it, with the reason
+
+    def has_room(self, starting: int) -> bool:
+        return self._running() + starting < self._limit
 
 
 def _stop_stale_pool(home: Path) -> None:
@@ -91,6 +131,7 @@ class WarmPool:
         self._socket = paths.jobs_dir(home) / "zygote.sock"
         self._proc: subprocess.Popen[bytes] | None = None
         self._lock = threading.Lock()
+        self.running = Running(home)
 
     def start(self) -> None:
         with self._lock:
@@ -142,6 +183,7 @@ class WarmPool:
         if "pid" not in reply:
             raise JobStartError(f"the job pool refused the job: {reply.get('error', reply)}")
         record_process(self._home, execution_id, int(reply["pid"]))
+        self.running.add(execution_id)
         return execution_id
 
     def gone(self, execution: str) -> bool:
@@ -157,6 +199,7 @@ class ProcessJobs:
         self._home = home
         self._env = env
         self._on_crash = on_crash
+        self.running = Running(home)
 
     def run(self, request: StageRequest) -> str:
         execution_id = new_execution_id(request)
@@ -172,6 +215,7 @@ class ProcessJobs:
                 start_new_session=True,
             )
         record_process(self._home, execution_id, proc.pid)
+        self.running.add(execution_id)
         threading.Thread(
             target=self._watch, args=(proc, request, str(log_path)), daemon=True
         ).start()

@@ -18,7 +18,7 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TypeVar
+from typing import Protocol, TypeVar
 
 from shared.adapters.sqlite_db import connect, transaction
 from shared.domain import Model, StageRequest
@@ -46,6 +46,8 @@ _SCHEMA = (
 )
 _OPEN = "state IN ('pending', 'inflight')"
 _PURGE_EVERY_S = 60.0
+_Row = tuple[str, bytes, int, str]
+_GATED_SCAN = 64  # due rows looked at for one the gate lets through
 
 
 def _process_start(pid: int) -> str:
@@ -83,6 +85,15 @@ class _Claim:
     body: bytes
     attempts: int
     lease: str
+    gated: bool = False
+
+
+class Gate(Protocol):
+    """Which deliveries wait for room on the machine (see local_jobs.NewWorkGate)."""
+
+    def governs(self, body: bytes) -> bool: ...
+
+    def has_room(self, starting: int) -> bool: ...
 
 
 class LocalQueue:
@@ -96,7 +107,10 @@ class LocalQueue:
     `on_dead(body, last_error)` is called once per delivery that becomes dead (by the worker
     that made it so, after the change is committed), so that whatever waits on the request can
     be told it will never arrive. It runs on a worker thread: keep it short. Its exceptions are
-    logged; the delivery stays dead either way."""
+    logged; the delivery stays dead either way.
+
+    With a `gate`, a due delivery it governs is passed over while the gate has no room (the
+    next due one goes instead); it is not an attempt and loses nothing, it just waits."""
 
     def __init__(
         self,
@@ -111,6 +125,7 @@ class LocalQueue:
         poll_interval_s: float = 0.05,
         tombstone_s: float = 86_400.0,
         on_dead: Callable[[bytes, str], None] | None = None,
+        gate: Gate | None = None,
     ) -> None:
         if max_attempts < 1 or concurrency < 1 or not 0 < min_backoff_s <= max_backoff_s:
             raise ConfigError(
@@ -122,6 +137,8 @@ class LocalQueue:
             raise ConfigError(f"tombstone_s must be at least 3600 (1 hour), got {tombstone_s}")
         self._deliver = deliver
         self._on_dead = on_dead
+        self._gate = gate
+        self._starting = 0  # gated deliveries under way (changed under self._wake)
         self._max_attempts = max_attempts
         self._min_backoff_s = min_backoff_s
         self._max_backoff_s = max_backoff_s
@@ -276,13 +293,16 @@ class LocalQueue:
         lease = f"{_owner()}:{secrets.token_hex(8)}"
         abandoned = ""  # why the claimed row died instead, if it did
         with transaction(self._conn, self._lock) as conn:
-            row = conn.execute(
+            rows = conn.execute(
                 f"SELECT name, body, attempts, state FROM queue_items WHERE {_OPEN}"
-                " AND next_at <= ? ORDER BY next_at LIMIT 1",
-                (at,),
-            ).fetchone()
-            if row is None:
+                " AND next_at <= ? ORDER BY next_at LIMIT ?",
+                (at, 1 if self._gate is None else _GATED_SCAN),
+            ).fetchall()
+            if not rows:
                 return 0.0  # another worker took it
+            row, gated = self._admissible(rows)
+            if row is None:
+                return self._poll_interval_s  # all due ones wait for room
             name, body, attempts, state = row
             if state == "inflight" and attempts >= self._max_attempts:
                 abandoned = f"the worker delivering attempt {attempts} never reported back"
@@ -300,7 +320,19 @@ class LocalQueue:
         if abandoned:
             self._report_dead(name, bytes(body), attempts, abandoned)
             return 0.0
-        return _Claim(name=name, body=bytes(body), attempts=attempts + 1, lease=lease)
+        if gated:
+            with self._wake:
+                self._starting += 1
+        return _Claim(name, bytes(body), attempts + 1, lease, gated)
+
+    def _admissible(self, rows: list[_Row]) -> tuple[_Row | None, bool]:
+        """The first row that may go now, and whether the gate governs it."""
+        for row in rows:
+            if self._gate is None or not self._gate.governs(bytes(row[1])):
+                return row, False
+            if self._gate.has_room(self._starting):
+                return row, True
+        return None, False
 
     def _run(self, claim: _Claim) -> None:
         try:
@@ -316,6 +348,8 @@ class LocalQueue:
         finally:
             with self._wake:
                 self._active -= 1
+                if claim.gated:
+                    self._starting -= 1
                 self._wake.notify_all()
 
     def _finish(self, claim: _Claim, error: str) -> None:

@@ -348,3 +348,60 @@ def test_stop_joins_threads_and_drain_needs_a_worker(
     assert not any(t.is_alive() for t in started)
     queue.enqueue(_request())  # still usable: persisted for the next worker
     assert queue.stats()["pending"] == 1
+
+
+# ---------------------------------------------------------------------------- room on the machine
+
+
+def test_a_gate_holds_new_work_while_the_machine_is_full_and_loses_nothing(
+    make_queue: Callable[..., LocalQueue],
+) -> None:
+    """Prepares (new work) wait while `running` executions fill the machine; the other stages
+    go past them; once room frees up every held one is delivered, once, on its first attempt."""
+    from shared.adapters.local_jobs import NewWorkGate
+
+    running = [2]
+    gate = NewWorkGate(lambda: running[0], limit=2)
+    recorder = Recorder()
+    q = make_queue(recorder, poll_interval_s=0.02, gate=gate)
+    for n in range(5):
+        assert q.enqueue(_request(f"t_{n}", Stage.PREPARE))
+    assert q.enqueue(_request("t_busy", Stage.EXECUTE))
+    q.start()
+    deadline = time.monotonic() + 5
+    while time.monotonic() < deadline and not recorder.calls:
+        time.sleep(0.02)
+    time.sleep(0.3)
+    assert [name for name, _ in recorder.calls] == ["t_busy-execute-0"]
+    assert q.stats()["pending"] == 5
+    running[0] = 0  # the machine frees up: the delivery is what starts an execution here
+    assert q.drain(5)
+    names = sorted(name for name, _ in recorder.calls)
+    assert names == sorted(["t_busy-execute-0", *(f"t_{n}-prepare-0" for n in range(5))])
+    assert q.dead_letters() == []
+
+
+def test_the_gate_counts_deliveries_it_let_through_until_they_return(
+    make_queue: Callable[..., LocalQueue],
+) -> None:
+    """With room for 2 and deliveries that take a while, never more than 2 are under way."""
+    from shared.adapters.local_jobs import NewWorkGate
+
+    under_way, most = [0], [0]
+    lock = threading.Lock()
+
+    def slow(body: bytes) -> int:
+        with lock:
+            under_way[0] += 1
+            most[0] = max(most[0], under_way[0])
+        time.sleep(0.15)
+        with lock:
+            under_way[0] -= 1
+        return 200
+
+    q = make_queue(slow, poll_interval_s=0.01, gate=NewWorkGate(lambda: 0, limit=2))
+    for n in range(6):
+        q.enqueue(_request(f"t_{n}", Stage.PREPARE))
+    q.start()
+    assert q.drain(10)
+    assert most[0] == 2
