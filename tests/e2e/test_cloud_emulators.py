@@ -23,6 +23,7 @@ from shared.demo import make_sample_repo, turns_path
 from shared.emulators import wait_ready
 from tests.e2e.conftest import ERRAND, ROOT, errand_env, release_workspaces
 from tests.e2e.test_server import Server, free_port
+from tests.support.errand_server import up
 
 pytestmark = pytest.mark.e2e
 
@@ -52,27 +53,10 @@ def _stack(tmp_path: Path, extra: dict[str, str]) -> Iterator[tuple[Server, dict
     try:
         exports = wait_ready(emulators.stdout)
         env = errand_env(home, {**base, **exports})
-        up = subprocess.Popen(
-            [*ERRAND, "up", "--port", str(port)],
-            env=env,
-            cwd=ROOT,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.STDOUT,
-            text=True,
-        )
-        server = Server(home, port, up)
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline:
-            try:
-                if httpx.get(server.url + "/api/health", timeout=1).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                time.sleep(0.2)
-        else:
-            up.kill()
-            raise AssertionError(f"errand up did not start:\n{up.communicate()[0]}")
+        server_proc = up(port, env)
+        server = Server(home, port, server_proc)
         yield server, env
-        assert _stop(up) in (0, -signal.SIGTERM)
+        assert _stop(server_proc) in (0, -signal.SIGTERM)
     finally:
         assert _stop(emulators) == 0, "errand emulators did not stop cleanly"
         release_workspaces(home)

@@ -18,6 +18,7 @@ import pytest
 from shared.demo import make_sample_repo, turns_path
 from shared.stack import read_server_file
 from tests.e2e.conftest import ERRAND, ROOT, errand_env
+from tests.support.errand_server import up
 
 pytestmark = pytest.mark.e2e
 
@@ -61,25 +62,8 @@ class Server:
 @pytest.fixture
 def server(tmp_path: Path) -> Iterator[Server]:
     home, port = tmp_path / "home", free_port()
-    proc = subprocess.Popen(
-        [*ERRAND, "up", "--port", str(port)],
-        env=errand_env(home),
-        cwd=ROOT,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-    )
+    proc = up(port, errand_env(home))
     srv = Server(home, port, proc)
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        try:
-            if httpx.get(srv.url + "/api/health", timeout=1).status_code == 200:
-                break
-        except httpx.HTTPError:
-            time.sleep(0.2)
-    else:
-        proc.kill()
-        raise AssertionError(f"server did not start:\n{proc.communicate()[0]}")
     yield srv
     proc.terminate()
     proc.wait(timeout=20)

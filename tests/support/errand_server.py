@@ -42,6 +42,27 @@ def errand_env(home: Path, extra: dict[str, str] | None = None) -> dict[str, str
     return env
 
 
+def up(port: int, env: dict[str, str], timeout_s: float = 60) -> subprocess.Popen[str]:
+    """`errand up --port PORT`, once it answers /api/health; its output is kept in a pipe."""
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "shared.cli", "up", "--port", str(port)],
+        env=env,
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline and proc.poll() is None:
+        try:
+            if httpx.get(f"http://127.0.0.1:{port}/api/health", timeout=1).status_code == 200:
+                return proc
+        except httpx.HTTPError:
+            time.sleep(0.2)
+    proc.kill()
+    raise AssertionError(f"errand up did not start:\n{proc.communicate()[0]}")
+
+
 class ErrandServer:
     """One `errand up`; `start()` again after a kill restarts it on the same home and port."""
 
