@@ -78,15 +78,17 @@ def _describe(status: int) -> str:
     return f"exited with code {os.WEXITSTATUS(status)}"
 
 
-def prewarm() -> None:
+def prewarm(speech: str) -> None:
     """Everything a stage would otherwise load on its first use: modules, litellm and its first
-    completion's provider code, the tokenizer and the tree-sitter grammars. It must not leave
-    threads behind (fork follows)."""
+    completion's provider code, the tokenizer, the tree-sitter grammars and the voice of
+    `speech` (ERRAND_SPEECH). It must not leave threads behind (fork follows)."""
     import threading
 
     from jobs import runner  # noqa: F401  (imports every stage)
     from jobs.agent.repomap import LANGUAGES, extract_symbols
     from jobs.agent.retrieval import litellm_token_counter
+    from shared.adapters import speech as speech_adapters
+    from shared.errors import ErrandError
     from shared.wiring import prewarm as prewarm_adapters
 
     prewarm_adapters()
@@ -96,6 +98,11 @@ def prewarm() -> None:
     if threading.active_count() != 1:
         names = [t.name for t in threading.enumerate()]
         raise RuntimeError(f"prewarming started threads {names}; forking would be unsafe")
+    # last: the model warm-up above forks a responder, and the voice's runtime is loaded here
+    try:
+        speech_adapters.prewarm(speech)
+    except ErrandError as exc:  # the summarize stage reports a broken voice to its task
+        print(f"warning: the voice warm-up failed ({exc}); summaries load it", file=sys.stderr)
 
 
 def die_with_parent() -> None:
@@ -107,12 +114,13 @@ def die_with_parent() -> None:
         raise OSError(ctypes.get_errno(), "prctl(PR_SET_PDEATHSIG) failed")
 
 
-def serve(socket_path: Path, home: Path) -> None:
+def serve(socket_path: Path, settings: Settings) -> None:
+    home = settings.home
     parent = os.getppid()
     die_with_parent()
     if os.getppid() != parent:  # the server died before the death signal was armed
         return
-    prewarm()
+    prewarm(settings.speech)
     children: dict[int, tuple[StageRequest, Path]] = {}
     if socket_path.exists():
         socket_path.unlink()
@@ -172,7 +180,7 @@ def _reap(children: dict[int, tuple[StageRequest, Path]]) -> None:
 
 if __name__ == "__main__":
     settings = Settings.from_env()
-    serve(Path(sys.argv[1]), settings.home)
+    serve(Path(sys.argv[1]), settings)
     # skip finalizing the hundreds of prewarmed modules: it takes seconds, and a pool told to
     # stop (its server died) must be gone at once
     sys.stdout.flush()
