@@ -23,7 +23,7 @@ def origins(request: flask.Request, deps: Deps) -> set[str]:
 
 
 # Set by the cloud dispatch function once it verified the caller's OIDC token (Cloud Tasks,
-# Cloud Scheduler): that stands for the server's own token on the internal routes.
+# Cloud Scheduler) for one path: that stands for the server's own token on that route only.
 INTERNAL_VERIFIED = "errand.internal_verified"
 
 
@@ -36,7 +36,8 @@ def authenticate(
         return None
     headers = {k.lower(): v for k, v in request.headers.items()}
     if route.internal:
-        if not request.environ.get(INTERNAL_VERIFIED) and not deps.auth.is_internal(headers):
+        verified = request.environ.get(INTERNAL_VERIFIED) == request.path
+        if not verified and not deps.auth.is_internal(headers):
             raise Unauthorized(
                 f"{request.path} is called by Errand itself (the queue, the scheduler) with "
                 "the server's own token"

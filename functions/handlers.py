@@ -17,6 +17,7 @@ from functions import account_handlers as me
 from functions import auth_handlers
 from functions.access import allow_cors, authenticate, check_owner, cors_preflight
 from functions.account_routes import ACCOUNT_ROUTES
+from functions.broker_routes import BROKER_ROUTES
 from functions.github_webhook import github_webhook
 from functions.openapi import document_json
 from functions.routes import NoRoute, Route, RouteTable, parse_fields, reply
@@ -378,5 +379,6 @@ TABLE = RouteTable(
             internal=True,
         ),
         *ACCOUNT_ROUTES,
+        *BROKER_ROUTES,
     ]
 )

@@ -3,8 +3,9 @@ and scales on its own (the local server serves every route from one process inst
 
 - `api`: the web app's and the CLI's API; refuses the internal routes.
 - `webhooks`: GitHub App deliveries (`/api/webhooks/github`), authenticated by their signature.
-- `dispatch`: Cloud Tasks' target (`/api/dispatch`) and Cloud Scheduler's (`/api/sweep`); only
-  requests carrying a valid OIDC token of the queue's invoker service account get through.
+- `dispatch`: Cloud Tasks' target (`/api/dispatch`) and Cloud Scheduler's (`/api/sweep`); each
+  route admits only a valid OIDC token of its own caller's service account, for its own URL
+  (the queue's invoker on dispatch, the scheduler's on sweep).
 
 Each instance builds its adapters once, on the first request, from its environment, and logs
 as structured JSON with the request's trace (and the task's id and stage on dispatch)."""
@@ -54,10 +55,12 @@ def dispatch(request: flask.Request) -> flask.Response:
         return error(404, "not_found", f"no route {request.method} {request.path}")
     deps = _deps()
     try:
-        deps.dispatch_verifier.verify(request.headers.get("Authorization", ""))
+        verifier = deps.dispatch_verifier if request.path == INTERNAL[0] else deps.sweep_verifier
+        verifier.verify(request.headers.get("Authorization", ""))
     except ErrandError as exc:
         return error(exc.http_status, exc.code, exc.message)
-    request.environ[INTERNAL_VERIFIED] = True  # the OIDC token stands for the internal token
+    # the OIDC token stands for the internal token, on the route it was checked for only
+    request.environ[INTERNAL_VERIFIED] = request.path
     task_id, stage = _labels(request.get_data())
     with cloud_logging.labelled(task_id=task_id, stage=stage, trace=_trace(request)):
         return handle(request, deps)

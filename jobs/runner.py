@@ -53,6 +53,7 @@ def run_stage(deps: Deps, request: StageRequest) -> int:
     request = _hold(deps, request)
     if not request.holder:
         return 0
+    deps.stage = request  # what a brokered GitHub token is asked for (shared/token_broker.py)
     ctx = StageContext(deps, request, task)
     done = threading.Event()
     threading.Thread(
@@ -78,6 +79,7 @@ def run_stage(deps: Deps, request: StageRequest) -> int:
         )
     finally:
         done.set()
+        deps.end_stage()
         if ctx.task.status in TERMINAL:
             _release(deps, task.id)
         deps.leases.drop_lease(task.id, request.holder)

@@ -387,6 +387,9 @@ class Lease(Model):
     execution: str = ""  # the Jobs adapter's id for the execution, once it started
     expires_at: datetime
     attempts: int = 1  # executions started for request.stage_key()
+    # of those, how many a restart of the whole local server stopped: not the stage's fault,
+    # so not counted against its retry budget (a power cut must not use it up)
+    interruptions: int = 0
     last_error: str = ""  # why the previous execution of this stage ended early
 
 

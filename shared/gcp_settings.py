@@ -35,13 +35,22 @@ class GcpSettings(Model):
     # Firestore
     firestore_emulator_host: str = ""  # host:port (FIRESTORE_EMULATOR_HOST)
     firestore_database: str = "(default)"
+    # the change feed's shards (shared/adapters/firestore_feed.py, docs/capacity.md); only
+    # `errand emulators` sets fewer: its emulator re-reads the whole feed on every write
+    feed_shards: int = 1024
     # Cloud Tasks
     tasks_emulator_host: str = ""  # host:port of gcloud-tasks-emulator (gRPC, insecure)
     queue: str = "errand-stages"
     dispatch_url: str = ""  # the dispatch function's URL, the OIDC audience too
     invoker: str = ""  # the service account Cloud Tasks signs its OIDC tokens as
+    # Cloud Scheduler's call of the sweep: its URL (the audience of its OIDC token) and the
+    # service account it signs as (terraform/scheduler.tf)
+    sweep_url: str = ""
+    sweep_invoker: str = ""
     oidc_issuers: tuple[str, ...] = ("https://accounts.google.com", "accounts.google.com")
     oidc_jwks_url: str = "https://www.googleapis.com/oauth2/v3/certs"
+    # the metadata server a Cloud Run execution asks for its OIDC identity token
+    metadata_host: str = "metadata.google.internal"
     # Cloud Logging: "json" when running in Google Cloud (Cloud Run and Cloud Functions set
     # K_SERVICE, Cloud Run Jobs set CLOUD_RUN_JOB), or with ERRAND_LOG_FORMAT=json
     log_format: str = "text"
@@ -73,16 +82,27 @@ def gcp_from_env(e: Mapping[str, str]) -> GcpSettings:
         tts_voice=e.get("ERRAND_TTS_VOICE", defaults.tts_voice),
         firestore_emulator_host=e.get("FIRESTORE_EMULATOR_HOST", ""),
         firestore_database=e.get("ERRAND_FIRESTORE_DATABASE", defaults.firestore_database),
+        feed_shards=_int(e, "ERRAND_FIRESTORE_FEED_SHARDS", defaults.feed_shards),
         tasks_emulator_host=e.get("CLOUD_TASKS_EMULATOR_HOST", ""),
         queue=e.get("ERRAND_TASKS_QUEUE", defaults.queue),
         dispatch_url=e.get("ERRAND_DISPATCH_URL", ""),
         invoker=e.get("ERRAND_TASKS_INVOKER", ""),
+        sweep_url=e.get("ERRAND_SWEEP_URL", "") or _sibling(e.get("ERRAND_DISPATCH_URL", "")),
+        sweep_invoker=e.get("ERRAND_SWEEP_INVOKER", ""),
         oidc_issuers=tuple(i for i in issuers.split(",") if i) or defaults.oidc_issuers,
         oidc_jwks_url=e.get("ERRAND_OIDC_JWKS_URL", defaults.oidc_jwks_url),
+        # GCE_METADATA_HOST: the variable Google's own libraries honour
+        metadata_host=e.get("GCE_METADATA_HOST", "") or defaults.metadata_host,
         log_format=_log_format(e),
         job=e.get("ERRAND_RUN_JOB", defaults.job),
         job_timeout_s=_int(e, "ERRAND_RUN_JOB_TIMEOUT_S", defaults.job_timeout_s),
     )
+
+
+def _sibling(dispatch_url: str) -> str:
+    """The sweep's URL beside dispatch's (both routes of the one dispatch service)."""
+    suffix = "/api/dispatch"
+    return dispatch_url[: -len(suffix)] + "/api/sweep" if dispatch_url.endswith(suffix) else ""
 
 
 def _log_format(e: Mapping[str, str]) -> str:

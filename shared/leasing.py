@@ -8,7 +8,9 @@ execution, its machine or the whole server dies, the lease stops being renewed; 
 finds it expired and enqueues the stage again under a new delivery name, until the stage has
 been started `stage_attempts` times — then the task fails, saying why. Locally the sweeper also
 asks the Jobs adapter whether an execution is gone, so work of a crashed server resumes as soon
-as `errand up` starts again rather than when the lease runs out."""
+as `errand up` starts again rather than when the lease runs out. An execution found dead when
+the server starts again died with the server (a power cut, an OOM kill of the whole tree): it
+counts as an interruption, not an attempt, up to MAX_INTERRUPTIONS."""
 
 from __future__ import annotations
 
@@ -40,6 +42,11 @@ log = logging.getLogger("errand.leases")
 # with no execution and no delivery under way.
 STATUS_STAGE: dict[Status, Stage] = {status: stage for stage, status in STAGE_STATUS.items()}
 STATUS_STAGE[Status.QUEUED] = Stage.PREPARE
+
+# Restarts of the whole server a stage may live through. Bounded, because a stage that takes
+# its machine down every time (memory, disk) would otherwise be retried forever.
+MAX_INTERRUPTIONS = 10
+INTERRUPTED = "the server stopped while it ran"
 
 
 def new_holder() -> str:
@@ -74,10 +81,12 @@ def start_stage(deps: Deps, request: StageRequest) -> Started:
         if is_due(current.request, task):
             return Started("busy", f"{current.request.stage.value} still runs", retry=True)
         # the holder's stage is over (the task moved on) but it has not let go yet: take over
-    attempts = current.attempts + 1 if current is not None and same_stage else 1
-    last_error = current.last_error if current is not None and same_stage else ""
-    if attempts > deps.settings.stage_attempts:
-        fail_exhausted(deps, task, request, attempts - 1, last_error)
+    earlier = current if current is not None and same_stage else None
+    attempts = earlier.attempts + 1 if earlier is not None else 1
+    interruptions = earlier.interruptions if earlier is not None else 0
+    last_error = earlier.last_error if earlier is not None else ""
+    if attempts - interruptions > deps.settings.stage_attempts:
+        fail_exhausted(deps, task, request, attempts - 1 - interruptions, last_error)
         if current is not None:
             leases.drop_lease(task.id, current.holder)
         return Started("failed", "retry budget spent")
@@ -89,6 +98,7 @@ def start_stage(deps: Deps, request: StageRequest) -> Started:
         holder=holder,
         expires_at=at + timedelta(seconds=deps.settings.job_start_s),
         attempts=attempts,
+        interruptions=interruptions,
         last_error=last_error,
     )
     if not leases.put_lease(lease, current.holder if current is not None else ""):
@@ -154,11 +164,14 @@ class SweepReport:
     resumed: list[str] = field(default_factory=list)
 
 
-def sweep(deps: Deps, *, scan_tasks: bool = False, limit: int = 200) -> SweepReport:
+def sweep(
+    deps: Deps, *, scan_tasks: bool = False, restarted: bool = False, limit: int = 200
+) -> SweepReport:
     """Redelivers stages whose execution died. With `scan_tasks` (at start-up) it also finds
     tasks in a working status with no lease at all — a crash between moving a task on and
     enqueueing its next stage — and enqueues the stage their status calls for; deliveries are
-    named, so an enqueue that did happen before the crash makes that a no-op."""
+    named, so an enqueue that did happen before the crash makes that a no-op. `restarted` says
+    the local server has just started: executions found dead were interrupted, not failed."""
     report = SweepReport()
     at = now()
     candidates = deps.leases.expired_leases(at, limit)
@@ -174,13 +187,13 @@ def sweep(deps: Deps, *, scan_tasks: bool = False, limit: int = 200) -> SweepRep
                 _enqueue_current(deps, task, report)
     for lease in candidates:
         try:
-            _sweep_one(deps, lease, report)
+            _sweep_one(deps, lease, report, restarted)
         except ErrandError as exc:
             log.error("sweeping the lease of %s failed: %s", lease.task_id, exc.message)
     return report
 
 
-def _sweep_one(deps: Deps, lease: Lease, report: SweepReport) -> None:
+def _sweep_one(deps: Deps, lease: Lease, report: SweepReport, restarted: bool = False) -> None:
     try:
         task = deps.store.get_task(lease.task_id)
     except NotFound:
@@ -197,9 +210,15 @@ def _sweep_one(deps: Deps, lease: Lease, report: SweepReport) -> None:
         if deps.leases.drop_lease(task.id, lease.holder):
             _enqueue_current(deps, task, report)
         return
-    if lease.attempts >= deps.settings.stage_attempts:
+    if restarted:
+        booked = _interrupted(deps, task, lease, report)
+        if booked is None:
+            return
+        lease = booked
+    elif lease.attempts - lease.interruptions >= deps.settings.stage_attempts:
         if deps.leases.drop_lease(task.id, lease.holder):
-            fail_exhausted(deps, task, lease.request, lease.attempts, lease.last_error)
+            runs = lease.attempts - lease.interruptions
+            fail_exhausted(deps, task, lease.request, runs, lease.last_error)
             report.failed.append(task.id)
         return
     again = lease.request.model_copy(update={"attempt": lease.attempts, "holder": ""})
@@ -211,6 +230,24 @@ def _sweep_one(deps: Deps, lease: Lease, report: SweepReport) -> None:
             lease.last_error or "lease expired",
         )
         report.redelivered.append(task.id)
+
+
+def _interrupted(deps: Deps, task: Task, lease: Lease, report: SweepReport) -> Lease | None:
+    """Books a stage stopped by a restart as an interruption; None if it may not go on."""
+    if lease.interruptions >= MAX_INTERRUPTIONS:
+        if deps.leases.drop_lease(task.id, lease.holder):
+            message = (
+                f"the {lease.request.stage.value} stage was stopped by {lease.interruptions + 1} "
+                "restarts of the server in a row (does it exhaust the machine's memory or "
+                "disk?). Check the job logs under ERRAND_HOME/jobs, then retry the task"
+            )
+            fail_task(deps, task.id, "stage_interrupted", message)
+            report.failed.append(task.id)
+        return None
+    booked = lease.model_copy(
+        update={"interruptions": lease.interruptions + 1, "last_error": INTERRUPTED}
+    )
+    return booked if deps.leases.put_lease(booked, lease.holder) else None
 
 
 def _enqueue_current(deps: Deps, task: Task, report: SweepReport) -> None:

@@ -1,7 +1,9 @@
-"""Verifies the OIDC tokens Google attaches to Cloud Tasks (and Cloud Scheduler) requests:
-`Authorization: Bearer <JWT>`, RS256-signed by Google's keys (a JWKS URL), issued by Google,
-for the dispatch function's URL as audience, as the queue's invoker service account with a
-verified email. Anything else is refused: dispatch starts jobs, so nobody else may call it.
+"""Verifies the OIDC tokens Google attaches to Cloud Tasks and Cloud Scheduler requests (and
+that a Cloud Run execution fetches from its metadata server): `Authorization: Bearer <JWT>`,
+RS256-signed by Google's keys (a JWKS URL), issued by Google, for one URL as audience, as one
+service account with a verified email. One verifier admits exactly one (audience, account)
+pair: dispatch starts jobs and the sweep redelivers stages, so each route admits only its own
+caller (shared/gcp_wiring.py pairs them).
 
 Google's keys are fetched once and cached (5 minutes; an unknown key id refetches, so key
 rotation is picked up). When the keys cannot be fetched the request is answered 503, which
@@ -32,12 +34,20 @@ class VerifierUnavailable(ErrandError):
 class OidcVerifier:
     """Thread-safe: the key cache is shared by the instance's request threads."""
 
-    def __init__(self, audience: str, issuers: Sequence[str], email: str, jwks_url: str) -> None:
+    def __init__(
+        self,
+        audience: str,
+        issuers: Sequence[str],
+        email: str,
+        jwks_url: str,
+        *,
+        caller: str = "the queue's invoker service account",
+        needs: str = "ERRAND_DISPATCH_URL (the audience) and ERRAND_TASKS_INVOKER (the service "
+        "account Cloud Tasks signs as)",
+    ) -> None:
         if not (audience and issuers and email and jwks_url):
-            raise ConfigError(
-                "verifying Cloud Tasks calls needs ERRAND_DISPATCH_URL (the audience) and "
-                "ERRAND_TASKS_INVOKER (the service account Cloud Tasks signs as)"
-            )
+            raise ConfigError(f"verifying these calls needs {needs}")
+        self._caller = caller
         self._audience = audience
         self._issuers = list(issuers)
         self._email = email
@@ -73,9 +83,7 @@ class OidcVerifier:
         except jwt.InvalidTokenError as exc:
             raise InvalidToken(f"the token was refused: {exc}") from exc
         if claims.get("email") != self._email or claims.get("email_verified") is not True:
-            raise InvalidToken(
-                f"the token is for {claims.get('email')!r}, not the queue's invoker service account"
-            )
+            raise InvalidToken(f"the token is for {claims.get('email')!r}, not {self._caller}")
         return claims
 
     def _key_set(self) -> Any:

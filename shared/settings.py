@@ -53,6 +53,9 @@ class SandboxLimits(Model):
     workspace_backend: str = "auto"  # auto | loop | tmpfs | none (no disk quota)
 
 
+TOKENS = ("app", "broker")
+
+
 class GitHubSettings(Model):
     """The GitHub App. Values left empty here come from what `errand github setup` stored."""
 
@@ -65,6 +68,15 @@ class GitHubSettings(Model):
     label: str = "errand"
     auto_approve: bool = False  # skip the plan gate for tasks started from GitHub
     public_url: str = ""  # where people reach this Errand (links in comments)
+    # Where installation tokens come from: "app" signs with the App's key (the functions, and
+    # every process of `errand up`); "broker" asks the token broker route for one, as the
+    # execution of a stage (Cloud Run Jobs, whose account cannot read the key). See
+    # shared/token_broker.py.
+    tokens: str = "app"
+    # The broker route's URL: where executions ask, and the audience of their OIDC token.
+    token_broker_url: str = ""
+    # The only account the broker hands tokens to (the stage executions' service account).
+    job_service_account: str = ""
 
 
 class Settings(Model):
@@ -235,6 +247,9 @@ def _github(e: Mapping[str, str]) -> GitHubSettings:
         label=label,
         auto_approve=_bool(e, "ERRAND_GITHUB_AUTO_APPROVE"),
         public_url=e.get("ERRAND_PUBLIC_URL", "").rstrip("/"),
+        tokens=_choice("ERRAND_GITHUB_TOKENS", e.get("ERRAND_GITHUB_TOKENS", "app"), TOKENS),
+        token_broker_url=e.get("ERRAND_GITHUB_TOKEN_BROKER_URL", "").strip(),
+        job_service_account=e.get("ERRAND_JOB_SERVICE_ACCOUNT", "").strip(),
     )
 
 

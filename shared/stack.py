@@ -105,7 +105,7 @@ class Sweeper:
         self._thread = threading.Thread(target=self._run, name="errand-sweeper", daemon=True)
 
     def start(self) -> None:
-        report = leasing.sweep(self._deps, scan_tasks=True)
+        report = leasing.sweep(self._deps, scan_tasks=True, restarted=True)
         released = release_orphan_workspaces(self._deps)
         resumed = [*report.redelivered, *report.resumed]
         if resumed or report.failed or released:

@@ -30,13 +30,8 @@ from collections.abc import Iterable, Mapping
 from pathlib import PurePosixPath
 from typing import Any, ClassVar
 
-from shared.domain import Model, TestCounts
+from shared.domain import Model
 from shared.errors import InvalidInput
-from shared.junit import parse_junit as parse_junit
-from shared.test_reports import FAILING as FAILING
-from shared.test_reports import Outcome as Outcome
-from shared.test_reports import SuiteResult as SuiteResult
-from shared.test_reports import parse_go_json, parse_libtest
 
 REPO_DIR = "/workspace/repo"
 VENV_DIR = "/workspace/env/venv"
@@ -345,71 +340,3 @@ def _toml(text: str) -> dict[str, Any]:
         return tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         raise InvalidInput(f"pyproject.toml is not valid TOML ({exc}) — fix it and retry") from exc
-
-
-# ---------------------------------------------------------------------------- results
-
-
-READERS = {"junit": parse_junit, "go-json": parse_go_json, "libtest": parse_libtest}
-
-
-def counts(result: SuiteResult) -> TestCounts:
-    return TestCounts(
-        passed=result.passed, failed=result.failed, errors=result.errors, skipped=result.skipped
-    )
-
-
-def result_from_exit(
-    command: str, exit_code: int, timed_out: bool, timeout_s: float | None = None
-) -> SuiteResult:
-    """The whole suite as one test named `command`, judged by its exit code. A timeout is a
-    failure, never a pass."""
-    if timed_out:
-        after = f" after {timeout_s:g} s" if timeout_s is not None else ""
-        return SuiteResult.of({command: Outcome.FAILED}, f"timed out{after}", timed_out=True)
-    if exit_code == 0:
-        return SuiteResult.of({command: Outcome.PASSED})
-    return SuiteResult.of({command: Outcome.FAILED}, f"exited with code {exit_code}")
-
-
-def suite_result(
-    plan: TestPlan,
-    exit_code: int,
-    timed_out: bool,
-    junit_xml: str | None,
-    timeout_s: float | None = None,
-) -> SuiteResult:
-    """The result of running `plan.test`: `junit_xml` is the report's text (None when the file
-    is missing). A report with no failure from a command that failed gets one more failing
-    test, `plan.display`, so that a crashed or misconfigured run never reads as green. A plan
-    that promised a report and wrote none is an error whatever its exit code: a test run that
-    ends the process early (`os._exit(0)` in a conftest) exits 0 without running anything."""
-    if timed_out or plan.junit_path is None:
-        return result_from_exit(plan.display, exit_code, timed_out, timeout_s)
-    if not junit_xml or not junit_xml.strip():
-        note = f"no JUnit report was written (exit code {exit_code})"
-        return SuiteResult.of({plan.display: Outcome.ERROR}, note)
-    parsed = READERS.get(plan.report_format, parse_junit)(junit_xml)
-    if exit_code != 0 and not (parsed.failed or parsed.errors):
-        outcomes = {**parsed.outcomes, plan.display: Outcome.ERROR}
-        note = f"exited with code {exit_code} although no test failed"
-        return SuiteResult.of(outcomes, note)
-    return parsed
-
-
-def compare(baseline: SuiteResult, after: SuiteResult) -> tuple[list[str], list[str]]:
-    """(newly failing, newly passing). Newly failing: fails after the change but did not fail
-    before (new tests included). Newly passing: passes now, failed before."""
-    before = baseline.outcomes
-    newly_failing = [
-        t for t, o in after.outcomes.items() if o in FAILING and before.get(t) not in FAILING
-    ]
-    newly_passing = [
-        t for t, o in after.outcomes.items() if o == Outcome.PASSED and before.get(t) in FAILING
-    ]
-    return sorted(newly_failing), sorted(newly_passing)
-
-
-def disappeared(baseline: SuiteResult, after: SuiteResult) -> list[str]:
-    """Tests of the baseline missing after the change (deleted, renamed, or never reached)."""
-    return sorted(set(baseline.outcomes) - set(after.outcomes))

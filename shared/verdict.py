@@ -8,7 +8,7 @@ from collections.abc import Iterable
 from pydantic import Field
 
 from shared.domain import Conformance, Model, Plan
-from shared.testsuite import FAILING, Outcome, SuiteResult
+from shared.test_reports import FAILING, Outcome, SuiteResult
 
 
 class Verdict(Model):

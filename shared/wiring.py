@@ -30,12 +30,15 @@ from shared.settings import Settings
 from shared.wiring_accounts import AccountPorts
 
 if TYPE_CHECKING:
+    from shared.adapters.brokered_tokens import BrokeredTokens
+    from shared.adapters.github_app import AppAuth
     from shared.adapters.github_forge import GitHubForge
     from shared.adapters.local_queue import LocalQueue
     from shared.adapters.workspace_fs import WorkspaceVolumes
     from shared.envcache import EnvCache
     from shared.github.config import AppConfig
     from shared.oidc import OidcVerifier
+    from shared.token_broker import TokenBroker
 
 SCRIPTED_PREFIX = "scripted:"
 
@@ -53,6 +56,10 @@ class Deps(AccountPorts):
     # the local server's token: Cloud Tasks emulator deliveries carry it (the real service
     # sends OIDC tokens instead, verified by the dispatch function)
     dispatch_token: str = ""
+    # the stage this execution runs, its lease holder set (jobs/runner.py): what a brokered
+    # GitHub token is asked for. Broker mode is for processes that run one stage (a Cloud Run
+    # execution); `errand up`'s pooled processes sign with the App key and ignore it.
+    stage: StageRequest | None = None
 
     @cached_property
     def store(self) -> Store:
@@ -105,10 +112,17 @@ class Deps(AccountPorts):
 
     @cached_property
     def dispatch_verifier(self) -> OidcVerifier:
-        """Checks that calls to dispatch (and sweep) come from Cloud Tasks (Cloud Scheduler)."""
+        """Checks that calls to /api/dispatch come from Cloud Tasks."""
         from shared.gcp_wiring import dispatch_verifier
 
         return dispatch_verifier(self.settings)
+
+    @cached_property
+    def sweep_verifier(self) -> OidcVerifier:
+        """Checks that calls to /api/sweep come from Cloud Scheduler."""
+        from shared.gcp_wiring import sweep_verifier
+
+        return sweep_verifier(self.settings)
 
     @cached_property
     def blobs(self) -> Blobs:
@@ -135,15 +149,41 @@ class Deps(AccountPorts):
 
     @cached_property
     def github(self) -> GitHubForge:
-        """The GitHub App's Forge and ForgeFeedback; ConfigError when no App is set up."""
-        from shared.adapters.github_app import AppAuth
+        """The GitHub App's Forge and ForgeFeedback; ConfigError when no App is set up. With
+        ERRAND_GITHUB_TOKENS=broker (a cloud stage execution) its tokens come from the token
+        broker instead of the App's key."""
         from shared.adapters.github_forge import GitHubForge
 
+        if self.settings.github.tokens == "broker":
+            return GitHubForge(self.brokered_tokens)
+        return GitHubForge(self.app_auth)
+
+    @cached_property
+    def brokered_tokens(self) -> BrokeredTokens:
+        from shared.gcp_wiring import brokered_tokens
+
+        return brokered_tokens(self.settings, lambda: self.stage)
+
+    def end_stage(self) -> None:
+        """The stage is over: a brokered GitHub token is revoked rather than left to expire."""
+        if "brokered_tokens" in self.__dict__:  # built only if the stage asked for one
+            self.brokered_tokens.revoke()
+
+    @cached_property
+    def app_auth(self) -> AppAuth:
+        from shared.adapters.github_app import AppAuth
+
         app = self.github_app
-        auth = AppAuth(
+        return AppAuth(
             app.app_id, app.private_key.get_secret_value(), app.api_url, web_url=app.web_url
         )
-        return GitHubForge(auth)
+
+    @cached_property
+    def token_broker(self) -> TokenBroker:
+        """Hands stage executions their GitHub tokens (NotFound where it is not configured)."""
+        from shared.gcp_wiring import token_broker
+
+        return token_broker(self)
 
     @property
     def feedback(self) -> ForgeFeedback:

@@ -1,6 +1,7 @@
 # Firestore in native mode: tasks/{id} (+ parts/ when a document outgrows 1 MiB),
 # tasks/{id}/events/{auto-id} (one document per event, so a busy task writes new documents and
-# never one hot document), feed/{00..31} (sharded wake-up documents watched by on_snapshot),
+# never one hot document), feed/{0000..1023} (sharded wake-up documents, watched by one
+# on_snapshot query per group `g` of 32: `g` keeps its single-field index),
 # leases/{task_id}. See docs/capacity.md for the write rates this layout allows.
 
 resource "google_firestore_database" "errand" {
@@ -65,7 +66,7 @@ resource "google_firestore_index" "tasks_by_owner" {
 # Fields never queried get no single-field index entries: large texts (read whole; fewer index
 # writes, no 1500-byte truncation work) and the feed shards' commit times. Those only grow, and
 # an indexed field whose values only grow caps its collection at 500 writes/s (docs/capacity.md);
-# the feed is read whole by its listener, never queried by time.
+# the feed is read by its listeners by group (`g`), never queried by time.
 resource "google_firestore_field" "unindexed" {
   for_each = {
     task_text  = { collection = "tasks", field = "text" }

@@ -13,7 +13,10 @@ locals {
       timeout     = "3600s"
       concurrency = 80
       memory      = "1Gi"
-      extra_env   = {}
+      extra_env = {
+        # the token broker (/api/github/token) hands GitHub tokens to this account only
+        ERRAND_JOB_SERVICE_ACCOUNT = google_service_account.job.email
+      }
     }
     # GitHub App deliveries, through the load balancer (/api/webhooks/*): verified by HMAC,
     # deduplicated by delivery id; they answer fast and enqueue.
@@ -35,8 +38,10 @@ locals {
       concurrency = 20
       memory      = "1Gi"
       extra_env = {
-        # /api/sweep admits Cloud Scheduler's account, /api/dispatch the queue's
+        # /api/sweep admits Cloud Scheduler's account for the sweep's URL, /api/dispatch the
+        # queue's for dispatch's (ERRAND_TASKS_INVOKER, ERRAND_DISPATCH_URL in common_env)
         ERRAND_SWEEP_INVOKER = google_service_account.sched.email
+        ERRAND_SWEEP_URL     = local.sweep_url
       }
     }
   }

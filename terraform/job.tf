@@ -29,7 +29,15 @@ locals {
     ERRAND_MODEL              = var.model
     ERRAND_GITHUB_APP_ID      = tostring(var.github_app_id)
     ERRAND_GITHUB_LABEL       = var.github_label
+    # Where stage executions ask for their GitHub tokens (the api service, through the load
+    # balancer) and the audience of the OIDC token they ask with (shared/token_broker.py).
+    ERRAND_GITHUB_TOKEN_BROKER_URL = "${local.public_url}/api/github/token"
   }
+
+  # Stage executions only: their GitHub tokens come from the broker, since their account
+  # cannot read the App's key (secrets.tf). Their identity token comes from Cloud Run's
+  # metadata server, which needs no IAM grant.
+  job_env = merge(local.common_env, { ERRAND_GITHUB_TOKENS = "broker" })
 }
 
 resource "google_cloud_run_v2_job" "stage" {
@@ -61,7 +69,7 @@ resource "google_cloud_run_v2_job" "stage" {
         }
 
         dynamic "env" {
-          for_each = local.common_env
+          for_each = local.job_env
           content {
             name  = env.key
             value = env.value
@@ -86,7 +94,8 @@ resource "google_cloud_run_v2_job" "stage" {
       # Egress: by default stage executions reach the internet directly (package installs in
       # prepare) and nothing private. With job_vpc set, all their traffic goes through that
       # subnet instead, whose firewall rules and Cloud NAT decide what is reachable (e.g. only
-      # the package registries, through a proxy).
+      # the package registries, through a proxy) — it must still reach GitHub and the load
+      # balancer's address (the token broker, the API).
       dynamic "vpc_access" {
         for_each = var.job_vpc == null ? [] : [var.job_vpc]
         content {

@@ -22,8 +22,9 @@ resource "google_cloud_scheduler_job" "sweep" {
     body        = base64encode("{}")
     oidc_token {
       service_account_email = google_service_account.sched.email
-      # dispatch checks one audience for both of its routes: its /api/dispatch URL
-      audience = local.dispatch_url
+      # dispatch admits on /api/sweep only this account with this audience (ERRAND_SWEEP_URL,
+      # ERRAND_SWEEP_INVOKER), and refuses the queue's tokens there
+      audience = local.sweep_url
     }
   }
 

@@ -5,6 +5,8 @@
 # Who reads what is the point of this file: stage executions (`job`) run repository code in a
 # sandbox next to a trusted controller, so they get only the operator's model key; the GitHub
 # App key, the webhook secret, the OAuth client secret and the session key stay with `fn`.
+# Executions get short-lived installation tokens for their task's repository from `fn`'s token
+# broker instead, by their OIDC identity and lease (shared/token_broker.py).
 locals {
   app_secrets = {
     github-private-key = {

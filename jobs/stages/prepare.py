@@ -14,7 +14,7 @@ from jobs.context import StageContext
 from jobs.stages import check
 from jobs.stages.common import describe_counts
 from jobs.stages.tests_run import DIFF_EXCLUDES, PrepState, run_suite, state_key
-from shared import envcache, paths, safefs, testsuite
+from shared import envcache, paths, safefs, suite_results, testsuite
 from shared.domain import EventKind, Model, Stage, Status, TestReport
 from shared.errors import StageFailed
 from shared.review import MAX_LISTED_FILES, RepoFiles, files_key
@@ -84,7 +84,7 @@ def run(ctx: StageContext) -> None:
         execute_network=config.network_during_execute,
     )
     ctx.deps.blobs.put(state_key(ctx.task.id), state.model_dump_json().encode(), "application/json")
-    counts = testsuite.counts(baseline)
+    counts = suite_results.counts(baseline)
     ctx.emit(EventKind.TEST_RESULTS, {"phase": "baseline", "counts": counts.model_dump()})
     flaky_note = f" ({len(run.flaky)} flaky)" if run.flaky else ""
     ctx.log(f"baseline: {describe_counts(counts)}{flaky_note}")

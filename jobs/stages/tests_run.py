@@ -6,10 +6,11 @@ from __future__ import annotations
 from pydantic import Field
 
 from jobs.context import StageContext
-from shared import safefs, testsuite, verdict
+from shared import safefs, suite_results, testsuite, verdict
 from shared.domain import Model
 from shared.errors import InvalidInput
-from shared.testsuite import SuiteResult, TestPlan
+from shared.test_reports import FAILING, SuiteResult
+from shared.testsuite import TestPlan
 
 # The dependency environment and caches never belong in the change.
 DIFF_EXCLUDES = (
@@ -74,11 +75,11 @@ def _run_once(ctx: StageContext, plan: TestPlan) -> tuple[SuiteResult, str]:
     if plan.junit_path and not result.timed_out:
         xml = safefs.read_text(ctx.workspace, JUNIT_REL, max_bytes=50_000_000)
     try:
-        suite = testsuite.suite_result(plan, result.exit_code, result.timed_out, xml, timeout)
+        suite = suite_results.suite_result(plan, result.exit_code, result.timed_out, xml, timeout)
     except InvalidInput as exc:
         ctx.log(f"could not read the JUnit report ({exc.message}); judging by the exit code")
-        suite = testsuite.suite_result(plan, result.exit_code, result.timed_out, None, timeout)
-    failing = sorted(t for t, o in suite.outcomes.items() if o in testsuite.FAILING)
+        suite = suite_results.suite_result(plan, result.exit_code, result.timed_out, None, timeout)
+    failing = sorted(t for t, o in suite.outcomes.items() if o in FAILING)
     named = f": {', '.join(failing[:20])}{' …' if len(failing) > 20 else ''}" if failing else ""
     ctx.log(
         f"tests ran in {result.duration_s:.1f} s, exit code {result.exit_code}; "

@@ -9,7 +9,7 @@ from jobs.context import StageContext
 from jobs.stages import check
 from jobs.stages.common import describe_counts
 from jobs.stages.tests_run import DIFF_EXCLUDES, load_state, run_suite
-from shared import safefs, testsuite, verdict
+from shared import safefs, suite_results, verdict
 from shared.domain import Conformance, EventKind, Stage, Status, TestReport
 from shared.errors import StageFailed
 
@@ -45,7 +45,11 @@ def run(ctx: StageContext) -> None:
         after = run_after.result
         v = verdict.classify(state.baseline, after, [*state.baseline_flaky, *run_after.flaky])
         tests = task.tests.model_copy(
-            update={"after": testsuite.counts(after), "after_note": after.note, **v.model_dump()}
+            update={
+                "after": suite_results.counts(after),
+                "after_note": after.note,
+                **v.model_dump(),
+            }
         )
         report(ctx, diff, tests, files, conf)
         problem = f"{len(v.newly_failing)} tests newly fail" if v.newly_failing else ""

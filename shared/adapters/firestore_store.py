@@ -5,12 +5,12 @@ Layout:
     tasks/{task_id}/parts/{n}            the JSON of a task too large for one document
     tasks/{task_id}/events/{auto id}     at (commit time), tie, kind, data as JSON text
     tasks/{task_id}/events/{id}/parts/{n} a large event's data (a diff)
-    feed/{shard}                         at: the commit time of some recent event
+    feed/{shard}                         at, tie: the id of some recent event; g: its group
     leases/{task_id}                     the stage lease of a task (firestore_leases)
 Every event goes to its task's subcollection, so a busy task writes many small documents,
-never one hot document; with it, one of FEED_SHARDS feed documents (chosen at random) takes
-the same commit time, which is what waiters listen to: a task writing 30 events a second
-puts about one write a second on each shard. Event ids are commit times (firestore_docs).
+never one hot document; with it, one of the feed's shards (chosen at random) takes the same
+commit time, which is what waiters listen to (firestore_feed). Event ids are commit times
+(firestore_docs).
 
 Indexes (terraform): a composite index on `events` (at ASC, tie ASC), collection scope, for a
 task's events in order; single-field indexes serve the rest (tasks by created_at, status and
@@ -24,10 +24,8 @@ reads the new version and raises Conflict, so exactly one of many concurrent upd
 from __future__ import annotations
 
 import json
-import secrets
-import threading
 import time
-from datetime import datetime, timedelta
+from datetime import timedelta
 from typing import Any
 
 from pydantic import JsonValue
@@ -35,20 +33,20 @@ from pydantic import JsonValue
 from shared.accounts import EffectiveLimits
 from shared.adapters import firestore_docs as docs
 from shared.adapters import firestore_tasks
-from shared.adapters.change_feed import ChangeFeed
+from shared.adapters.firestore_feed import FEED_GROUP, FEED_SHARDS, FeedShards
 from shared.adapters.firestore_leases import FirestoreLeases
 from shared.domain import TERMINAL, Event, EventKind, Status, Task, TaskFilter, now
 from shared.errors import ConfigError, Conflict, InvalidInput, NotFound
 from shared.gcp_settings import GcpSettings
 
-FEED_SHARDS = 32
+__all__ = ["FEED_GROUP", "FEED_SHARDS", "FirestoreStore"]
 _READ_RETRIES = 5
 
 
 class FirestoreStore(FirestoreLeases):
     """Implements `shared.ports.Store` and `Leases`, plus `wait_for_events_async` and `close` like
-    SqliteStore. Thread-safe (the client is); `wait_for_events` is fed by one `on_snapshot`
-    listener on the feed shards, started by the first waiter."""
+    SqliteStore. Thread-safe (the client is); `wait_for_events` is fed by the feed's
+    `on_snapshot` listeners, started by the first waiter."""
 
     def __init__(self, settings: GcpSettings) -> None:
         if not settings.project:
@@ -57,9 +55,7 @@ class FirestoreStore(FirestoreLeases):
 
         self._fs = firestore
         self._db = firestore.Client(project=settings.project, database=settings.firestore_database)
-        self._lock = threading.Lock()
-        self._watch: Any = None
-        self._feed = ChangeFeed(0)
+        self._feed = FeedShards(self._db, firestore, settings.feed_shards)
         self._ties = docs.Ties()
 
     # ------------------------------------------------------------------------ tasks
@@ -148,12 +144,11 @@ class FirestoreStore(FirestoreLeases):
         }
         batch = self._db.batch()
         docs.write_text(batch, ref, fields, json.dumps(event.data), 0)
-        shard = self._db.collection("feed").document(f"{secrets.randbelow(FEED_SHARDS):02d}")
-        batch.set(shard, {"at": self._fs.SERVER_TIMESTAMP, "tie": tie})
+        self._feed.write(batch, tie)
         results = batch.commit()
         # SERVER_TIMESTAMP is the commit time at millisecond precision
         event_id = docs.event_id(results[-1].update_time, tie)
-        self._feed.publish(event_id)
+        self._feed.published(event_id)
         return event.model_copy(update={"id": event_id})
 
     def read_events(self, task_id: str | None, after: int = 0, limit: int = 500) -> list[Event]:
@@ -209,37 +204,21 @@ class FirestoreStore(FirestoreLeases):
         return cut
 
     def latest_event_id(self) -> int:
-        """Exact but for one case: two events of one millisecond on one shard, the second
-        with the lower tie, hide the first until the next event (a wake-up comes late)."""
-        return _newest(list(self._db.collection("feed").stream()))
+        """Kept by the feed's listeners: no read once they are in sync (firestore_feed)."""
+        return self._feed.latest()
 
     def wait_for_events(self, after: int, timeout_s: float) -> bool:
-        self._listen()
-        self._feed.publish(self.latest_event_id())
         return self._feed.wait(after, timeout_s)
 
     async def wait_for_events_async(self, after: int, timeout_s: float) -> bool:
         """Like `wait_for_events`, for asyncio code: no thread per waiter."""
-        self._listen()
         return await self._feed.wait_async(after, timeout_s)
 
     def close(self) -> None:
-        with self._lock:
-            watch, self._watch = self._watch, None
-        if watch is not None:
-            watch.unsubscribe()
         self._feed.close()
         self._db.close()
 
     # ------------------------------------------------------------------------ helpers
-
-    def _listen(self) -> None:
-        with self._lock:
-            if self._watch is None:
-                self._watch = self._db.collection("feed").on_snapshot(self._on_feed)
-
-    def _on_feed(self, snapshots: list[Any], changes: list[Any], read_time: datetime) -> None:
-        self._feed.publish(_newest(snapshots))
 
     def _tasks(self) -> Any:
         return self._db.collection("tasks")
@@ -253,11 +232,6 @@ class FirestoreStore(FirestoreLeases):
             "created_at": task.created_at,
             "updated_at": task.updated_at,
         }
-
-
-def _newest(shards: list[Any]) -> int:
-    ids = [docs.event_id(s.get("at"), int(s.get("tie"))) for s in shards if s.get("at")]
-    return max(ids, default=0)
 
 
 def _unfinished(snapshots: list[Any]) -> bool:

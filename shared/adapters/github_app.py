@@ -94,6 +94,18 @@ class AppAuth:
             cached = self._tokens.get(key)
             if cached and cached.expires_at - REFRESH_MARGIN_S > time.time():
                 return cached.value
+        value, expires = self.mint(repository, permissions, installation)
+        with self._lock:
+            self._tokens[key] = _Cached(value, expires)
+        return value
+
+    def mint(
+        self, repository: str, permissions: Mapping[str, str], installation_id: int = 0
+    ) -> tuple[str, float]:
+        """A new token for `repository` only, with exactly `permissions`, and when it expires
+        (epoch seconds); never cached, so one holder's token is not another's (the token
+        broker hands each stage execution its own)."""
+        installation = installation_id or self.installation_for(repository)
         name = repository.split("/", 1)[1]
         data = self._app_call(
             "POST",
@@ -101,11 +113,7 @@ class AppAuth:
             repository,
             {"repositories": [name], "permissions": dict(permissions)},
         )
-        value = str(data["token"])
-        expires = _parse_time(str(data.get("expires_at", "")))
-        with self._lock:
-            self._tokens[key] = _Cached(value, expires)
-        return value
+        return str(data["token"]), _parse_time(str(data.get("expires_at", "")))
 
     def _app_call(
         self, method: str, path: str, repository: str, body: object | None = None

@@ -13,11 +13,12 @@ import base64
 import threading
 from collections.abc import Mapping
 from pathlib import Path
+from typing import Protocol
 
 from github import Auth, Github, GithubException
 from github.Repository import Repository
 
-from shared.adapters.github_app import FEEDBACK, METADATA, PUBLISH, READ, AppAuth
+from shared.adapters.github_app import FEEDBACK, METADATA, PUBLISH, READ
 from shared.adapters.local_git import LocalGitForge
 from shared.domain import GitHubOrigin
 from shared.errors import ForgeError, InvalidInput
@@ -30,12 +31,24 @@ def status_marker(task_id: str) -> str:
     return f"<!-- errand:status:{task_id} -->"
 
 
+class TokenSource(Protocol):
+    """Installation tokens scoped to one repository and permissions: the App's own key
+    (`AppAuth`) or, in a cloud stage execution, the token broker (`BrokeredTokens`)."""
+
+    api_url: str
+    web_url: str
+
+    def token(
+        self, repository: str, permissions: Mapping[str, str], installation_id: int = 0
+    ) -> str: ...
+
+
 class GitHubForge:
     """Implements shared.ports.Forge and shared.ports.ForgeFeedback. Thread-safe."""
 
     def __init__(
         self,
-        auth: AppAuth,
+        auth: TokenSource,
         *,
         timeout_s: float = 600.0,
         tmp_dir: Path | None = None,

@@ -13,6 +13,7 @@ from flask import Flask, Response, request
 from shared.gcp_standin import tts
 from shared.gcp_standin.errors import ApiError, invalid, not_found
 from shared.gcp_standin.kms import Kms
+from shared.gcp_standin.metadata import CERTS_PATH, IDENTITY_PATH, Metadata
 from shared.gcp_standin.run_jobs import RunJobs
 from shared.gcp_standin.secret_manager import SecretManager
 
@@ -33,8 +34,10 @@ class StandIn:
         job_env: dict[str, str],
         state: Path,
         fresh_disk: bool = False,
+        service_account: str = "errand-job@errand-local.iam.gserviceaccount.com",
     ) -> None:
         self.kms = Kms()
+        self.metadata = Metadata(service_account)
         self.secrets = SecretManager()
         self.run = RunJobs(jobs, job_env, state / "executions", fresh_disk)
 
@@ -82,6 +85,20 @@ class StandIn:
 def create_app(standin: StandIn) -> Flask:
     app = Flask("gcp_standin")
     routes = standin.routes()
+
+    @app.get(f"/{IDENTITY_PATH}")
+    def identity() -> Response:
+        if request.headers.get("Metadata-Flavor") != "Google":
+            return Response("Missing Metadata-Flavor:Google header.", 403, mimetype="text/plain")
+        audience = request.args.get("audience", "")
+        if not audience:
+            return Response("non-empty audience parameter required", 400, mimetype="text/plain")
+        token = standin.metadata.identity(audience, request.args.get("format") == "full")
+        return Response(token, 200, mimetype="text/plain")
+
+    @app.get(f"/{CERTS_PATH}")
+    def certs() -> Response:
+        return _reply(200, standin.metadata.certs())
 
     @app.route("/<path:path>", methods=["GET", "POST"])
     def dispatch(path: str) -> Response:

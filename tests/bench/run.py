@@ -17,6 +17,7 @@ BENCHES = [
     "tests.bench.bench_load",
     "tests.bench.bench_burst",
     "tests.bench.bench_webhook",
+    "tests.bench.bench_feed",
 ]
 
 

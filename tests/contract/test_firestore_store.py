@@ -17,7 +17,7 @@ from typing import Any
 import pytest
 
 from shared.adapters import firestore_docs
-from shared.adapters.firestore_store import FEED_SHARDS, FirestoreStore
+from shared.adapters.firestore_store import FEED_GROUP, FEED_SHARDS, FirestoreStore
 from shared.domain import EventKind, Task
 from shared.gcp_settings import GcpSettings
 
@@ -121,6 +121,22 @@ def test_waiters_are_woken_by_another_process_through_the_listener(
     print(f"\nwoken {1000 * (woke - float(started)):.0f} ms after the other process began")
     [event] = store.read_events("t_other", after=after)
     assert event.id == int(event_id)
+
+
+def test_every_listener_group_wakes_waiters(store: FirestoreStore, raw: Any) -> None:
+    """1,024 shards are watched by one query per group of FEED_GROUP: a write to the first
+    shard of the first group and to the last shard of the last group each wake a waiter, and
+    the newest id is then known without reading the feed."""
+    from google.cloud import firestore
+
+    assert FEED_SHARDS % FEED_GROUP == 0 and FEED_SHARDS // FEED_GROUP > 1
+    for n in (0, FEED_SHARDS - 1):
+        after = store.latest_event_id()
+        shard = raw.collection("feed").document(f"{n:04d}")
+        shard.set({"at": firestore.SERVER_TIMESTAMP, "tie": 1, "g": n // FEED_GROUP})
+        assert store.wait_for_events(after, 10) is True, f"shard {n} woke nobody"
+        stored = shard.get()
+        assert store.latest_event_id() == firestore_docs.event_id(stored.get("at"), 1)
 
 
 def test_all_tasks_events_are_read_task_by_task(store: FirestoreStore) -> None:

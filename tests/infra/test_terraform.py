@@ -84,6 +84,32 @@ def test_the_job_environment_takes_only_secrets_it_may_read() -> None:
     )
 
 
+def test_the_job_takes_github_tokens_from_the_broker_of_the_api() -> None:
+    """The job cannot read the App key, so its tokens come from the api's broker: the job runs
+    in broker mode, both sides agree on the broker's URL (the audience of the job's identity
+    token), the api admits exactly the job's account, and the broker's path reaches the api."""
+    common = config().locals["common_env"]
+    assert common["ERRAND_GITHUB_TOKEN_BROKER_URL"] == "${local.public_url}/api/github/token"
+    assert "ERRAND_GITHUB_TOKENS" not in common  # the functions sign with the key
+    assert config().locals["job_env"] == (
+        '${merge(local.common_env, {ERRAND_GITHUB_TOKENS = "broker"})}'
+    )
+    job = config().resource("google_cloud_run_v2_job", "stage")
+    container = block(block(block(job, "template"), "template"), "containers")
+    loops = [e["env"]["for_each"] for e in container["dynamic"] if "env" in e]
+    assert "${local.job_env}" in loops
+    services = config().locals["services"]
+    assert services["api"]["extra_env"] == {
+        "ERRAND_JOB_SERVICE_ACCOUNT": "${google_service_account.job.email}"
+    }
+    for other in ("webhooks", "dispatch"):
+        assert "ERRAND_JOB_SERVICE_ACCOUNT" not in services[other]["extra_env"]
+    url_map = config().resource("google_compute_url_map", "web")
+    rules = block(url_map, "path_matcher")["path_rule"]
+    api = [r for r in rules if "/api/*" in r["paths"]]
+    assert api and api[0]["service"] == '${google_compute_backend_service.fn["api"].id}'
+
+
 def test_no_secret_values_and_no_project_wide_secret_access() -> None:
     assert not config().of_kind("google_secret_manager_secret_version"), "no values in terraform"
     for kind in ("google_project_iam_member", "google_project_iam_binding"):
@@ -131,6 +157,11 @@ def test_scheduler_calls_sweep_as_its_own_account_every_minute() -> None:
     token = block(target, "oidc_token")
     assert token["service_account_email"] == "${google_service_account.sched.email}"
     assert config().locals["sweep_url"].endswith("/api/sweep")
+    # dispatch checks the scheduler's token against exactly this account and audience
+    assert token["audience"] == "${local.sweep_url}"
+    sweep_env = config().locals["services"]["dispatch"]["extra_env"]
+    assert sweep_env["ERRAND_SWEEP_URL"] == token["audience"]
+    assert sweep_env["ERRAND_SWEEP_INVOKER"] == token["service_account_email"]
 
 
 # ---------------------------------------------------------------------------- jobs

@@ -1,7 +1,8 @@
 """The functions-framework targets of functions/main.py, through functions-framework's own
 test client: each target serves only its routes, dispatch admits only Cloud Tasks' OIDC token
-(signed here by a local key served from a local JWKS endpoint), and logs are JSON lines Cloud
-Logging reads (severity, task and stage labels, trace)."""
+and the sweep only Cloud Scheduler's (signed here by a local key served from a local JWKS
+endpoint), and logs are JSON lines Cloud Logging reads (severity, task and stage labels,
+trace)."""
 
 from __future__ import annotations
 
@@ -20,6 +21,8 @@ from shared import cloud_logging
 from tests.unit.test_oidc import AUDIENCE, INVOKER, _token, jwks_url  # noqa: F401 (fixture)
 
 SOURCE = str(Path(main.__file__))
+SWEEP_URL = AUDIENCE.rsplit("/", 1)[0] + "/sweep"
+SCHEDULER = "errand-sched@errand.iam.gserviceaccount.com"
 
 
 @pytest.fixture
@@ -27,6 +30,8 @@ def env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path, jwks_url: str) -> Itera
     monkeypatch.setenv("ERRAND_HOME", str(tmp_path / "home"))
     monkeypatch.setenv("ERRAND_DISPATCH_URL", AUDIENCE)
     monkeypatch.setenv("ERRAND_TASKS_INVOKER", INVOKER)
+    monkeypatch.setenv("ERRAND_SWEEP_URL", SWEEP_URL)
+    monkeypatch.setenv("ERRAND_SWEEP_INVOKER", SCHEDULER)
     monkeypatch.setenv("ERRAND_OIDC_JWKS_URL", jwks_url)
     monkeypatch.setenv("ERRAND_GCP_PROJECT", "errand-test")
     main._deps.cache_clear()
@@ -58,6 +63,48 @@ def test_dispatch_admits_only_the_invokers_oidc_token(env: None) -> None:
     )
     assert admitted.status_code == 200
     assert admitted.get_json()["result"] == "dropped"  # no such task: handled, not refused
+
+
+def _post(client: Any, path: str, token: str) -> Any:
+    headers = {"Content-Type": "application/json", "Authorization": f"Bearer {token}"}
+    return client.post(path, data=BODY if path == "/api/dispatch" else "{}", headers=headers)
+
+
+def test_each_internal_route_admits_only_its_own_caller(env: None) -> None:
+    client = _client("dispatch")
+    scheduler = _token(email=SCHEDULER, aud=SWEEP_URL)
+    swept = _post(client, "/api/sweep", scheduler)
+    assert swept.status_code == 200, swept.get_json()
+    assert swept.get_json()["redelivered"] == []
+    refused = {
+        "queue token on sweep": _post(client, "/api/sweep", _token()),
+        "queue account, sweep audience": _post(client, "/api/sweep", _token(aud=SWEEP_URL)),
+        "scheduler account, dispatch audience": _post(
+            client, "/api/sweep", _token(email=SCHEDULER)
+        ),
+        "scheduler token on dispatch": _post(client, "/api/dispatch", scheduler),
+        "scheduler account on dispatch": _post(client, "/api/dispatch", _token(email=SCHEDULER)),
+        "someone else on sweep": _post(
+            client, "/api/sweep", _token(email="intruder@evil.example", aud=SWEEP_URL)
+        ),
+    }
+    for what, response in refused.items():
+        assert response.status_code == 401, what
+    assert (
+        "scheduler's invoker"
+        in refused["queue account, sweep audience"].get_json()["error"]["message"]
+    )
+    assert "Audience" in refused["scheduler token on dispatch"].get_json()["error"]["message"]
+
+
+def test_an_unconfigured_sweep_admits_nobody(env: None, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("ERRAND_SWEEP_INVOKER")
+    main._deps.cache_clear()
+    client = _client("dispatch")
+    refused = _post(client, "/api/sweep", _token(aud=SWEEP_URL))
+    assert refused.status_code == 500
+    assert "ERRAND_SWEEP_INVOKER" in refused.get_json()["error"]["message"]
+    assert _post(client, "/api/dispatch", _token()).status_code == 200  # dispatch unaffected
 
 
 def test_each_target_serves_only_its_routes(env: None) -> None:

@@ -97,6 +97,48 @@ def test_an_expired_lease_is_delivered_again_then_the_task_fails(deps: Deps) -> 
     assert deps.leases.get_lease(task.id) is None
 
 
+def test_restarts_of_the_server_do_not_spend_the_retry_budget(deps: Deps) -> None:
+    """Five power cuts during one stage (budget 3): each is an interruption, and the stage still
+    has its whole budget for failures of its own afterwards."""
+    task = new_task(deps, Status.EXECUTING)
+    request = StageRequest(task_id=task.id, stage=Stage.EXECUTE)
+    assert leasing.start_stage(deps, request).result == "started"
+    for cut in range(1, 6):
+        expire(deps, task.id)
+        report = leasing.sweep(deps, scan_tasks=True, restarted=True)
+        assert report.redelivered == [task.id] and report.failed == []
+        (again,) = queue(deps).pop_all()
+        assert leasing.start_stage(deps, again).result == "started"
+        lease = deps.leases.get_lease(task.id)
+        assert lease is not None and (lease.attempts, lease.interruptions) == (cut + 1, cut)
+    for _ in (1, 2):  # two failures of its own: still within the budget of 3 starts
+        expire(deps, task.id)
+        assert leasing.sweep(deps).redelivered == [task.id]
+        (again,) = queue(deps).pop_all()
+        assert leasing.start_stage(deps, again).result == "started"
+    expire(deps, task.id)
+    assert leasing.sweep(deps).failed == [task.id]
+    failed = deps.store.get_task(task.id)
+    assert failed.error is not None and failed.error.code == "stage_retries_exhausted"
+    assert "started 3 times" in failed.error.message
+
+
+def test_a_stage_that_keeps_taking_the_server_down_fails_at_last(deps: Deps) -> None:
+    task = new_task(deps)
+    assert leasing.start_stage(deps, StageRequest(task_id=task.id, stage=Stage.PREPARE))
+    for _ in range(leasing.MAX_INTERRUPTIONS):
+        expire(deps, task.id)
+        assert leasing.sweep(deps, scan_tasks=True, restarted=True).redelivered == [task.id]
+        (again,) = queue(deps).pop_all()
+        assert leasing.start_stage(deps, again).result == "started"
+    expire(deps, task.id)
+    assert leasing.sweep(deps, scan_tasks=True, restarted=True).failed == [task.id]
+    failed = deps.store.get_task(task.id)
+    assert failed.error is not None and failed.error.code == "stage_interrupted"
+    assert f"{leasing.MAX_INTERRUPTIONS + 1} restarts" in failed.error.message
+    assert deps.leases.get_lease(task.id) is None
+
+
 def test_a_crash_report_gives_the_reason_and_redelivers_at_once(deps: Deps) -> None:
     task = new_task(deps)
     assert leasing.start_stage(deps, StageRequest(task_id=task.id, stage=Stage.PREPARE))

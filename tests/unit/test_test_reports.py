@@ -11,8 +11,9 @@ import pytest
 from shared import verdict
 from shared.errors import InvalidInput
 from shared.junit import parse_junit
+from shared.suite_results import suite_result
 from shared.test_reports import Outcome, SuiteResult, parse_go_json, parse_libtest
-from shared.testsuite import TestPlan, detect, suite_result
+from shared.testsuite import TestPlan, detect
 
 REPORTS = Path(__file__).parents[1] / "fixtures" / "testreports"
 P, F, E, S = Outcome.PASSED, Outcome.FAILED, Outcome.ERROR, Outcome.SKIPPED

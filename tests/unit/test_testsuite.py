@@ -12,22 +12,18 @@ import pytest
 
 from shared import domain
 from shared.errors import InvalidInput
+from shared.junit import parse_junit
+from shared.suite_results import counts, result_from_exit, suite_result
+from shared.test_reports import Outcome, SuiteResult
 from shared.testsuite import (
     JUNIT_PATH,
     VENV_DIR,
-    Outcome,
-    SuiteResult,
     TestPlan,
     agents_commands,
-    compare,
-    counts,
     detect,
-    disappeared,
-    parse_junit,
     relevant_paths,
-    result_from_exit,
-    suite_result,
 )
+from shared.verdict import classify
 from tests.support.gitrepo import git, make_python_repo_with_failing_test
 
 
@@ -361,7 +357,7 @@ def test_a_run_that_exits_0_before_writing_its_report_is_not_green(tmp_path: Pat
     assert result.note == "no JUnit report was written (exit code 0)"
 
 
-def test_compare_reports_new_failures_and_fixes_only() -> None:
+def test_a_verdict_over_results_counts_new_failures_and_fixes_only() -> None:
     baseline = SuiteResult.of(
         {
             "a": Outcome.FAILED,
@@ -380,12 +376,10 @@ def test_compare_reports_new_failures_and_fixes_only() -> None:
             "new": Outcome.FAILED,
         }
     )
-    assert compare(baseline, after) == (["b", "d", "new"], ["a"])
-    assert disappeared(baseline, after) == ["gone"]
-    assert compare(
-        result_from_exit("npm test", 1, False), result_from_exit("npm test", 0, False)
-    ) == (
-        [],
-        ["npm test"],
-    )
-    assert compare(after, after) == ([], [])
+    v = classify(baseline, after)
+    assert (v.newly_failing, v.newly_passing) == (["b", "d", "new"], ["a"])
+    assert v.pre_existing == ["c"] and v.disappeared == ["gone"]
+    fixed = classify(result_from_exit("npm test", 1, False), result_from_exit("npm test", 0, False))
+    assert (fixed.newly_failing, fixed.newly_passing) == ([], ["npm test"])
+    same = classify(after, after)
+    assert (same.newly_failing, same.newly_passing) == ([], [])

@@ -1,7 +1,7 @@
 from __future__ import annotations
 
 from shared.domain import Plan, PlanStep
-from shared.testsuite import Outcome, SuiteResult
+from shared.test_reports import Outcome, SuiteResult
 from shared.verdict import classify, conformance, flaky_between
 
 P, F, E = Outcome.PASSED, Outcome.FAILED, Outcome.ERROR

@@ -91,6 +91,14 @@ def routes(state: State, shapes: Shapes, auth: Auth) -> Router:
             "client_secret": "client-secret-not-used",
         }
 
+    def revoke(req: Request) -> tuple[int, Any]:
+        """An installation token ends itself (DELETE /installation/token): 204."""
+        token = auth.installation_token(req)
+        with s.lock:
+            token.expires_at = 0.0  # kept in the list of minted tokens, useless from now on
+        return 204, None
+
+    r.add("DELETE", "/installation/token", revoke)
     r.add("POST", "/app-manifests/{code}/conversions", conversion)
     r.add("GET", "/app", get_app)
     r.add("GET", "/repos/{owner}/{repo}/installation", repo_installation)

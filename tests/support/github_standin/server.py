@@ -128,6 +128,15 @@ class Auth:
             raise HttpError(401, "Requires authentication")
         return self.check(value, repo, needed)
 
+    def installation_token(self, req: Request) -> Token:
+        """The live installation token the request carries, whatever its repositories."""
+        kind, value = _credential(req.headers)
+        with self.s.lock:
+            token = self.s.tokens.get(value) if value.startswith("ghs_") else None
+        if kind not in ("token", "bearer") or token is None or token.expires_at < time.time():
+            raise HttpError(401, "Bad credentials")
+        return token
+
     def check(self, value: str, repo: str, needed: dict[str, str]) -> Token:
         with self.s.lock:
             token = self.s.tokens.get(value)
