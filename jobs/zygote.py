@@ -25,10 +25,11 @@ from shared.domain import StageRequest
 from shared.settings import Settings
 
 PR_SET_PDEATHSIG = 1
+PR_SET_NAME = 15
+SPARE_NAME = b"errand-spare"  # its /proc/PID/comm while it waits, so tools can tell it apart
 
 
-def _child(request: StageRequest, log_path: Path, listener: socket.socket) -> None:
-    listener.close()
+def _child(request: StageRequest, log_path: Path) -> None:
     os.setsid()
     signal.signal(signal.SIGTERM, signal.SIG_DFL)
     signal.signal(signal.SIGCHLD, signal.SIG_DFL)
@@ -56,6 +57,61 @@ def _child(request: StageRequest, log_path: Path, listener: socket.socket) -> No
         os._exit(code)
 
 
+def _fork_spare(listener: socket.socket) -> tuple[int, int]:
+    """A child forked ahead of the next request, waiting for it on a pipe: forking a pool this
+    size takes tens of milliseconds, paid here between stages rather than by the next one.
+    Returns (pid, the pipe's write end)."""
+    read_end, write_end = os.pipe()
+    pid = os.fork()
+    if pid == 0:
+        os.close(write_end)
+        listener.close()
+        signal.signal(signal.SIGTERM, signal.SIG_DFL)
+        name = Path("/proc/self/comm").read_bytes().strip()
+        _set_name(SPARE_NAME)
+        request, log_path = _spare(read_end)
+        _set_name(name)  # an execution like any other from here on
+        _child(request, log_path)
+    os.close(read_end)
+    return pid, write_end
+
+
+def _set_name(name: bytes) -> None:
+    ctypes.CDLL(None).prctl(PR_SET_NAME, ctypes.c_char_p(name[:15]), 0, 0, 0)
+
+
+def _spare(read_end: int) -> tuple[StageRequest, Path]:
+    """Waits for the request; exits when the pool ends first."""
+    chunks = []
+    while chunk := os.read(read_end, 65536):
+        chunks.append(chunk)
+    if not chunks:  # the pool ended (its end of the pipe closed) without giving it work
+        os._exit(0)
+    try:
+        msg = json.loads(b"".join(chunks))
+        request = StageRequest.model_validate(msg["request"])
+        log_path = Path(msg["log_path"])
+    except Exception:  # the pool validated it already; never run a garbled request
+        os._exit(70)
+    return request, log_path
+
+
+def _hand_over(spare: tuple[int, int] | None, request: StageRequest, log_path: Path) -> int | None:
+    """Gives the request to the spare; its pid, or None when it died meanwhile (then the pool
+    forks a child for the request at once)."""
+    if spare is None:
+        return None
+    pid, write_end = spare
+    msg = {"request": request.model_dump(mode="json"), "log_path": str(log_path)}
+    try:
+        os.write(write_end, json.dumps(msg).encode())  # < PIPE_BUF: one atomic write
+    except OSError:
+        return None
+    finally:
+        os.close(write_end)
+    return pid
+
+
 def _report_crash(request: StageRequest, how: str, log_path: Path) -> None:
     if os.fork() != 0:
         return
@@ -78,15 +134,17 @@ def _describe(status: int) -> str:
     return f"exited with code {os.WEXITSTATUS(status)}"
 
 
-def prewarm() -> None:
+def prewarm(speech: str) -> None:
     """Everything a stage would otherwise load on its first use: modules, litellm and its first
-    completion's provider code, the tokenizer and the tree-sitter grammars. It must not leave
-    threads behind (fork follows)."""
+    completion's provider code, the tokenizer, the tree-sitter grammars and the voice of
+    `speech` (ERRAND_SPEECH). It must not leave threads behind (fork follows)."""
     import threading
 
     from jobs import runner  # noqa: F401  (imports every stage)
     from jobs.agent.repomap import LANGUAGES, extract_symbols
     from jobs.agent.retrieval import litellm_token_counter
+    from shared.adapters import speech as speech_adapters
+    from shared.errors import ErrandError
     from shared.wiring import prewarm as prewarm_adapters
 
     prewarm_adapters()
@@ -96,6 +154,11 @@ def prewarm() -> None:
     if threading.active_count() != 1:
         names = [t.name for t in threading.enumerate()]
         raise RuntimeError(f"prewarming started threads {names}; forking would be unsafe")
+    # last: the model warm-up above forks a responder, and the voice's runtime is loaded here
+    try:
+        speech_adapters.prewarm(speech)
+    except ErrandError as exc:  # the summarize stage reports a broken voice to its task
+        print(f"warning: the voice warm-up failed ({exc}); summaries load it", file=sys.stderr)
 
 
 def die_with_parent() -> None:
@@ -107,12 +170,13 @@ def die_with_parent() -> None:
         raise OSError(ctypes.get_errno(), "prctl(PR_SET_PDEATHSIG) failed")
 
 
-def serve(socket_path: Path, home: Path) -> None:
+def serve(socket_path: Path, settings: Settings) -> None:
+    home = settings.home
     parent = os.getppid()
     die_with_parent()
     if os.getppid() != parent:  # the server died before the death signal was armed
         return
-    prewarm()
+    prewarm(settings.speech)
     children: dict[int, tuple[StageRequest, Path]] = {}
     if socket_path.exists():
         socket_path.unlink()
@@ -129,6 +193,7 @@ def serve(socket_path: Path, home: Path) -> None:
         stop = True
 
     signal.signal(signal.SIGTERM, on_term)
+    spare: tuple[int, int] | None = _fork_spare(listener)
     print("ready", flush=True)
     while not stop and os.getppid() == parent:
         _reap(children)
@@ -146,11 +211,16 @@ def serve(socket_path: Path, home: Path) -> None:
             except Exception as exc:  # a bad client must not take the pool down
                 conn.sendall(json.dumps({"error": f"bad job request: {exc}"}).encode() + b"\n")
                 continue
-            pid = os.fork()
-            if pid == 0:
-                _child(request, log_path, listener)
+            pid = _hand_over(spare, request, log_path)
+            spare = None
+            if pid is None:
+                pid = os.fork()
+                if pid == 0:
+                    listener.close()
+                    _child(request, log_path)
             children[pid] = (request, log_path)
             conn.sendall(json.dumps({"pid": pid}).encode() + b"\n")
+        spare = _fork_spare(listener)
     listener.close()
     socket_path.unlink(missing_ok=True)
 
@@ -172,7 +242,7 @@ def _reap(children: dict[int, tuple[StageRequest, Path]]) -> None:
 
 if __name__ == "__main__":
     settings = Settings.from_env()
-    serve(Path(sys.argv[1]), settings.home)
+    serve(Path(sys.argv[1]), settings)
     # skip finalizing the hundreds of prewarmed modules: it takes seconds, and a pool told to
     # stop (its server died) must be gone at once
     sys.stdout.flush()

@@ -223,8 +223,12 @@ def _venv_install(targets: str) -> list[str]:
         f"test -x {VENV_DIR}/bin/python || {{ if {uv}; then uv venv -q --seed --python python3 "
         f"{VENV_DIR}; else python3 -m venv {VENV_DIR}; fi; }}"
     )
+    # --compile-bytecode: tests run with PYTHONDONTWRITEBYTECODE, so without the .pyc files
+    # written here every run compiled the test runner afresh (~0.4 s of each pytest start);
+    # pip writes them by default
     install = (
-        f"if {uv}; then uv pip install -q --python {VENV_DIR}/bin/python {targets}; "
+        f"if {uv}; then uv pip install -q --compile-bytecode --python {VENV_DIR}/bin/python "
+        f"{targets}; "
         f"else {_PIP} {targets}; fi"
     )
     return [venv, install]

@@ -152,13 +152,3 @@ class Encoded(BaseModel):
 def term_counts(text: str) -> dict[str, int]:
     """How often each token of `text` occurs: what BM25 keeps of a document."""
     return dict(Counter(tokenize(text)))
-
-
-def encode_counts(counts: Mapping[str, int]) -> str:
-    """`{"refund": 2}` -> `"refund 2"`: tokens never hold spaces."""
-    return " ".join(f"{term} {f}" for term, f in counts.items())
-
-
-def decode_counts(encoded: str) -> dict[str, int]:
-    parts = encoded.split()
-    return dict(zip(parts[::2], map(int, parts[1::2]), strict=True))

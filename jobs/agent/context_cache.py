@@ -1,4 +1,4 @@
-"""What retrieval knows of a checkout — each file's symbols, term counts and imports — kept
+"""What retrieval knows of a checkout — each file's symbols and imports, and the BM25 index — kept
 between tasks, keyed by repository and commit, outside any workspace.
 
 Facts are derived from a file's bytes alone, so they are stored by content hash: a new commit
@@ -6,20 +6,23 @@ of a known repository reuses the facts of every file whose content did not chang
 only the rest. Only the trusted side writes the cache, from a pristine checkout (prepare, right
 after the clone, before any repository code runs); later stages read it, look each file's facts
 up by the hash of what is in the workspace now, and compute what is missing in memory without
-writing it back, so a tree that repository code touched never feeds the cache."""
+writing it back, so a tree that repository code touched never feeds the cache.
+
+A file's term counts are not kept: the index holds them for every file of the commit, and a
+file outside it (new, or moved) is tokenised again from its text, which is cheap next to
+parsing it. Kept, they were a third of an entry that every warm start reads and validates."""
 
 from __future__ import annotations
 
 import hashlib
 import os
 import tempfile
-from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from jobs.agent.bm25 import BM25, Encoded, decode_counts, encode_counts, term_counts
+from jobs.agent.bm25 import BM25, Encoded, term_counts
 from jobs.agent.graph import imports_of
 from jobs.agent.ranking import index_fields
 from jobs.agent.repomap import (
@@ -29,12 +32,11 @@ from jobs.agent.repomap import (
     RepoMap,
     encode_symbols,
     extract_symbols,
-    read_source,
-    walk,
+    read_sources,
 )
 from shared.errors import InvalidInput
 
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2  # 2: no term counts per file
 KEEP_COMMITS = 4  # per repository: the newest entries are kept, older ones pruned
 _COMMIT_CHARS = frozenset("0123456789abcdef")
 
@@ -46,7 +48,6 @@ class FileFacts(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
     language: str = ""
     symbols: str = ""  # repomap.encode_symbols
-    terms: str = ""  # bm25.encode_counts
     imports: tuple[str, ...] = ()
 
 
@@ -92,7 +93,7 @@ class Checkout:
         unchanged = {p for p, h in self.hashes.items() if known.get(p) == h}
 
         def terms(path: str) -> dict[str, int]:
-            return decode_counts(self.facts[self.hashes[path]].terms)
+            return term_counts(self.texts[path])
 
         return index_fields(repo_map, terms, base=base or None, unchanged=unchanged)
 
@@ -105,7 +106,6 @@ def facts_of(language: str, text: str) -> FileFacts:
     return FileFacts(
         language=language,
         symbols=encode_symbols(symbols),
-        terms=encode_counts(term_counts(text)),
         imports=imports_of(text, language),
     )
 
@@ -178,12 +178,12 @@ def load(repo_dir: Path, commit: str, cached: TreeFacts | None) -> Checkout:
     facts: dict[str, FileFacts] = {}
     computed = 0
     truncated = False
-    for path, text in _sources(repo_dir):
+    for path, text in read_sources(repo_dir):
         if len(texts) >= MAX_FILES:
             truncated = True
             break
         # The language is part of the key: the same bytes under another suffix parse otherwise.
-        language = LANGUAGES.get(Path(path).suffix.lower(), "")
+        language = LANGUAGES.get(os.path.splitext(path)[1].lower(), "")
         digest = hashlib.blake2b(
             f"{language}\0{text}".encode("utf-8", "surrogatepass"), digest_size=16
         ).hexdigest()
@@ -195,13 +195,6 @@ def load(repo_dir: Path, commit: str, cached: TreeFacts | None) -> Checkout:
             facts[digest] = found
         texts[path], hashes[path] = text, digest
     return Checkout(commit, texts, hashes, facts, truncated, computed, cached)
-
-
-def _sources(repo_dir: Path) -> Iterator[tuple[str, str]]:
-    for path in walk(repo_dir):
-        text = read_source(repo_dir, path)
-        if text is not None:
-            yield path, text
 
 
 def _mtime(path: Path) -> float:

@@ -58,12 +58,20 @@ class Index:
             }
         self.fields = fields
         self.code = {f.path for f in repo_map.files if f.language}
-        self.definers: dict[str, list[str]] = defaultdict(list)
-        for entry in repo_map.files:
-            for name in set(entry.names()):
-                self.definers[name].append(entry.path)
+        # by name, filled for the names a task asks about: listing every file's symbols up front
+        # took most of the time of a warm start on a large checkout
+        self._definers: dict[str, list[str]] = {}
         self.resolver = Resolver(self.paths)
         self.graph = ImportGraph(self.resolver, imports)
+
+    def definers(self, name: str) -> list[str]:
+        """The files that define a symbol called `name`, in map order."""
+        found = self._definers.get(name)
+        if found is None:
+            found = self._definers[name] = [
+                f.path for f in self.repo_map.files if f.may_define(name) and name in f.names()
+            ]
+        return found
 
     def rank(self, task_text: str) -> list[tuple[str, float]]:
         """Every file with a positive score, best first (ties by path)."""
@@ -91,7 +99,7 @@ class Index:
         self._named(mentions, boost)
         symbols: defaultdict[str, float] = defaultdict(float)
         for name in mentions.identifiers:
-            paths = self.definers.get(name, [])
+            paths = self.definers(name)
             for path in paths:
                 symbols[path] = min(MAX_SYMBOL_BOOST, symbols[path] + SYMBOL_BOOST / len(paths))
         for path, extra in symbols.items():
@@ -140,7 +148,7 @@ class Index:
         """The definers of names called inside the symbols the task names."""
         out: defaultdict[str, float] = defaultdict(float)
         for name in mentions.identifiers:
-            homes = self.definers.get(name, [])
+            homes = self.definers(name)
             if not homes or len(homes) > MAX_DEFINERS:
                 continue
             for home in homes:
@@ -150,7 +158,7 @@ class Index:
                     continue
                 for symbol in (s for s in entry.symbols if s.name == name):
                     for called in calls_in(text, symbol.line, symbol.end_line) - {name}:
-                        targets = [p for p in self.definers.get(called, []) if p != home]
+                        targets = [p for p in self.definers(called) if p != home]
                         if 0 < len(targets) <= MAX_DEFINERS:
                             for target in targets:
                                 share = CALL_BOOST / len(targets)

@@ -84,6 +84,13 @@ class FileEntry:
             return [s.name for s in self._decoded]
         return [row.split("\t", 2)[1] for row in self._encoded.split("\n") if row]
 
+    def may_define(self, name: str) -> bool:
+        """False only when no symbol here is called `name`: a cheap test on the encoded rows (a
+        name sits between tabs) that spares decoding most files."""
+        if self._decoded is not None:
+            return True
+        return f"\t{name}\t" in self._encoded
+
     def __eq__(self, other: object) -> bool:
         if not isinstance(other, FileEntry):
             return NotImplemented
@@ -191,7 +198,7 @@ def walk(repo_dir: Path) -> Iterator[str]:
         dirnames[:] = sorted(d for d in dirnames if d not in SKIP_DIRS)
         rel = os.path.relpath(dirpath, repo_dir)
         for name in sorted(filenames):
-            if name in SKIP_NAMES or name.lower().endswith(SKIP_SUFFIXES):
+            if not _candidate(name):
                 continue
             yield name if rel == "." else f"{rel}/{name}"
 
@@ -202,6 +209,23 @@ def read_source(repo_dir: Path, path: str) -> str | None:
         data = safefs.read_bytes(repo_dir, path, max_bytes=MAX_FILE_BYTES)
     except InvalidInput:
         return None  # over the size limit
+    return _text(data)
+
+
+def read_sources(repo_dir: Path) -> Iterator[tuple[str, str]]:
+    """(path, text) of the files `walk` gives, in its order, skipping those `read_source`
+    would not read; the tree read in one pass."""
+    for path, data in safefs.files_under(repo_dir, SKIP_DIRS, _candidate, MAX_FILE_BYTES):
+        text = _text(data)
+        if text is not None:
+            yield path, text
+
+
+def _candidate(name: str) -> bool:
+    return name not in SKIP_NAMES and not name.lower().endswith(SKIP_SUFFIXES)
+
+
+def _text(data: bytes | None) -> str | None:
     if data is None or b"\0" in data[:8192]:
         return None
     return data.decode("utf-8", errors="replace")
@@ -210,13 +234,10 @@ def read_source(repo_dir: Path, path: str) -> str | None:
 def scan(repo_dir: Path, commit: str) -> RepoMap:
     files: list[FileEntry] = []
     truncated = False
-    for path in walk(repo_dir):
+    for path, text in read_sources(repo_dir):
         if len(files) >= MAX_FILES:
             truncated = True
             break
-        text = read_source(repo_dir, path)
-        if text is None:
-            continue
         language = LANGUAGES.get(Path(path).suffix.lower(), "")
         symbols = extract_symbols(text, language) if language else ()
         files.append(FileEntry(path=path, language=language, symbols=symbols))

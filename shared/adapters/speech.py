@@ -3,13 +3,17 @@
 Both return MP3 (encoded with lameenc). There is no silent fallback between them: the operator
 picks one with ERRAND_SPEECH and a broken engine is a ConfigError naming the fix.
 
-Concurrency: instances may be shared between threads; Piper loads its voice once, under a lock.
+Concurrency: instances may be shared between threads; Piper loads each voice once per process,
+under a lock, and keeps it for every later instance: a warm job pool loads it before it forks
+(see `prewarm`), so that a summarize stage neither loads the model (~1 s) nor pays its first,
+slow inference again.
 """
 
 from __future__ import annotations
 
 import importlib
 import importlib.util
+import json
 import shutil
 import subprocess
 import tempfile
@@ -51,8 +55,6 @@ class PiperSpeech:
                 f"the Piper speech engine is not installed — {_PIPER_INSTALL}, {_USE_ESPEAK}"
             )
         self._model, self._config = _voice_files(voice)
-        self._voice: Any = None
-        self._lock = threading.Lock()
 
     def synthesize(self, text: str) -> Speech:
         text = _checked(text)
@@ -67,18 +69,49 @@ class PiperSpeech:
         return speech.model_copy(update={"sentence_durations_s": seconds})
 
     def _loaded(self) -> Any:
-        with self._lock:
-            if self._voice is None:
+        with _VOICES_LOCK:
+            voice = _VOICES.get(self._model)
+            if voice is None:
                 try:
-                    from piper import PiperVoice
-
-                    self._voice = PiperVoice.load(self._model, config_path=self._config)
+                    voice = _VOICES[self._model] = _load_voice(self._model, self._config)
                 except Exception as exc:
                     raise ConfigError(
                         f"could not load the Piper voice {self._model}: {exc} — reinstall it"
                         f" ({_PIPER_INSTALL}) {_USE_ESPEAK}"
                     ) from exc
-            return self._voice
+            return voice
+
+
+_VOICES: dict[Path, Any] = {}  # by model path: what a warm pool's children inherit
+_VOICES_LOCK = threading.Lock()
+
+
+def _load_voice(model: Path, config: Path) -> Any:
+    import onnxruntime
+    from piper import PiperVoice
+    from piper.config import PiperConfig
+
+    options = onnxruntime.SessionOptions()
+    # One thread: the session then runs on its caller's thread and owns no thread pool, so a
+    # process that forks after loading it (the warm pool) hands children a session that works;
+    # a pool's threads would not exist in the child. A summary is a few sentences: a second
+    # thread would save little.
+    options.intra_op_num_threads = 1
+    options.inter_op_num_threads = 1
+    session = onnxruntime.InferenceSession(
+        str(model), sess_options=options, providers=["CPUExecutionProvider"]
+    )
+    settings = PiperConfig.from_dict(json.loads(config.read_text(encoding="utf-8")))
+    return PiperVoice(config=settings, session=session)
+
+
+def prewarm(engine: str) -> None:
+    """Loads the voice of `engine` (ERRAND_SPEECH) and runs it once, in a process that forks
+    workers afterwards. Piper's first inference takes ~3x a later one (buffers, kernels);
+    espeak-ng and Google have nothing to warm. onnxruntime leaves one idle native thread from
+    its import; it holds nothing a session run needs (tests/contract/test_speech.py forks)."""
+    if engine.strip().lower() == "piper":
+        PiperSpeech().synthesize("Ready.")
 
 
 class EspeakSpeech:

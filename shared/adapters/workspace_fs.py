@@ -68,9 +68,12 @@ class WorkspaceVolumes:
     @property
     def size_mb(self) -> int:
         """The quota each workspace gets (tmpfs may grant less than asked; "none" grants 0)."""
-        if self.backend == "none":
+        return self._granted_mb(self.backend)
+
+    def _granted_mb(self, backend: str) -> int:
+        if backend == "none":
             return 0
-        if self.backend == "tmpfs":
+        if backend == "tmpfs":
             return min(self._requested_mb, _memory_mb() // 2)
         return self._requested_mb
 
@@ -82,7 +85,26 @@ class WorkspaceVolumes:
     def provision(self, path: Path) -> None:
         """Whatever was at `path` (an earlier volume included, as after a redelivered prepare)
         is released first. The parent directory must exist."""
-        _provision(path, self.backend, self.size_mb)
+        if "_choice" in self.__dict__:
+            _provision(path, self.backend, self.size_mb)
+            return
+        # The first volume of this instance is its own probe: each prepare job starts a fresh
+        # instance, and a separate probe volume cost it a second mkfs, mount and umount.
+        reasons: dict[str, str] = {}
+        for backend in self._wanted:
+            try:
+                _check_tools(backend)
+                _provision(path, backend, self._granted_mb(backend))
+                _check_writable(path)
+            except (SandboxError, OSError) as exc:
+                with contextlib.suppress(SandboxError, OSError):
+                    release(path)
+                reasons[backend] = str(exc)
+                continue
+            self.__dict__["_choice"] = (backend, reasons)
+            return
+        self.__dict__["_choice"] = self._fallback(reasons)
+        _provision(path, "none", 0)
 
     def release(self, path: Path) -> None:
         release(path)
@@ -96,6 +118,9 @@ class WorkspaceVolumes:
                 return backend, reasons
             except (SandboxError, OSError) as exc:
                 reasons[backend] = str(exc)
+        return self._fallback(reasons)
+
+    def _fallback(self, reasons: dict[str, str]) -> tuple[str, dict[str, str]]:
         if self._require:
             why = "; ".join(f"{b}: {r}" for b, r in reasons.items())
             raise SandboxError(
@@ -165,18 +190,28 @@ def _mount(path: Path, *args: str) -> None:
 
 def _probe(backend: str) -> None:
     """Provisions and releases a tiny volume: the only sure test that mounting works here."""
+    _check_tools(backend)
+    with tempfile.TemporaryDirectory(prefix="errand-volume-probe-") as tmp:
+        volume = Path(tmp) / "probe"
+        try:
+            _provision(volume, backend, 16)
+            _check_writable(volume)
+        finally:
+            release(volume)
+
+
+def _check_tools(backend: str) -> None:
     if os.geteuid() != 0:
         raise SandboxError("mounting needs root; Errand runs as an unprivileged user")
     for tool in ("mount", "umount", *(("mkfs.ext4",) if backend == "loop" else ())):
         if shutil.which(tool, path=_TOOL_ENV["PATH"]) is None:
             raise SandboxError(f"{tool} is not installed (apt-get install util-linux e2fsprogs)")
-    with tempfile.TemporaryDirectory(prefix="errand-volume-probe-") as tmp:
-        volume = Path(tmp) / "probe"
-        try:
-            _provision(volume, backend, 16)
-            (volume / "written").write_bytes(b"x" * 4096)
-        finally:
-            release(volume)
+
+
+def _check_writable(volume: Path) -> None:
+    probe = volume / ".errand-probe"
+    probe.write_bytes(b"x" * 4096)
+    probe.unlink()
 
 
 def _image(path: Path) -> Path:

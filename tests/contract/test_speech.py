@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import itertools
+import os
+import signal
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -10,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from shared.adapters.google_speech import GoogleSpeech, split_sentences, to_ssml
-from shared.adapters.speech import EspeakSpeech, PiperSpeech, make_speech
+from shared.adapters.speech import _VOICES, EspeakSpeech, PiperSpeech, make_speech, prewarm
 from shared.captions import sentences
 from shared.errors import ConfigError, InvalidInput
 from shared.gcp_settings import GcpSettings
@@ -93,6 +95,31 @@ def test_piper_reports_each_sentence_for_captions(piper: PiperSpeech) -> None:
     assert len(speech.sentence_durations_s) == len(sentences(SUMMARY)) == 4
     assert all(d > 0.5 for d in speech.sentence_durations_s)
     assert sum(speech.sentence_durations_s) == pytest.approx(speech.duration_s, abs=0.01)
+
+
+def test_piper_voice_loaded_before_fork_speaks_in_the_child(piper: PiperSpeech) -> None:
+    """What the warm job pool relies on: it loads the voice, forks, and the summarize stage in
+    the child synthesizes with the inherited session (none of its threads survive fork)."""
+    prewarm("piper")
+    loaded = _VOICES[piper._model]
+    pid = os.fork()
+    if pid == 0:  # the child: exit 0 only for a valid summary from the inherited voice
+        code = 1
+        try:
+            fresh = PiperSpeech()
+            assert _VOICES[fresh._model] is loaded
+            assert_spoken(fresh.synthesize(SUMMARY), SUMMARY)
+            code = 0
+        finally:
+            os._exit(code)
+    deadline = time.monotonic() + 60
+    while (done := os.waitpid(pid, os.WNOHANG)) == (0, 0) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    if done == (0, 0):
+        os.kill(pid, signal.SIGKILL)
+        os.waitpid(pid, 0)
+        pytest.fail("the forked child hung synthesizing with the inherited voice")
+    assert os.waitstatus_to_exitcode(done[1]) == 0
 
 
 def test_empty_text_is_invalid(engine: Synthesizer) -> None:

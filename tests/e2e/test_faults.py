@@ -16,6 +16,7 @@ from typing import Any
 
 import pytest
 
+from jobs.zygote import SPARE_NAME
 from shared.demo import make_sample_repo, turns_path
 from shared.failpoints import NAMES
 from tests.support.errand_server import (
@@ -109,11 +110,14 @@ def assert_nothing_left(server: ErrandServer) -> None:
     left = [p.name for p in workspaces.iterdir() if p.is_dir()] if workspaces.exists() else []
     assert left == [], f"workspaces left behind: {left}"
     assert server.proc is not None
-    # the job pool stays while the server does; nothing else may (no job, no sandbox)
+    # the job pool (and the one spare it forks ahead) stays while the server does; nothing else
+    # may (no job, no sandbox)
     deadline = time.monotonic() + 10
     others: dict[int, bytes] = {}
     while time.monotonic() < deadline:
-        running = set(home_processes(server.home)) - {server.proc.pid, *_pools(server)}
+        pools = _pools(server)
+        spares = {p for p in home_processes(server.home) if _parent(p) in pools and _spare(p)}
+        running = set(home_processes(server.home)) - {server.proc.pid, *pools, *spares}
         others = {pid: _cmdline(pid) for pid in running}
         if not others:
             break
@@ -196,6 +200,13 @@ def _pools(server: ErrandServer) -> list[int]:
     found = set(home_processes(server.home))
     zygotes = {pid for pid in found if b"jobs.zygote" in _cmdline(pid)}
     return sorted(pid for pid in zygotes if _parent(pid) not in zygotes)
+
+
+def _spare(pid: int) -> bool:
+    try:
+        return Path(f"/proc/{pid}/comm").read_bytes().strip() == SPARE_NAME
+    except OSError:
+        return False
 
 
 def _cmdline(pid: int) -> bytes:

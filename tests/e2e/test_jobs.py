@@ -10,8 +10,11 @@ from pathlib import Path
 
 import pytest
 
+from jobs.zygote import SPARE_NAME
 from shared import paths
+from shared.adapters.local_jobs import WarmPool
 from shared.client import LocalClient
+from shared.domain import Stage, StageRequest
 from shared.services import CreateTask
 from shared.settings import Settings
 from shared.stack import Stack
@@ -156,3 +159,59 @@ def test_a_stage_that_can_never_start_fails_the_task(tmp_path: Path) -> None:
     assert final.data["status"] == "failed"
     error = client.get(task["id"])["error"]
     assert error["code"] == "delivery_failed" and "after 2 attempts" in error["message"]
+
+
+def _spares(pool_pid: int) -> list[int]:
+    """The pool's children waiting as its spare (not zombies: a killed one until reaped)."""
+    found = []
+    for pid in children_of(pool_pid):
+        try:
+            comm = Path(f"/proc/{pid}/comm").read_bytes().strip()
+            state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+        except OSError:
+            continue
+        if comm == SPARE_NAME and state != "Z":
+            found.append(pid)
+    return found
+
+
+def test_the_pool_forks_ahead_and_a_dead_spare_costs_nothing(tmp_path: Path) -> None:
+    home = tmp_path / "home"
+    pool = WarmPool(home, {**os.environ, "ERRAND_HOME": str(home)})
+    pool.start()
+    try:
+        assert pool._proc is not None
+        deadline = time.monotonic() + 10
+        while not (spares := _spares(pool._proc.pid)) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert len(spares) == 1, "the pool keeps one execution forked ahead"
+        os.kill(spares[0], signal.SIGKILL)
+        # (one killed at the moment of the hand-over takes its request with it, as any
+        # execution killed early does: its lease expires and the stage is delivered again)
+        while _spares(pool._proc.pid):
+            time.sleep(0.01)
+        ran = []
+        for n in range(2):  # the first finds its spare dead; the second gets a fresh one
+            request = StageRequest(task_id=f"t_missing{n}", stage=Stage.PLAN)
+            execution = pool.run(request)
+            log = paths.job_log(home, execution)
+            deadline = time.monotonic() + 30
+            while "does not exist" not in (log.read_text() if log.exists() else ""):
+                assert time.monotonic() < deadline, f"execution {execution} never ran"
+                time.sleep(0.05)
+            ran.append(int(paths.execution_record(home, execution).read_text().split()[0]))
+        spares = _spares(pool._proc.pid)
+        assert len(spares) == 1 and spares[0] not in ran  # forked ahead again
+    finally:
+        pool.stop()
+    deadline = time.monotonic() + 10
+    while _alive(spares[0]):  # its pipe closed with the pool: it exits
+        assert time.monotonic() < deadline, "a spare outlived its pool"
+        time.sleep(0.05)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"
+    except OSError:
+        return False

@@ -63,6 +63,19 @@ def test_a_new_commit_recomputes_only_the_files_that_changed(tmp_path: Path) -> 
     assert cache.get("example/other", C1) is None
 
 
+def test_a_moved_file_keeps_its_facts_and_is_indexed_under_its_new_path(tmp_path: Path) -> None:
+    repo = make_repo(tmp_path)
+    cache = ContextCache(tmp_path / "cache")
+    cache.refresh(REPO, C1, repo)
+    (repo / "billing").mkdir()
+    os.rename(repo / "shop" / "refund.py", repo / "billing" / "refund.py")
+    moved = cache.refresh(REPO, C2, repo)
+    assert moved.computed == 0  # the same bytes: their facts are known by content
+    snapshot = Snapshot.load(repo, C2, cache.get(REPO, C2))
+    assert snapshot.index.rank("refund cents")[0][0] == "billing/refund.py"
+    assert snapshot.index.definers("refund") == ["billing/refund.py"]
+
+
 def test_files_changed_after_the_refresh_are_read_afresh_and_not_written(tmp_path: Path) -> None:
     repo = make_repo(tmp_path)
     cache = ContextCache(tmp_path / "cache")

@@ -55,7 +55,8 @@ def test_fixture_repo_uses_the_pytest_command_named_in_agents_md(tmp_path: Path)
     assert plan.install == [
         f"test -x {VENV_DIR}/bin/python || {{ if {uv}; then uv venv -q --seed --python python3 "
         f"{VENV_DIR}; else python3 -m venv {VENV_DIR}; fi; }}",
-        f"if {uv}; then uv pip install -q --python {VENV_DIR}/bin/python -r requirements.txt "
+        f"if {uv}; then uv pip install -q --compile-bytecode --python {VENV_DIR}/bin/python "
+        "-r requirements.txt "
         f"pytest; else {VENV_DIR}/bin/python -m pip install --disable-pip-version-check "
         "--no-input -r requirements.txt pytest; fi",
     ]
