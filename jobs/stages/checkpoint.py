@@ -31,7 +31,16 @@ def checkpoint_key(task_id: str, round_: int) -> str:
 
 
 def save(ctx: StageContext, messages: list[Message], steps: int, usage: Usage) -> None:
-    tree = write_tree(ctx)
+    """Replaces the stage's checkpoint. When the workspace cannot be recorded (its disk is
+    full: the model's own command filled it) the previous checkpoint stays, and the task goes
+    on: a checkpoint only shortens a retry, and the model can free the space itself."""
+    try:
+        tree = write_tree(ctx)
+    except StageFailed as exc:
+        ctx.log(
+            f"no checkpoint after step {steps} (a retry resumes from an earlier one): {exc.message}"
+        )
+        return
     point = Checkpoint(round=ctx.task.round, steps=steps, usage=usage, tree=tree, messages=messages)
     key = checkpoint_key(ctx.task.id, ctx.task.round)
     ctx.deps.blobs.put(key, point.model_dump_json().encode(), "application/json")
