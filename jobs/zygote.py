@@ -12,6 +12,7 @@ the store after a crash is done in a short-lived forked child too."""
 from __future__ import annotations
 
 import ctypes
+import gc
 import json
 import logging
 import os
@@ -177,6 +178,10 @@ def serve(socket_path: Path, settings: Settings) -> None:
     if os.getppid() != parent:  # the server died before the death signal was armed
         return
     prewarm(settings.speech)
+    # what prewarming built lives as long as the pool: out of the collector's reach, so that a
+    # forked execution's collections neither scan it nor touch (copy) its shared pages
+    gc.collect()
+    gc.freeze()
     children: dict[int, tuple[StageRequest, Path]] = {}
     if socket_path.exists():
         socket_path.unlink()
