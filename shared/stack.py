@@ -19,7 +19,7 @@ from shared import leasing, paths
 from shared.domain import TERMINAL, Model
 from shared.errors import NotFound
 from shared.settings import Settings
-from shared.wiring import Deps
+from shared.wiring import Background, Deps
 
 log = logging.getLogger("errand.stack")
 
@@ -65,6 +65,7 @@ class Stack:
 
     started = False
     _sweeper: Sweeper | None = None
+    _checkpointer: Background | None = None
 
     def start(self, deliveries: bool = True) -> None:
         """Idempotent. Resumes what a crash interrupted before taking new work: stages whose
@@ -74,6 +75,9 @@ class Stack:
         if self.started:
             return
         _ = self.deps.store  # creates the home and schema before workers race for them
+        self._checkpointer = self.deps.checkpointer()
+        if self._checkpointer is not None:
+            self._checkpointer.start()
         self.deps.start_jobs()
         self._sweeper = Sweeper(self.deps)
         self._sweeper.start()
@@ -92,6 +96,8 @@ class Stack:
             if self.deps.uses_local_queue:
                 self.deps.local_queue.stop()
             self.deps.stop_jobs()
+            if self._checkpointer is not None:
+                self._checkpointer.stop()
             self.started = False
 
 

@@ -7,7 +7,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Protocol
 
 from shared import paths
 from shared.domain import StageRequest, Task, Timings
@@ -35,6 +35,14 @@ if TYPE_CHECKING:
     from shared.oidc import OidcVerifier
 
 SCRIPTED_PREFIX = "scripted:"
+
+
+class Background(Protocol):
+    """Work a long-lived process does on a thread of its own."""
+
+    def start(self) -> None: ...
+
+    def stop(self) -> None: ...
 
 
 @dataclass
@@ -95,6 +103,14 @@ class Deps(AccountPorts, GitHubPorts):
 
         running = getattr(self.jobs, "running", None)
         return running.count() if isinstance(running, Running) else 0
+
+    def checkpointer(self) -> Background | None:
+        """Keeps the SQLite file's write-ahead log short for the processes writing to it."""
+        if self.settings.store == "firestore":
+            return None
+        from shared.adapters.sqlite_db import Checkpointer
+
+        return Checkpointer(paths.db(self.settings.home))
 
     @property
     def uses_local_queue(self) -> bool:
