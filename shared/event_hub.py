@@ -24,7 +24,8 @@ log = logging.getLogger("errand.events")
 
 WaitForEvents = Callable[[int, float], Awaitable[bool]]
 BATCH = 1000
-SLICE = 16  # streams woken before the hub yields (health p99 during a 1,000 fan-out: 64 -> 22 ms, 16 -> 8 ms)
+# streams woken before the hub yields: health p99 during a 1,000 fan-out 22 ms at 64, 8 ms at 16
+SLICE = 16
 MAX_PENDING = 2000  # events held for one stream whose client does not read
 
 
