@@ -51,7 +51,14 @@ def start(home: Path, extra: dict[str, str]) -> tuple[Server, list[str]]:
     else:
         proc.kill()
         raise AssertionError("".join(lines))
-    return srv, lines
+    while time.monotonic() < deadline:  # the line comes just before it starts listening
+        try:
+            if httpx.get(srv.url + "/api/health", timeout=1).status_code == 200:
+                return srv, lines
+        except httpx.HTTPError:
+            time.sleep(0.1)
+    proc.kill()
+    raise AssertionError("errand up printed its mode but never listened:\n" + "".join(lines))
 
 
 def stop(srv: Server) -> str:
