@@ -11,6 +11,7 @@ the store after a crash is done in a short-lived forked child too."""
 
 from __future__ import annotations
 
+import contextlib
 import ctypes
 import gc
 import json
@@ -228,6 +229,10 @@ def serve(socket_path: Path, settings: Settings) -> None:
         spare = _fork_spare(listener)
     listener.close()
     socket_path.unlink(missing_ok=True)
+    if spare is not None:  # its pipe closing ends it; wait, so that nothing outlives the pool
+        os.close(spare[1])
+        with contextlib.suppress(ChildProcessError):
+            os.waitpid(spare[0], 0)
 
 
 def _reap(children: dict[int, tuple[StageRequest, Path]]) -> None:
