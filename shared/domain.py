@@ -392,6 +392,11 @@ class Lease(Model):
     interruptions: int = 0
     last_error: str = ""  # why the previous execution of this stage ended early
 
+    @property
+    def spent(self) -> int:
+        """Starts counted against the stage's retry budget."""
+        return self.attempts - self.interruptions
+
 
 def slugify(text: str, max_len: int = 32) -> str:
     out: list[str] = []

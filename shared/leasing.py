@@ -215,10 +215,9 @@ def _sweep_one(deps: Deps, lease: Lease, report: SweepReport, restarted: bool = 
         if booked is None:
             return
         lease = booked
-    elif lease.attempts - lease.interruptions >= deps.settings.stage_attempts:
+    elif lease.spent >= deps.settings.stage_attempts:
         if deps.leases.drop_lease(task.id, lease.holder):
-            runs = lease.attempts - lease.interruptions
-            fail_exhausted(deps, task, lease.request, runs, lease.last_error)
+            fail_exhausted(deps, task, lease.request, lease.spent, lease.last_error)
             report.failed.append(task.id)
         return
     again = lease.request.model_copy(update={"attempt": lease.attempts, "holder": ""})
